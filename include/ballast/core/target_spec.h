@@ -1,0 +1,120 @@
+// ballast/core/target_spec.h
+//
+// The scaling policy of one target as plain values: what the engine needs to
+// turn input values into a replica recommendation. It carries no source
+// details (queries, Redis addresses): those belong to the config module.
+//
+//   TargetSpec spec;
+//   spec.name = "asr-worker";
+//   spec.min_replicas = 2;
+//   spec.max_replicas = 40;
+//   spec.inputs.push_back({.name = "backlog",
+//                          .target_type = TargetType::kAverageValue,
+//                          .target = 30});
+//   spec.behavior = Behavior::Defaults();  // or std::nullopt: legacy HPA rule
+//
+// Field names follow Kubernetes' autoscaling/v2 where it has the concept.
+#ifndef BALLAST_CORE_TARGET_SPEC_H_
+#define BALLAST_CORE_TARGET_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace ballast {
+
+// How an input's value is compared with its target (HPA MetricTarget types).
+enum class TargetType {
+  kAverageValue,  // per-replica capacity: proposal = ceil(v / target)
+  kValue,         // a level to hold: proposal = ceil(current * v / target)
+};
+
+enum class PolicyType { kPods, kPercent };
+enum class SelectPolicy { kMax, kMin, kDisabled };
+
+std::string_view PolicyTypeName(PolicyType type);        // "Pods", "Percent"
+std::string_view SelectPolicyName(SelectPolicy select);  // "Max", "Min", ...
+
+// One HPAScalingPolicy: at most `value` pods (or percent) per `period_seconds`.
+struct ScalingPolicy {
+  PolicyType type = PolicyType::kPods;
+  int32_t value = 0;           // > 0
+  int32_t period_seconds = 0;  // 1..1800
+};
+
+// HPAScalingRules for one direction. Always fully defaulted once built by the
+// config loader or by Behavior::Defaults().
+struct ScalingRules {
+  int32_t stabilization_window_seconds = 0;  // 0..3600
+  SelectPolicy select_policy = SelectPolicy::kMax;
+  std::vector<ScalingPolicy> policies;
+};
+
+// autoscaling/v2 HorizontalPodAutoscalerBehavior.
+struct Behavior {
+  ScalingRules scale_up;
+  ScalingRules scale_down;
+
+  // Kubernetes' defaults: up 0 s window, Max of {4 Pods/15 s, 100 %/15 s};
+  // down 300 s window, {100 %/15 s}.
+  static Behavior Defaults();
+  static ScalingRules DefaultScaleUp();
+  static ScalingRules DefaultScaleDown();
+};
+
+// Smoothing of an input's raw value before its proposal.
+struct Smoothing {
+  enum class Kind { kNone, kEwma, kQuantile };
+  Kind kind = Kind::kNone;
+  // kEwma: the weight of a sample halves every half_life_seconds.
+  double half_life_seconds = 0;
+  // kQuantile: the `quantile` (0..1, linear interpolation between ranks) of
+  // the samples in the last window_seconds (the current one included).
+  double quantile = 0;
+  double window_seconds = 0;
+};
+
+// A service-level objective on an input, used by `ballast simulate` to count
+// violation time. Either bound may be absent.
+struct Slo {
+  std::optional<double> max;              // value above this is a violation
+  std::optional<double> max_per_replica;  // value / ready replicas above this
+};
+
+struct InputSpec {
+  std::string name;
+  TargetType target_type = TargetType::kAverageValue;
+  double target = 0;  // averageValue or value; > 0
+  Smoothing smoothing;
+  Slo slo;
+};
+
+struct Fallback {
+  // Consecutive failed polls of an input allowed before fallback applies:
+  // fallback is used once failures exceed this number (KEDA's rule).
+  int32_t failure_threshold = 3;
+  int32_t replicas = 0;
+};
+
+struct TargetSpec {
+  std::string name;
+  int32_t min_replicas = 1;
+  int32_t max_replicas = 1;
+  // Replicas assumed before anything is observed (currentReplicas.static, or
+  // min_replicas when the config does not give it).
+  std::optional<int32_t> initial_replicas;
+  double tolerance = 0.1;
+  std::vector<InputSpec> inputs;
+  // nullopt: no `behavior` in the config, so Kubernetes' legacy rule applies
+  // (scale-down stabilization over legacy_downscale_window_seconds, scale-up
+  // limited to max(2 * current, 4) per tick).
+  std::optional<Behavior> behavior;
+  int32_t legacy_downscale_window_seconds = 300;
+  std::optional<Fallback> fallback;
+};
+
+}  // namespace ballast
+
+#endif  // BALLAST_CORE_TARGET_SPEC_H_

@@ -1,0 +1,138 @@
+// ballast/engine/engine.h
+//
+// The recommendation engine: a pure function from (target spec, history, this
+// tick's readings) to (recommendation, new history). No I/O, clocks or
+// threads: time is an argument, so the daemon, `ballast simulate` and the
+// tests all run exactly the same arithmetic.
+//
+//   TargetHistory history;  // empty for a new target
+//   TickInput in{.now = absl::FromUnixSeconds(1000),
+//                .current_replicas = 3,
+//                .inputs = {InputReading::Value(42.0)}};
+//   TickResult r = Tick(spec, std::move(history), in);
+//   // r.recommendation.replicas, r.recommendation.limited_by
+//   history = std::move(r.history);
+//
+// Semantics: Kubernetes' HPA (autoscaling/v2) for tolerance, max over inputs,
+// behavior stabilization windows and rate policies, min/max clamping; plus
+// per-input smoothing, hold-on-missing-data and KEDA-style fallback. See
+// README.md "Engine semantics" for the exact rules and the few deviations.
+#ifndef BALLAST_ENGINE_ENGINE_H_
+#define BALLAST_ENGINE_ENGINE_H_
+
+#include <cstdint>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "ballast/core/target_spec.h"
+
+namespace ballast::engine {
+
+// What decided the final replica count. The names (LimitName) are part of
+// the public surface: they appear in logs, the API and simulate's output.
+enum class Limit {
+  kNone,
+  kTolerance,
+  kScaleUpStabilization,
+  kScaleDownStabilization,
+  kScaleUpPolicy,
+  kScaleDownPolicy,
+  kMinReplicas,
+  kMaxReplicas,
+  kFallback,
+  kMissingData,
+};
+std::string_view LimitName(Limit limit);  // "none", "scaleUpPolicy", ...
+
+// One input's reading for this tick: a value, or the reason there is none.
+struct InputReading {
+  std::optional<double> value;
+  absl::Status error;  // set iff !value
+
+  static InputReading Value(double v) { return {v, absl::OkStatus()}; }
+  static InputReading Missing(absl::Status why) { return {std::nullopt, why}; }
+};
+
+struct TickInput {
+  absl::Time now;
+  // The workload's replica count as observed (the scale subresource's
+  // spec.replicas, a PromQL answer). nullopt: assume it follows ballast, i.e.
+  // the previous recommendation, or the spec's initial replicas at first.
+  // It feeds the HPA arithmetic (tolerance, Value targets); windows and rate
+  // policies start from ballast's previous recommendation once there is one.
+  std::optional<int32_t> current_replicas;
+  // One per spec.inputs, same order. A missing or non-finite value is missing
+  // data for this tick.
+  std::vector<InputReading> inputs;
+};
+
+struct InputExplanation {
+  std::string name;
+  std::optional<double> raw;        // this tick's reading
+  std::optional<double> smoothed;   // value used for the proposal
+  std::optional<int32_t> proposal;  // after tolerance; nullopt if unusable
+  // ceil(...) before the tolerance test; equals proposal unless the input
+  // was within tolerance.
+  std::optional<int32_t> untolerated_proposal;
+  bool within_tolerance = false;
+  bool fallback = false;  // proposal is fallback.replicas
+  int32_t consecutive_failures = 0;
+  std::string error;  // why raw is missing; empty when it is present
+};
+
+struct Recommendation {
+  absl::Time time;
+  int32_t current_replicas = 0;  // as observed (TickInput::current_replicas)
+  int32_t desired = 0;           // combined proposal before windows/policies
+  int32_t replicas = 0;          // the recommendation
+  Limit limited_by = Limit::kNone;
+  std::vector<InputExplanation> inputs;
+};
+
+struct TimedReplicas {
+  absl::Time time;
+  int32_t replicas;
+};
+
+// Per-input smoothing and failure state.
+struct InputState {
+  std::optional<double> ewma;
+  absl::Time ewma_time;
+  std::deque<std::pair<absl::Time, double>> window;  // quantile samples
+  int32_t consecutive_failures = 0;
+};
+
+// Everything the engine remembers between ticks of one target. Bounded: no
+// entry is older than the longest window or policy period of the spec.
+struct TargetHistory {
+  std::optional<int32_t> last_recommendation;
+  std::deque<TimedReplicas> proposals;  // desired per tick (stabilization)
+  std::deque<TimedReplicas> scale_up_events;    // replicas added
+  std::deque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
+  std::vector<InputState> inputs;  // resized to spec.inputs on each tick
+};
+
+struct TickResult {
+  Recommendation recommendation;
+  TargetHistory history;
+};
+
+// Runs one tick. `spec` must be valid (as the config loader guarantees:
+// min <= max, targets > 0, one reading per input). Ticks of one target must
+// come with non-decreasing `now`. Cost: O(inputs + window and period sizes).
+TickResult Tick(const TargetSpec& spec, TargetHistory history,
+                const TickInput& in);
+
+// A spec with the plain Kubernetes HPA defaults over the same inputs: no
+// smoothing, no fallback, tolerance 0.1, no `behavior` (legacy rule). Used by
+// `ballast simulate --baseline hpa`.
+TargetSpec PlainHpaSpec(const TargetSpec& spec);
+
+}  // namespace ballast::engine
+
+#endif  // BALLAST_ENGINE_ENGINE_H_

@@ -1,0 +1,48 @@
+#include "ballast/core/target_spec.h"
+
+namespace ballast {
+
+std::string_view PolicyTypeName(PolicyType type) {
+  switch (type) {
+    case PolicyType::kPods:
+      return "Pods";
+    case PolicyType::kPercent:
+      return "Percent";
+  }
+  return "?";
+}
+
+std::string_view SelectPolicyName(SelectPolicy select) {
+  switch (select) {
+    case SelectPolicy::kMax:
+      return "Max";
+    case SelectPolicy::kMin:
+      return "Min";
+    case SelectPolicy::kDisabled:
+      return "Disabled";
+  }
+  return "?";
+}
+
+ScalingRules Behavior::DefaultScaleUp() {
+  return ScalingRules{
+      .stabilization_window_seconds = 0,
+      .select_policy = SelectPolicy::kMax,
+      .policies = {{PolicyType::kPods, 4, 15}, {PolicyType::kPercent, 100, 15}},
+  };
+}
+
+ScalingRules Behavior::DefaultScaleDown() {
+  return ScalingRules{
+      .stabilization_window_seconds = 300,
+      .select_policy = SelectPolicy::kMax,
+      .policies = {{PolicyType::kPercent, 100, 15}},
+  };
+}
+
+Behavior Behavior::Defaults() {
+  return Behavior{.scale_up = DefaultScaleUp(),
+                  .scale_down = DefaultScaleDown()};
+}
+
+}  // namespace ballast

@@ -1,0 +1,388 @@
+#include "ballast/engine/engine.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <utility>
+
+namespace ballast::engine {
+namespace {
+
+// Proposals are replica counts; keep absurd inputs (1e300 requests/s) from
+// overflowing int32 arithmetic downstream.
+constexpr double kMaxProposal = 1e9;
+
+int32_t CeilToReplicas(double x) {
+  if (!(x > 0)) return 0;
+  return static_cast<int32_t>(std::min(std::ceil(x), kMaxProposal));
+}
+
+double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
+
+// Linear interpolation between closest ranks (numpy's default, Prometheus'
+// quantile_over_time).
+double Quantile(std::vector<double> values, double q) {
+  std::sort(values.begin(), values.end());
+  const double rank = q * static_cast<double>(values.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(rank));
+  const size_t hi = std::min(lo + 1, values.size() - 1);
+  return values[lo] + (values[hi] - values[lo]) * (rank - std::floor(rank));
+}
+
+double Smooth(const Smoothing& smoothing, absl::Time now, double v,
+              InputState& state) {
+  switch (smoothing.kind) {
+    case Smoothing::Kind::kNone:
+      return v;
+    case Smoothing::Kind::kEwma: {
+      if (!state.ewma) {
+        state.ewma = v;
+      } else {
+        const double dt = Seconds(now - state.ewma_time);
+        const double alpha = 1.0 - std::exp2(-dt / smoothing.half_life_seconds);
+        *state.ewma += alpha * (v - *state.ewma);
+      }
+      state.ewma_time = now;
+      return *state.ewma;
+    }
+    case Smoothing::Kind::kQuantile: {
+      state.window.emplace_back(now, v);
+      const absl::Time cutoff = now - absl::Seconds(smoothing.window_seconds);
+      while (state.window.front().first <= cutoff) state.window.pop_front();
+      std::vector<double> values;
+      values.reserve(state.window.size());
+      for (const auto& [t, x] : state.window) values.push_back(x);
+      return Quantile(std::move(values), smoothing.quantile);
+    }
+  }
+  return v;
+}
+
+bool WithinTolerance(double ratio, double tolerance) {
+  return ratio >= 1.0 - tolerance && ratio <= 1.0 + tolerance;
+}
+
+// Fills proposal/untolerated_proposal/within_tolerance for a usable value,
+// with the HPA's arithmetic for external metrics.
+void Propose(const InputSpec& input, double v, int32_t current,
+             double tolerance, InputExplanation& ex) {
+  int32_t untolerated = 0;
+  bool within = false;
+  if (input.target_type == TargetType::kAverageValue) {
+    untolerated = CeilToReplicas(v / input.target);
+    within =
+        current > 0 && WithinTolerance(v / (input.target * current), tolerance);
+  } else {
+    const double ratio = v / input.target;
+    if (current == 0) {
+      untolerated = CeilToReplicas(ratio);
+    } else {
+      untolerated = CeilToReplicas(ratio * current);
+      within = WithinTolerance(ratio, tolerance);
+    }
+  }
+  ex.untolerated_proposal = untolerated;
+  ex.within_tolerance = within;
+  ex.proposal = within ? current : untolerated;
+}
+
+// Sum of the event sizes strictly newer than now - period (HPA's
+// getReplicasChangePerPeriod).
+int32_t ChangeInPeriod(const std::deque<TimedReplicas>& events, absl::Time now,
+                       int32_t period_seconds) {
+  const absl::Time cutoff = now - absl::Seconds(period_seconds);
+  int32_t sum = 0;
+  for (const TimedReplicas& e : events) {
+    if (e.time > cutoff) sum += e.replicas;
+  }
+  return sum;
+}
+
+// The most replicas the scale-up policies allow (HPA's
+// calculateScaleUpLimitWithScalingRules).
+int32_t ScaleUpLimit(const ScalingRules& rules, const TargetHistory& h,
+                     absl::Time now, int32_t current) {
+  if (rules.select_policy == SelectPolicy::kDisabled) return current;
+  const bool take_min = rules.select_policy == SelectPolicy::kMin;
+  int64_t result = take_min ? std::numeric_limits<int32_t>::max()
+                            : std::numeric_limits<int32_t>::min();
+  for (const ScalingPolicy& p : rules.policies) {
+    const int64_t start =
+        int64_t{current} -
+        ChangeInPeriod(h.scale_up_events, now, p.period_seconds) +
+        ChangeInPeriod(h.scale_down_events, now, p.period_seconds);
+    const int64_t proposed =
+        p.type == PolicyType::kPods
+            ? start + p.value
+            : static_cast<int64_t>(std::ceil(static_cast<double>(start) *
+                                             (1.0 + p.value / 100.0)));
+    result = take_min ? std::min(result, proposed) : std::max(result, proposed);
+  }
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(result, 0, std::numeric_limits<int32_t>::max()));
+}
+
+// The fewest replicas the scale-down policies allow (HPA's
+// calculateScaleDownLimitWithBehaviors).
+int32_t ScaleDownLimit(const ScalingRules& rules, const TargetHistory& h,
+                       absl::Time now, int32_t current) {
+  if (rules.select_policy == SelectPolicy::kDisabled) return current;
+  const bool take_min_change = rules.select_policy == SelectPolicy::kMin;
+  int64_t result = take_min_change ? std::numeric_limits<int32_t>::min()
+                                   : std::numeric_limits<int32_t>::max();
+  for (const ScalingPolicy& p : rules.policies) {
+    const int64_t start =
+        int64_t{current} -
+        ChangeInPeriod(h.scale_up_events, now, p.period_seconds) +
+        ChangeInPeriod(h.scale_down_events, now, p.period_seconds);
+    const int64_t proposed =
+        p.type == PolicyType::kPods
+            ? start - p.value
+            : static_cast<int64_t>(static_cast<double>(start) *
+                                   (1.0 - p.value / 100.0));
+    result = take_min_change ? std::max(result, proposed)
+                             : std::min(result, proposed);
+  }
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(result, 0, std::numeric_limits<int32_t>::max()));
+}
+
+int32_t LongestPeriod(const Behavior& b) {
+  int32_t longest = 0;
+  for (const auto* rules : {&b.scale_up, &b.scale_down}) {
+    for (const ScalingPolicy& p : rules->policies) {
+      longest = std::max(longest, p.period_seconds);
+    }
+  }
+  return longest;
+}
+
+void DropEventsOlderThan(std::deque<TimedReplicas>& events, absl::Time cutoff) {
+  while (!events.empty() && events.front().time <= cutoff) events.pop_front();
+}
+
+// Stabilization with `behavior` (HPA's stabilizeRecommendationWithBehaviors):
+// proposals strictly newer than now - window count.
+int32_t StabilizeWithBehavior(const Behavior& b, TargetHistory& h,
+                              absl::Time now, int32_t current,
+                              int32_t desired) {
+  const absl::Time up_cutoff =
+      now - absl::Seconds(b.scale_up.stabilization_window_seconds);
+  const absl::Time down_cutoff =
+      now - absl::Seconds(b.scale_down.stabilization_window_seconds);
+  int32_t up = desired;
+  int32_t down = desired;
+  for (const TimedReplicas& p : h.proposals) {
+    if (p.time > up_cutoff) up = std::min(up, p.replicas);
+    if (p.time > down_cutoff) down = std::max(down, p.replicas);
+  }
+  DropEventsOlderThan(h.proposals, std::min(up_cutoff, down_cutoff));
+  h.proposals.push_back({now, desired});
+  int32_t result = current;
+  if (result < up) result = up;
+  if (result > down) result = down;
+  return result;
+}
+
+// Kubernetes' rule for an HPA without `behavior` (normalizeDesiredReplicas):
+// the maximum proposal of the window, the edge included, then a scale-up
+// limit of max(2 * current, 4).
+int32_t StabilizeLegacy(int32_t window_seconds, TargetHistory& h,
+                        absl::Time now, int32_t desired) {
+  const absl::Time cutoff = now - absl::Seconds(window_seconds);
+  while (!h.proposals.empty() && h.proposals.front().time < cutoff) {
+    h.proposals.pop_front();
+  }
+  int32_t result = desired;
+  for (const TimedReplicas& p : h.proposals)
+    result = std::max(result, p.replicas);
+  h.proposals.push_back({now, desired});
+  return result;
+}
+
+}  // namespace
+
+std::string_view LimitName(Limit limit) {
+  switch (limit) {
+    case Limit::kNone:
+      return "none";
+    case Limit::kTolerance:
+      return "tolerance";
+    case Limit::kScaleUpStabilization:
+      return "scaleUpStabilization";
+    case Limit::kScaleDownStabilization:
+      return "scaleDownStabilization";
+    case Limit::kScaleUpPolicy:
+      return "scaleUpPolicy";
+    case Limit::kScaleDownPolicy:
+      return "scaleDownPolicy";
+    case Limit::kMinReplicas:
+      return "minReplicas";
+    case Limit::kMaxReplicas:
+      return "maxReplicas";
+    case Limit::kFallback:
+      return "fallback";
+    case Limit::kMissingData:
+      return "missingData";
+  }
+  return "?";
+}
+
+TickResult Tick(const TargetSpec& spec, TargetHistory history,
+                const TickInput& in) {
+  TargetHistory& h = history;
+  h.inputs.resize(spec.inputs.size());
+  // `observed` feeds the HPA arithmetic (the tolerance ratio, a Value
+  // target's scaling). Windows and policies start from `current`: what ballast
+  // last recommended, the counterpart of the HPA's spec.replicas, so that a
+  // workload still catching up with a scale-up is not taken for a new start.
+  const int32_t observed =
+      in.current_replicas.value_or(h.last_recommendation.value_or(
+          spec.initial_replicas.value_or(spec.min_replicas)));
+  const int32_t current = h.last_recommendation.value_or(observed);
+
+  Recommendation rec;
+  rec.time = in.now;
+  rec.current_replicas = observed;
+  rec.inputs.resize(spec.inputs.size());
+
+  // 1. Per input: smoothing, proposal, failures and fallback.
+  bool any_missing = false;
+  for (size_t i = 0; i < spec.inputs.size(); ++i) {
+    const InputSpec& input = spec.inputs[i];
+    InputState& state = h.inputs[i];
+    InputExplanation& ex = rec.inputs[i];
+    ex.name = input.name;
+    const InputReading reading =
+        i < in.inputs.size()
+            ? in.inputs[i]
+            : InputReading::Missing(absl::NotFoundError("no reading"));
+    if (reading.value && std::isfinite(*reading.value)) {
+      ex.raw = reading.value;
+      state.consecutive_failures = 0;
+      ex.smoothed = Smooth(input.smoothing, in.now, *reading.value, state);
+      Propose(input, *ex.smoothed, observed, spec.tolerance, ex);
+    } else {
+      ++state.consecutive_failures;
+      ex.error = reading.value ? "non-finite value"
+                               : std::string(reading.error.message());
+      if (ex.error.empty()) ex.error = "missing";
+      if (spec.fallback &&
+          state.consecutive_failures > spec.fallback->failure_threshold) {
+        ex.fallback = true;
+        ex.proposal = ex.untolerated_proposal = spec.fallback->replicas;
+      } else {
+        any_missing = true;
+      }
+    }
+    ex.consecutive_failures = state.consecutive_failures;
+  }
+
+  // 2. Combine by max.
+  std::optional<int32_t> combined;
+  int32_t untolerated_max = 0;
+  bool fallback_used = false;
+  for (const InputExplanation& ex : rec.inputs) {
+    if (!ex.proposal) continue;
+    combined = std::max(combined.value_or(0), *ex.proposal);
+    untolerated_max = std::max(untolerated_max, *ex.untolerated_proposal);
+  }
+  for (const InputExplanation& ex : rec.inputs) {
+    fallback_used = fallback_used || (ex.fallback && ex.proposal == combined);
+  }
+
+  auto finish = [&](int32_t replicas, Limit limit) {
+    rec.replicas = replicas;
+    rec.limited_by = limit;
+    h.last_recommendation = replicas;
+    return TickResult{std::move(rec), std::move(history)};
+  };
+
+  // 3. Missing data: with nothing usable, hold; with some inputs missing, a
+  // scale-up may proceed but a scale-down may not (as the HPA).
+  if (!combined || (any_missing && *combined < current)) {
+    rec.desired = combined.value_or(current);
+    return finish(current, Limit::kMissingData);
+  }
+  const int32_t desired = *combined;
+  rec.desired = desired;
+  Limit limit = fallback_used                ? Limit::kFallback
+                : untolerated_max != desired ? Limit::kTolerance
+                                             : Limit::kNone;
+
+  // 4. Outside [min, max] the HPA goes straight to the bound.
+  if (current > spec.max_replicas)
+    return finish(spec.max_replicas, Limit::kMaxReplicas);
+  if (current < spec.min_replicas)
+    return finish(spec.min_replicas, Limit::kMinReplicas);
+
+  // 5. Stabilization and rate limits.
+  int32_t replicas = desired;
+  if (!spec.behavior) {
+    replicas = StabilizeLegacy(spec.legacy_downscale_window_seconds, h, in.now,
+                               desired);
+    if (replicas != desired) limit = Limit::kScaleDownStabilization;
+    const int32_t up_limit = std::max(2 * current, 4);
+    const int32_t max_allowed = std::min(spec.max_replicas, up_limit);
+    if (replicas < spec.min_replicas) {
+      replicas = spec.min_replicas;
+      limit = Limit::kMinReplicas;
+    } else if (replicas > max_allowed) {
+      limit = spec.max_replicas > up_limit ? Limit::kScaleUpPolicy
+                                           : Limit::kMaxReplicas;
+      replicas = max_allowed;
+    }
+    return finish(replicas, limit);
+  }
+
+  const Behavior& b = *spec.behavior;
+  replicas = StabilizeWithBehavior(b, h, in.now, current, desired);
+  if (replicas != desired) {
+    limit = desired > current ? Limit::kScaleUpStabilization
+                              : Limit::kScaleDownStabilization;
+  }
+  const absl::Time event_cutoff = in.now - absl::Seconds(LongestPeriod(b));
+  DropEventsOlderThan(h.scale_up_events, event_cutoff);
+  DropEventsOlderThan(h.scale_down_events, event_cutoff);
+  if (replicas > current) {
+    const int32_t up_limit =
+        std::max(ScaleUpLimit(b.scale_up, h, in.now, current), current);
+    const int32_t max_allowed = std::min(spec.max_replicas, up_limit);
+    if (replicas > max_allowed) {
+      limit = spec.max_replicas > up_limit ? Limit::kScaleUpPolicy
+                                           : Limit::kMaxReplicas;
+      replicas = max_allowed;
+    }
+  } else if (replicas < current) {
+    const int32_t down_limit =
+        std::min(ScaleDownLimit(b.scale_down, h, in.now, current), current);
+    const int32_t min_allowed = std::max(spec.min_replicas, down_limit);
+    if (replicas < min_allowed) {
+      limit = spec.min_replicas < down_limit ? Limit::kScaleDownPolicy
+                                             : Limit::kMinReplicas;
+      replicas = min_allowed;
+    }
+  }
+
+  // 6. Record the scale event for the policies' periods.
+  if (replicas != current) {
+    if (replicas > current) {
+      h.scale_up_events.push_back({in.now, replicas - current});
+    } else {
+      h.scale_down_events.push_back({in.now, current - replicas});
+    }
+  }
+  return finish(replicas, limit);
+}
+
+TargetSpec PlainHpaSpec(const TargetSpec& spec) {
+  TargetSpec plain = spec;
+  for (InputSpec& input : plain.inputs) input.smoothing = Smoothing{};
+  plain.tolerance = 0.1;
+  plain.behavior.reset();
+  plain.legacy_downscale_window_seconds = 300;
+  plain.fallback.reset();
+  return plain;
+}
+
+}  // namespace ballast::engine

@@ -1,0 +1,558 @@
+// Table-driven timelines for the engine: each step is one tick at a time
+// given as data, with the replica count and the limit it must produce.
+#include "ballast/engine/engine.h"
+
+#include <cmath>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ballast::engine {
+namespace {
+
+constexpr std::optional<double> kMissing = std::nullopt;
+
+struct Step {
+  int64_t t;                                  // seconds
+  std::optional<int32_t> current;             // nullopt: follows ballast
+  std::vector<std::optional<double>> values;  // one per input
+  int32_t want;
+  Limit want_limit;
+};
+
+// Runs `steps` in order through one history and checks every tick.
+void RunTimeline(const TargetSpec& spec, const std::vector<Step>& steps) {
+  TargetHistory history;
+  for (const Step& s : steps) {
+    TickInput in{.now = absl::FromUnixSeconds(s.t),
+                 .current_replicas = s.current,
+                 .inputs = {}};
+    for (const auto& v : s.values) {
+      in.inputs.push_back(
+          v ? InputReading::Value(*v)
+            : InputReading::Missing(absl::UnavailableError("poll failed")));
+    }
+    TickResult r = Tick(spec, std::move(history), in);
+    history = std::move(r.history);
+    EXPECT_EQ(r.recommendation.replicas, s.want) << "at t=" << s.t;
+    EXPECT_EQ(LimitName(r.recommendation.limited_by), LimitName(s.want_limit))
+        << "at t=" << s.t;
+  }
+}
+
+InputSpec Average(double target, std::string name = "backlog") {
+  return InputSpec{.name = std::move(name),
+                   .target_type = TargetType::kAverageValue,
+                   .target = target};
+}
+
+InputSpec Level(double target, std::string name = "latency") {
+  return InputSpec{.name = std::move(name),
+                   .target_type = TargetType::kValue,
+                   .target = target};
+}
+
+TargetSpec Spec(std::vector<InputSpec> inputs, int32_t min = 1,
+                int32_t max = 100) {
+  TargetSpec spec;
+  spec.name = "worker";
+  spec.min_replicas = min;
+  spec.max_replicas = max;
+  spec.inputs = std::move(inputs);
+  spec.behavior = Behavior::Defaults();
+  return spec;
+}
+
+// A behavior whose only limit is the one under test.
+Behavior Permissive() {
+  Behavior b;
+  b.scale_up = {.stabilization_window_seconds = 0,
+                .select_policy = SelectPolicy::kMax,
+                .policies = {{PolicyType::kPercent, 10000, 15}}};
+  b.scale_down = {.stabilization_window_seconds = 0,
+                  .select_policy = SelectPolicy::kMax,
+                  .policies = {{PolicyType::kPercent, 100, 15}}};
+  return b;
+}
+
+TEST(EngineArithmetic, AverageValueProposesCeilOfValueOverTarget) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 3, {95}, 10, Limit::kNone},
+                        {15, 10, {121}, 13, Limit::kNone},
+                        {30, 13, {0}, 1, Limit::kMinReplicas},
+                    });
+}
+
+TEST(EngineArithmetic, AverageValueWithinToleranceKeepsCurrent) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        // 105 / (10 * 10) = 1.05: within 0.1.
+                        {0, 10, {105}, 10, Limit::kTolerance},
+                        // exactly 1 + tolerance is still within.
+                        {15, 10, {110}, 10, Limit::kTolerance},
+                        {30, 10, {111}, 12, Limit::kNone},
+                        {45, 10, {90}, 10, Limit::kTolerance},
+                        {60, 10, {89}, 9, Limit::kNone},
+                    });
+}
+
+TEST(EngineArithmetic, ValueTargetScalesCurrentByRatio) {
+  TargetSpec spec = Spec({Level(2.0)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 4, {3.0}, 6, Limit::kNone},        // ceil(4 * 1.5)
+                        {15, 6, {2.1}, 6, Limit::kTolerance},  // 1.05
+                        {30, 6, {1.0}, 3, Limit::kNone},       // ceil(6 * 0.5)
+                    });
+}
+
+TEST(EngineArithmetic, ValueTargetFromZeroReplicasIsCeilOfRatio) {
+  // Percent policies cannot grow 0 replicas; the default 4 Pods can.
+  TargetSpec spec = Spec({Level(2.0)}, 0, 100);
+  RunTimeline(spec, {{0, 0, {5.0}, 3, Limit::kNone}});
+}
+
+TEST(EngineArithmetic, CustomToleranceApplies) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.tolerance = 0.3;
+  RunTimeline(spec, {
+                        {0, 10, {125}, 10, Limit::kTolerance},
+                        {15, 10, {131}, 14, Limit::kNone},
+                    });
+}
+
+TEST(EngineArithmetic, LargestProposalWins) {
+  TargetSpec spec = Spec({Average(10), Level(2.0)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 4, {30, 4.0}, 8, Limit::kNone},  // 3 vs 8
+                        {15, 8, {150, 2.0}, 15, Limit::kNone},
+                    });
+}
+
+TEST(EngineArithmetic, ExplanationCarriesEveryInput) {
+  TargetSpec spec = Spec({Average(10), Level(2.0)});
+  spec.behavior = Permissive();
+  TickResult r =
+      Tick(spec, {},
+           {.now = absl::FromUnixSeconds(0),
+            .current_replicas = 4,
+            .inputs = {InputReading::Value(30), InputReading::Value(2.1)}});
+  const Recommendation& rec = r.recommendation;
+  ASSERT_EQ(rec.inputs.size(), 2u);
+  EXPECT_EQ(rec.inputs[0].name, "backlog");
+  EXPECT_EQ(rec.inputs[0].raw, 30);
+  EXPECT_EQ(rec.inputs[0].proposal, 3);
+  EXPECT_FALSE(rec.inputs[0].within_tolerance);
+  EXPECT_EQ(rec.inputs[1].proposal, 4);
+  EXPECT_EQ(rec.inputs[1].untolerated_proposal, 5);
+  EXPECT_TRUE(rec.inputs[1].within_tolerance);
+  EXPECT_EQ(rec.desired, 4);
+  EXPECT_EQ(rec.current_replicas, 4);
+  EXPECT_EQ(rec.replicas, 4);
+  // The untolerated max (5) differs from desired (4): tolerance decided.
+  EXPECT_EQ(rec.limited_by, Limit::kTolerance);
+}
+
+TEST(EngineStabilization, ScaleDownHeldForWholeWindowExclusiveEdge) {
+  TargetSpec spec = Spec({Average(10)});  // default down window 300 s
+  RunTimeline(spec, {
+                        {0, 10, {100}, 10, Limit::kNone},
+                        {15, 10, {20}, 10, Limit::kScaleDownStabilization},
+                        {150, 10, {20}, 10, Limit::kScaleDownStabilization},
+                        {299, 10, {20}, 10, Limit::kScaleDownStabilization},
+                        // The proposal of t=0 is exactly at now - 300: out.
+                        {300, 10, {20}, 2, Limit::kNone},
+                    });
+}
+
+TEST(EngineStabilization, ScaleDownGoesToMaxOfWindowNotAllTheWay) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior->scale_down.stabilization_window_seconds = 60;
+  RunTimeline(spec, {
+                        {0, 10, {100}, 10, Limit::kNone},
+                        {30, 10, {60}, 10, Limit::kScaleDownStabilization},
+                        {45, 10, {20}, 10, Limit::kScaleDownStabilization},
+                        // t=0 leaves the window; 6 (t=30) is the max left.
+                        {60, 10, {20}, 6, Limit::kScaleDownStabilization},
+                        {90, 6, {20}, 2, Limit::kNone},
+                    });
+}
+
+TEST(EngineStabilization, ScaleUpWindowTakesMinimumOfWindow) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.behavior->scale_up.stabilization_window_seconds = 60;
+  RunTimeline(spec, {
+                        {0, 2, {20}, 2, Limit::kNone},
+                        {30, 2, {100}, 2, Limit::kScaleUpStabilization},
+                        {59, 2, {100}, 2, Limit::kScaleUpStabilization},
+                        // t=0 (2) out: min over {t=30, 59, 60} is 10.
+                        {60, 2, {100}, 10, Limit::kNone},
+                    });
+}
+
+TEST(EngineStabilization, ScaleUpWindowAllowsPartialRise) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.behavior->scale_up.stabilization_window_seconds = 30;
+  RunTimeline(spec, {
+                        {0, 2, {50}, 5, Limit::kNone},
+                        {15, 5, {100}, 5, Limit::kScaleUpStabilization},
+                        // min(10 at 15, 10 at 30) is 10 once t=0 is out.
+                        {30, 5, {100}, 10, Limit::kNone},
+                    });
+}
+
+TEST(EnginePolicies, PodsPolicyCountsEventsInsideItsPeriod) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 4, 60}};
+  RunTimeline(spec, {
+                        {0, std::nullopt, {20}, 5, Limit::kScaleUpPolicy},
+                        // start of period = 5 - 4 = 1: still 5.
+                        {15, std::nullopt, {20}, 5, Limit::kScaleUpPolicy},
+                        {59, std::nullopt, {20}, 5, Limit::kScaleUpPolicy},
+                        // The event at t=0 is exactly at now - 60: out.
+                        {60, std::nullopt, {20}, 9, Limit::kScaleUpPolicy},
+                        {120, std::nullopt, {20}, 13, Limit::kScaleUpPolicy},
+                    });
+}
+
+TEST(EnginePolicies, PercentPolicyRoundsUp) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_up.policies = {{PolicyType::kPercent, 10, 15}};
+  RunTimeline(spec, {
+                        {0, 3, {20}, 4, Limit::kScaleUpPolicy},   // ceil(3.3)
+                        {15, 4, {20}, 5, Limit::kScaleUpPolicy},  // ceil(4.4)
+                    });
+  RunTimeline(spec, {{0, 10, {20}, 11, Limit::kScaleUpPolicy}});
+}
+
+TEST(EnginePolicies, DefaultScaleUpIsMaxOfFourPodsAndDoubling) {
+  TargetSpec spec = Spec({Average(1)});
+  RunTimeline(spec, {
+                        {0, 1, {100}, 5, Limit::kScaleUpPolicy},    // 1+4 > 2
+                        {15, 5, {100}, 10, Limit::kScaleUpPolicy},  // 5*2 > 9
+                        {30, 10, {100}, 20, Limit::kScaleUpPolicy},
+                        {45, 20, {100}, 40, Limit::kScaleUpPolicy},
+                        {60, 40, {100}, 80, Limit::kScaleUpPolicy},
+                        {75, 80, {200}, 100, Limit::kMaxReplicas},
+                    });
+}
+
+struct SelectCase {
+  SelectPolicy select;
+  int32_t want_up;    // from 10 with {Pods 4, Percent 100}
+  int32_t want_down;  // from 10 with {Pods 2, Percent 50}
+};
+
+class EngineSelectPolicy : public testing::TestWithParam<SelectCase> {};
+
+TEST_P(EngineSelectPolicy, PicksAllowanceAsSelected) {
+  const SelectCase& c = GetParam();
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_up.select_policy = c.select;
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 4, 60},
+                                      {PolicyType::kPercent, 100, 60}};
+  spec.behavior->scale_down.select_policy = c.select;
+  spec.behavior->scale_down.stabilization_window_seconds = 0;
+  spec.behavior->scale_down.policies = {{PolicyType::kPods, 2, 60},
+                                        {PolicyType::kPercent, 50, 60}};
+  const Limit up_limit = Limit::kScaleUpPolicy;
+  const Limit down_limit = Limit::kScaleDownPolicy;
+  RunTimeline(spec, {{0, 10, {50}, c.want_up, up_limit}});
+  RunTimeline(spec, {{0, 10, {1}, c.want_down, down_limit}});
+}
+
+INSTANTIATE_TEST_SUITE_P(AllSelectPolicies, EngineSelectPolicy,
+                         testing::Values(SelectCase{SelectPolicy::kMax, 20, 5},
+                                         SelectCase{SelectPolicy::kMin, 14, 8},
+                                         SelectCase{SelectPolicy::kDisabled, 10,
+                                                    10}),
+                         [](const testing::TestParamInfo<SelectCase>& p) {
+                           return std::string(SelectPolicyName(p.param.select));
+                         });
+
+TEST(EnginePolicies, ScaleDownPercentTruncates) {
+  TargetSpec spec = Spec({Average(1)}, 0, 100);
+  spec.behavior->scale_down = {.stabilization_window_seconds = 0,
+                               .select_policy = SelectPolicy::kMax,
+                               .policies = {{PolicyType::kPercent, 50, 15}}};
+  RunTimeline(spec, {
+                        {0, 3, {0}, 1, Limit::kScaleDownPolicy},  // trunc 1.5
+                    });
+  RunTimeline(spec, {
+                        {0, 9, {0}, 4, Limit::kScaleDownPolicy},  // trunc 4.5
+                    });
+}
+
+TEST(EnginePolicies, ScaleDownEventsTightenLaterScaleDowns) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_down = {.stabilization_window_seconds = 0,
+                               .select_policy = SelectPolicy::kMax,
+                               .policies = {{PolicyType::kPods, 3, 60}}};
+  RunTimeline(spec, {
+                        {0, 20, {1}, 17, Limit::kScaleDownPolicy},
+                        {30, std::nullopt, {1}, 17, Limit::kScaleDownPolicy},
+                        {60, std::nullopt, {1}, 14, Limit::kScaleDownPolicy},
+                    });
+}
+
+TEST(EnginePolicies, ScaleDownOfPeriodRaisesScaleUpStart) {
+  // Replicas removed in the period count back into the scale-up start.
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 2, 60}};
+  spec.behavior->scale_down = {.stabilization_window_seconds = 0,
+                               .select_policy = SelectPolicy::kMax,
+                               .policies = {{PolicyType::kPercent, 100, 60}}};
+  RunTimeline(spec, {
+                        {0, 10, {4}, 4, Limit::kNone},  // -6 at t=0
+                        // start = 4 + 6 = 10: up to 12 allowed.
+                        {15, std::nullopt, {30}, 12, Limit::kScaleUpPolicy},
+                    });
+}
+
+TEST(EngineBounds, ClampsToMinAndMax) {
+  TargetSpec spec = Spec({Average(10)}, 2, 8);
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 4, {500}, 8, Limit::kMaxReplicas},
+                        {15, 8, {1}, 2, Limit::kMinReplicas},
+                    });
+}
+
+TEST(EngineBounds, CurrentOutsideBoundsGoesStraightToBound) {
+  TargetSpec spec = Spec({Average(10)}, 2, 8);
+  RunTimeline(spec, {
+                        {0, 50, {500}, 8, Limit::kMaxReplicas},
+                        {15, 1, {1}, 2, Limit::kMinReplicas},
+                    });
+}
+
+TEST(EngineLegacy, NoBehaviorLimitsScaleUpToDoubleOrFour) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior.reset();
+  RunTimeline(spec, {
+                        {0, 1, {100}, 4, Limit::kScaleUpPolicy},
+                        {15, 4, {100}, 8, Limit::kScaleUpPolicy},
+                        {30, 8, {100}, 16, Limit::kScaleUpPolicy},
+                    });
+  RunTimeline(spec, {{0, 60, {200}, 100, Limit::kMaxReplicas}});
+}
+
+TEST(EngineLegacy, NoBehaviorHoldsScaleDownInclusiveEdge) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior.reset();
+  RunTimeline(spec, {
+                        {0, 10, {10}, 10, Limit::kNone},
+                        {15, 10, {3}, 10, Limit::kScaleDownStabilization},
+                        // Legacy keeps a proposal exactly 300 s old.
+                        {300, 10, {3}, 10, Limit::kScaleDownStabilization},
+                        {301, 10, {3}, 3, Limit::kNone},
+                    });
+}
+
+TEST(EngineLegacy, NoBehaviorScalesDownAllTheWayAtOnce) {
+  TargetSpec spec = Spec({Average(1)}, 1, 100);
+  spec.behavior.reset();
+  spec.legacy_downscale_window_seconds = 0;
+  RunTimeline(spec, {{0, 50, {1}, 1, Limit::kNone}});
+}
+
+TEST(EngineMissingData, AllInputsMissingHoldsLastRecommendation) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 5, {80}, 8, Limit::kNone},
+                        // Never read as zero: hold 8 even though current is 5.
+                        {15, 5, {kMissing}, 8, Limit::kMissingData},
+                        {30, 8, {kMissing}, 8, Limit::kMissingData},
+                        {45, 8, {20}, 2, Limit::kNone},
+                    });
+}
+
+TEST(EngineMissingData, FirstTickWithoutDataHoldsCurrent) {
+  TargetSpec spec = Spec({Average(10)});
+  RunTimeline(spec, {{0, 6, {kMissing}, 6, Limit::kMissingData}});
+}
+
+TEST(EngineMissingData, PartialDataBlocksScaleDownNotScaleUp) {
+  TargetSpec spec = Spec({Average(10), Level(2.0)});
+  spec.behavior = Permissive();
+  RunTimeline(spec, {
+                        {0, 10, {100, 2.0}, 10, Limit::kNone},
+                        // latency missing, backlog asks for 2: hold.
+                        {15, 10, {20, kMissing}, 10, Limit::kMissingData},
+                        // backlog asks for 30: scale up anyway.
+                        {30, 10, {300, kMissing}, 30, Limit::kNone},
+                    });
+}
+
+TEST(EngineMissingData, NonFiniteValueIsMissing) {
+  TargetSpec spec = Spec({Average(10)});
+  TargetHistory h;
+  TickResult r = Tick(spec, std::move(h),
+                      {.now = absl::FromUnixSeconds(0),
+                       .current_replicas = 4,
+                       .inputs = {InputReading::Value(
+                           std::numeric_limits<double>::quiet_NaN())}});
+  EXPECT_EQ(r.recommendation.replicas, 4);
+  EXPECT_EQ(r.recommendation.limited_by, Limit::kMissingData);
+  EXPECT_EQ(r.recommendation.inputs[0].error, "non-finite value");
+  EXPECT_FALSE(r.recommendation.inputs[0].proposal.has_value());
+}
+
+TEST(EngineFallback, AppliesAfterMoreThanThresholdFailures) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.fallback = Fallback{.failure_threshold = 2, .replicas = 6};
+  RunTimeline(spec, {
+                        {0, 3, {30}, 3, Limit::kNone},
+                        {15, 3, {kMissing}, 3, Limit::kMissingData},
+                        {30, 3, {kMissing}, 3, Limit::kMissingData},
+                        {45, 3, {kMissing}, 6, Limit::kFallback},
+                        {60, 6, {kMissing}, 6, Limit::kFallback},
+                        // Recovery resets the count and follows the data.
+                        {75, 6, {40}, 4, Limit::kNone},
+                        {90, 4, {kMissing}, 4, Limit::kMissingData},
+                    });
+}
+
+TEST(EngineFallback, HealthyInputAboveFallbackWins) {
+  TargetSpec spec = Spec({Average(10), Level(2.0)});
+  spec.behavior = Permissive();
+  spec.fallback = Fallback{.failure_threshold = 0, .replicas = 6};
+  RunTimeline(spec, {
+                        {0, 5, {200, kMissing}, 20, Limit::kNone},
+                        {15, 20, {20, kMissing}, 6, Limit::kFallback},
+                    });
+}
+
+TEST(EngineSmoothing, EwmaHalvesWeightEveryHalfLife) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior = Permissive();
+  spec.inputs[0].smoothing = {.kind = Smoothing::Kind::kEwma,
+                              .half_life_seconds = 30};
+  TargetHistory h;
+  auto tick = [&](int64_t t, double v) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(t),
+                         .current_replicas = 10,
+                         .inputs = {InputReading::Value(v)}});
+    h = std::move(r.history);
+    return r.recommendation.inputs[0];
+  };
+  EXPECT_DOUBLE_EQ(*tick(0, 0).smoothed, 0);
+  EXPECT_DOUBLE_EQ(*tick(30, 100).smoothed, 50);    // one half-life
+  EXPECT_DOUBLE_EQ(*tick(90, 100).smoothed, 87.5);  // two more: 50 + 50*3/4
+  const InputExplanation ex = tick(90 + 15, 0);
+  EXPECT_NEAR(*ex.smoothed, 87.5 * std::exp2(-0.5), 1e-9);
+  EXPECT_EQ(ex.raw, 0);
+  EXPECT_EQ(ex.proposal, 62);  // ceil(61.87)
+}
+
+TEST(EngineSmoothing, MissingSampleDoesNotMoveEwma) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.inputs[0].smoothing = {.kind = Smoothing::Kind::kEwma,
+                              .half_life_seconds = 30};
+  TargetHistory h;
+  for (int64_t t : {0, 15}) {
+    const std::optional<double> v =
+        t == 0 ? std::optional<double>(40) : kMissing;
+    TickResult r = Tick(
+        spec, std::move(h),
+        {.now = absl::FromUnixSeconds(t),
+         .current_replicas = 40,
+         .inputs = {v ? InputReading::Value(*v)
+                      : InputReading::Missing(absl::UnavailableError("x"))}});
+    h = std::move(r.history);
+  }
+  ASSERT_TRUE(h.inputs[0].ewma.has_value());
+  EXPECT_DOUBLE_EQ(*h.inputs[0].ewma, 40);
+}
+
+TEST(EngineSmoothing, QuantileOverWindowInterpolates) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior = Permissive();
+  spec.inputs[0].smoothing = {.kind = Smoothing::Kind::kQuantile,
+                              .quantile = 0.9,
+                              .window_seconds = 60};
+  TargetHistory h;
+  double smoothed = 0;
+  // Samples 10, 20, ..., 50 at t = 0, 15, ..., 60: at t=60 the window
+  // (t > 0) holds 20..50; p90 = 50 - 0.3 * 10 = 47.
+  for (int i = 0; i < 5; ++i) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(15 * i),
+                         .current_replicas = 10,
+                         .inputs = {InputReading::Value(10.0 * (i + 1))}});
+    h = std::move(r.history);
+    smoothed = *r.recommendation.inputs[0].smoothed;
+  }
+  EXPECT_DOUBLE_EQ(smoothed, 47);
+  EXPECT_EQ(h.inputs[0].window.size(), 4u);
+}
+
+TEST(EngineHistory, StaysBoundedByLongestWindowAndPeriod) {
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_down.stabilization_window_seconds = 120;
+  spec.behavior->scale_down.policies = {{PolicyType::kPods, 1, 60}};
+  TargetHistory h;
+  for (int i = 0; i < 1000; ++i) {
+    // Load alternates so that events happen both ways.
+    const double v = (i / 10) % 2 == 0 ? 50 : 5;
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(15 * i),
+                         .current_replicas = std::nullopt,
+                         .inputs = {InputReading::Value(v)}});
+    h = std::move(r.history);
+  }
+  EXPECT_LE(h.proposals.size(), 120u / 15 + 1);
+  EXPECT_LE(h.scale_up_events.size(), 60u / 15);
+  EXPECT_LE(h.scale_down_events.size(), 60u / 15);
+}
+
+TEST(EngineHistory, LaggingWorkloadDoesNotRestartPolicyPeriod) {
+  // Open loop: the workload takes two ticks to follow ballast. Policies run
+  // on ballast's own recommendations, so the 1->5 change is counted once and
+  // the lagging count does not pull the recommendation back.
+  TargetSpec spec = Spec({Average(1)});
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 4, 30}};
+  RunTimeline(spec, {
+                        {0, 1, {20}, 5, Limit::kScaleUpPolicy},
+                        {15, 1, {20}, 5, Limit::kScaleUpPolicy},
+                        {30, 5, {20}, 9, Limit::kScaleUpPolicy},
+                    });
+}
+
+TEST(EnginePlainHpa, DropsSmoothingBehaviorAndFallback) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.inputs[0].smoothing = {.kind = Smoothing::Kind::kEwma,
+                              .half_life_seconds = 30};
+  spec.fallback = Fallback{.failure_threshold = 1, .replicas = 3};
+  spec.tolerance = 0.3;
+  const TargetSpec plain = PlainHpaSpec(spec);
+  EXPECT_FALSE(plain.behavior.has_value());
+  EXPECT_FALSE(plain.fallback.has_value());
+  EXPECT_EQ(plain.inputs[0].smoothing.kind, Smoothing::Kind::kNone);
+  EXPECT_DOUBLE_EQ(plain.tolerance, 0.1);
+  EXPECT_EQ(plain.min_replicas, spec.min_replicas);
+  EXPECT_EQ(plain.max_replicas, spec.max_replicas);
+}
+
+TEST(EngineLimitNames, MatchThePublicVocabulary) {
+  EXPECT_EQ(LimitName(Limit::kNone), "none");
+  EXPECT_EQ(LimitName(Limit::kScaleUpStabilization), "scaleUpStabilization");
+  EXPECT_EQ(LimitName(Limit::kScaleDownPolicy), "scaleDownPolicy");
+  EXPECT_EQ(LimitName(Limit::kMissingData), "missingData");
+}
+
+}  // namespace
+}  // namespace ballast::engine
