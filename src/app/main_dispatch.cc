@@ -1,0 +1,46 @@
+#include <iostream>
+#include <string>
+#include <string_view>
+
+#include "ballast/app/commands.h"
+
+namespace ballast::app {
+namespace {
+
+constexpr std::string_view kUsage =
+    R"(usage: ballast <command> [options]
+
+commands:
+  check-config FILE      validate a policy config; print every error
+  simulate               replay a load trace through the engine
+                         (ballast simulate --help)
+  trace convert          turn a public trace into simulate's CSV format
+                         (ballast trace convert --help)
+  version                print the version
+)";
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  if (argc < 2) {
+    std::cerr << kUsage;
+    return 2;
+  }
+  const std::string_view command = argv[1];
+  Args args(argv + 2, argv + argc);
+  if (command == "check-config") return RunCheckConfig(args, std::cout, std::cerr);
+  if (command == "simulate") return RunSimulate(args, std::cout, std::cerr);
+  if (command == "trace") return RunTrace(args, std::cout, std::cerr);
+  if (command == "version" || command == "--version") {
+    std::cout << "ballast 0.1.0\n";
+    return 0;
+  }
+  if (command == "help" || command == "--help" || command == "-h") {
+    std::cout << kUsage;
+    return 0;
+  }
+  std::cerr << "ballast: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}
+
+}  // namespace ballast::app

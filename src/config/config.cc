@@ -1,0 +1,483 @@
+// The config schema: which keys exist, their types, defaults and ranges, and
+// the checks that span several keys. The reading machinery is in
+// yaml_reader.h; this file only says what a ballast config is.
+#include "ballast/config/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "yaml_reader.h"
+
+namespace ballast::config {
+namespace {
+
+using internal::Between;
+using internal::ErrorSink;
+using internal::kNonNegative;
+using internal::kPositive;
+using internal::MapReader;
+using internal::Need;
+using internal::Range;
+using internal::Value;
+
+constexpr Need kRequired = Need::kRequired;
+
+// RFC 1123 label: [a-z0-9]([-a-z0-9]*[a-z0-9])?, at most 63 characters.
+bool IsDnsLabel(absl::string_view s) {
+  auto alnum = [](char c) {
+    return absl::ascii_islower(c) || absl::ascii_isdigit(c);
+  };
+  return !s.empty() && s.size() <= 63 && alnum(s.front()) && alnum(s.back()) &&
+         std::all_of(s.begin(), s.end(),
+                     [&](char c) { return alnum(c) || c == '-'; });
+}
+
+// RFC 1123 subdomain (Deployment names): dot-separated labels, at most 253.
+bool IsDnsSubdomain(absl::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  for (absl::string_view label : absl::StrSplit(s, '.')) {
+    if (!IsDnsLabel(label)) return false;
+  }
+  return true;
+}
+
+// Input names become metric label values and CSV columns.
+bool IsInputName(absl::string_view s) {
+  return !s.empty() && (absl::ascii_islower(s[0]) || s[0] == '_') &&
+         std::all_of(s.begin(), s.end(), [](char c) {
+           return absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_';
+         });
+}
+
+bool IsHostPort(absl::string_view s) {
+  const size_t colon = s.rfind(':');
+  int port = 0;
+  return colon != absl::string_view::npos && colon > 0 &&
+         absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 1 &&
+         port <= 65535;
+}
+
+bool IsHttpUrl(absl::string_view s) {
+  for (absl::string_view scheme : {"http://", "https://"}) {
+    if (absl::StartsWith(s, scheme) && s.size() > scheme.size()) return true;
+  }
+  return false;
+}
+
+// Reads a string key and checks it with `valid`, explaining with `rule`.
+bool ReadChecked(MapReader& r, absl::string_view key, std::string* out,
+                 bool (*valid)(absl::string_view), absl::string_view rule,
+                 Need need = Need::kOptional) {
+  std::string text;
+  if (!r.Read(key, &text, internal::kAnyNumber, need)) return false;
+  if (!valid(text)) {
+    r.Error(*r.Find(key), absl::StrCat("invalid value '", text, "': ", rule));
+    return false;
+  }
+  *out = std::move(text);
+  return true;
+}
+
+constexpr absl::string_view kDnsLabelRule =
+    "use lowercase letters, digits and '-', starting and ending with a "
+    "letter or digit, at most 63 characters (RFC 1123 label)";
+
+// Reports a name seen before in the same list, at its second occurrence.
+class NameSet {
+ public:
+  void Check(MapReader& r, absl::string_view key, const std::string& name,
+             absl::string_view what) {
+    for (const auto& [seen, line] : seen_) {
+      if (seen == name) {
+        r.Error(*r.Find(key),
+                absl::StrCat("duplicate ", what, " '", name,
+                             "' (first defined at line ", line, ")"));
+        return;
+      }
+    }
+    seen_.emplace_back(name, r.Find(key)->mark.line + 1);
+  }
+
+ private:
+  std::vector<std::pair<std::string, int>> seen_;
+};
+
+class Loader {
+ public:
+  explicit Loader(ErrorSink* sink) : sink_(sink) {}
+
+  Config Load(const YAML::Node& root) {
+    MapReader top(sink_, Value{.node = root, .path = "", .mark = root.Mark()});
+    if (!top.valid()) return config_;
+    if (std::optional<MapReader> sources = top.Map("sources")) {
+      ReadSources(*sources);
+    }
+    if (std::optional<MapReader> server = top.Map("server")) {
+      server->Read("pollIntervalSeconds", &config_.server.poll_interval_seconds,
+                   Between(1, 3600));
+      server->RejectUnknownKeys();
+    }
+    if (auto targets = top.List("targets", kRequired)) {
+      NameSet names;
+      for (const Value& item : *targets) {
+        MapReader t(sink_, item);
+        if (t.valid()) config_.targets.push_back(ReadTarget(t, names));
+      }
+    }
+    top.RejectUnknownKeys();
+    return config_;
+  }
+
+ private:
+  void ReadSources(MapReader& sources) {
+    ReadNamed(sources, "redis", &config_.redis,
+              [](MapReader& r, RedisSourceConfig& c) {
+                ReadChecked(r, "address", &c.address, IsHostPort,
+                            "expected host:port, e.g. 127.0.0.1:6379");
+                r.Read("db", &c.db, kNonNegative);
+                r.Read("timeoutMs", &c.timeout_ms, kPositive);
+              });
+    ReadNamed(sources, "prometheus", &config_.prometheus,
+              [](MapReader& r, PrometheusSourceConfig& c) {
+                ReadChecked(r, "url", &c.url, IsHttpUrl,
+                            "expected an http:// or https:// URL");
+                r.Read("timeoutMs", &c.timeout_ms, kPositive);
+              });
+    sources.RejectUnknownKeys();
+  }
+
+  // Reads the map `kind` of user-named entries, each by `read_fields`.
+  template <typename SourceConfig, typename ReadFields>
+  void ReadNamed(MapReader& parent, absl::string_view kind,
+                 std::map<std::string, SourceConfig>* out,
+                 ReadFields read_fields) {
+    std::optional<MapReader> named = parent.Map(kind);
+    if (!named) return;
+    for (auto& [name, value] : named->Entries()) {
+      MapReader r(sink_, value);
+      read_fields(r, (*out)[name]);
+      r.RejectUnknownKeys();
+    }
+  }
+
+  // Reads `source` and checks it names an entry of `defined`.
+  template <typename SourceMap>
+  void ReadSourceRef(MapReader& r, const SourceMap& defined, std::string* out) {
+    if (!r.Read("source", out, internal::kAnyNumber, kRequired)) return;
+    if (defined.contains(*out)) return;
+    std::vector<absl::string_view> names;
+    for (const auto& entry : defined) names.push_back(entry.first);
+    r.Error(
+        *r.Find("source"),
+        absl::StrCat("unknown source '", *out, "' (defined: ",
+                     names.empty() ? "none" : absl::StrJoin(names, ", "), ")"));
+  }
+
+  std::optional<PrometheusInput> ReadPrometheusQuery(MapReader& parent) {
+    std::optional<MapReader> r = parent.Map("prometheus");
+    if (!r) return std::nullopt;
+    PrometheusInput p;
+    ReadSourceRef(*r, config_.prometheus, &p.source);
+    r->Read("query", &p.query, internal::kAnyNumber, kRequired);
+    r->RejectUnknownKeys();
+    return p;
+  }
+
+  std::optional<CeleryInput> ReadCelery(MapReader& parent) {
+    std::optional<MapReader> r = parent.Map("celery");
+    if (!r) return std::nullopt;
+    CeleryInput c;
+    ReadSourceRef(*r, config_.redis, &c.source);
+    if (auto queues = r->List("queues", kRequired)) {
+      if (queues->empty()) r->Error(*r->Find("queues"), "must list a queue");
+      for (const Value& q : *queues) {
+        std::string name;
+        if (Convert(*sink_, q, internal::kAnyNumber, &name)) {
+          c.queues.push_back(std::move(name));
+        }
+      }
+    }
+    r->Read("includeReserved", &c.include_reserved);
+    r->RejectUnknownKeys();
+    return c;
+  }
+
+  // Checks that one of `keys` is present (or none, when `min` is 0). Two or
+  // more are reported at the second, none at the map.
+  static bool ExactlyOne(MapReader& r,
+                         std::initializer_list<absl::string_view> keys,
+                         size_t min = 1) {
+    const std::string list = absl::StrJoin(keys, ", ");
+    std::vector<Value> present;
+    for (absl::string_view k : keys) {
+      if (auto v = r.Find(k)) present.push_back(*v);
+    }
+    if (present.size() > 1) {
+      r.Error(present[1], "give only one of " + list);
+    } else if (present.size() < min) {
+      r.Error(r.self(), "needs one of " + list);
+    }
+    return present.size() >= min && present.size() <= 1;
+  }
+
+  Smoothing ReadSmoothing(MapReader& s) {
+    Smoothing out;
+    const bool ewma = s.Has("ewmaHalfLifeSeconds");
+    const bool quantile_keys = s.Has("quantile") | s.Has("windowSeconds");
+    if (ewma && quantile_keys) {
+      s.Error(s.self(),
+              "give either ewmaHalfLifeSeconds or quantile with windowSeconds");
+    } else if (ewma) {
+      if (s.Read("ewmaHalfLifeSeconds", &out.half_life_seconds, kPositive)) {
+        out.kind = Smoothing::Kind::kEwma;
+      }
+    } else {
+      const Range quantile{.min = 0, .max = 1, .min_open = true};
+      const bool q = s.Read("quantile", &out.quantile, quantile, kRequired);
+      const bool w =
+          s.Read("windowSeconds", &out.window_seconds, kPositive, kRequired);
+      if (q && w) out.kind = Smoothing::Kind::kQuantile;
+    }
+    s.RejectUnknownKeys();
+    return out;
+  }
+
+  void ReadInput(MapReader& r, NameSet& names, TargetConfig& target) {
+    InputSpec in;
+    if (ReadChecked(r, "name", &in.name, IsInputName,
+                    "use lowercase letters, digits and '_', not starting with "
+                    "a digit",
+                    kRequired)) {
+      names.Check(r, "name", in.name, "input name");
+    }
+    if (ExactlyOne(r, {"averageValue", "value"})) {
+      const bool average = r.Has("averageValue");
+      in.target_type = average ? TargetType::kAverageValue : TargetType::kValue;
+      r.Read(average ? "averageValue" : "value", &in.target, kPositive);
+    }
+    InputSource source;
+    if (ExactlyOne(r, {"celery", "prometheus"}, /*min=*/0)) {
+      source.celery = ReadCelery(r);
+      source.prometheus = ReadPrometheusQuery(r);
+    }
+    if (auto s = r.Map("smoothing")) in.smoothing = ReadSmoothing(*s);
+    if (auto slo = r.Map("slo")) {
+      slo->Read("max", &in.slo.max, kPositive);
+      slo->Read("maxPerReplica", &in.slo.max_per_replica, kPositive);
+      slo->RejectUnknownKeys();
+    }
+    r.RejectUnknownKeys();
+    target.spec.inputs.push_back(std::move(in));
+    target.sources.push_back(std::move(source));
+  }
+
+  static ScalingRules ReadRules(MapReader& behavior, absl::string_view key,
+                                ScalingRules rules) {
+    std::optional<MapReader> r = behavior.Map(key);
+    if (!r) return rules;
+    r->Read("stabilizationWindowSeconds", &rules.stabilization_window_seconds,
+            Between(0, 3600));
+    r->ReadEnum("selectPolicy", &rules.select_policy,
+                {{"Max", SelectPolicy::kMax},
+                 {"Min", SelectPolicy::kMin},
+                 {"Disabled", SelectPolicy::kDisabled}});
+    if (auto policies = r->List("policies")) {
+      if (policies->empty()) {
+        r->Error(*r->Find("policies"), "must list at least one policy");
+      }
+      rules.policies.clear();
+      for (const Value& item : *policies) {
+        MapReader p(&r->sink(), item);
+        ScalingPolicy policy;
+        p.ReadEnum(
+            "type", &policy.type,
+            {{"Pods", PolicyType::kPods}, {"Percent", PolicyType::kPercent}},
+            kRequired);
+        p.Read("value", &policy.value, kPositive, kRequired);
+        p.Read("periodSeconds", &policy.period_seconds, Between(1, 1800),
+               kRequired);
+        p.RejectUnknownKeys();
+        rules.policies.push_back(policy);
+      }
+    }
+    r->RejectUnknownKeys();
+    return rules;
+  }
+
+  // Reports `key` of `r` unless its value lies within the target's bounds.
+  static void CheckWithinBounds(MapReader& r, absl::string_view key, int32_t x,
+                                const TargetSpec& spec) {
+    if (x >= spec.min_replicas && x <= spec.max_replicas) return;
+    r.Error(
+        *r.Find(key),
+        absl::StrCat("must be within [minReplicas, maxReplicas] = [",
+                     spec.min_replicas, ", ", spec.max_replicas, "], got ", x));
+  }
+
+  void ReadCurrentReplicas(MapReader& r, TargetConfig& target, bool bounds_ok) {
+    if (!ExactlyOne(r, {"static", "prometheus", "kubernetes"})) {
+      r.RejectUnknownKeys();
+      return;
+    }
+    CurrentReplicasSource& c = target.current_replicas;
+    if (r.Read("static", &c.static_replicas, kNonNegative)) {
+      target.spec.initial_replicas = c.static_replicas;
+      if (bounds_ok) {
+        CheckWithinBounds(r, "static", *c.static_replicas, target.spec);
+      }
+    }
+    c.prometheus = ReadPrometheusQuery(r);
+    if (auto k = r.Map("kubernetes")) {
+      CurrentReplicasSource::Kubernetes kube;
+      ReadChecked(*k, "namespace", &kube.namespace_, IsDnsLabel, kDnsLabelRule,
+                  kRequired);
+      ReadChecked(*k, "deployment", &kube.deployment, IsDnsSubdomain,
+                  "expected a Deployment name (RFC 1123 subdomain)", kRequired);
+      k->RejectUnknownKeys();
+      c.kubernetes = std::move(kube);
+    }
+    r.RejectUnknownKeys();
+  }
+
+  TargetConfig ReadTarget(MapReader& r, NameSet& target_names) {
+    TargetConfig target;
+    TargetSpec& spec = target.spec;
+    if (ReadChecked(r, "name", &spec.name, IsDnsLabel, kDnsLabelRule,
+                    kRequired)) {
+      target_names.Check(r, "name", spec.name, "target name");
+    }
+    const bool min_ok =
+        r.Read("minReplicas", &spec.min_replicas, kNonNegative) ||
+        !r.Has("minReplicas");
+    const bool max_ok =
+        r.Read("maxReplicas", &spec.max_replicas, kPositive, kRequired);
+    const bool bounds_ok =
+        min_ok && max_ok && spec.min_replicas <= spec.max_replicas;
+    if (min_ok && max_ok && !bounds_ok) {
+      r.Error(*r.Find("minReplicas"),
+              absl::StrCat("minReplicas (", spec.min_replicas,
+                           ") is greater than maxReplicas (", spec.max_replicas,
+                           ")"));
+    }
+    r.Read("tolerance", &spec.tolerance,
+           Range{.min = 0, .max = 1, .max_open = true});
+    if (auto c = r.Map("currentReplicas")) {
+      ReadCurrentReplicas(*c, target, bounds_ok);
+    }
+    if (auto inputs = r.List("inputs", kRequired)) {
+      if (inputs->empty()) r.Error(*r.Find("inputs"), "must list an input");
+      NameSet names;
+      for (const Value& item : *inputs) {
+        MapReader in(sink_, item);
+        if (in.valid()) ReadInput(in, names, target);
+      }
+    }
+    if (auto b = r.Map("behavior")) {
+      spec.behavior = Behavior{
+          .scale_up = ReadRules(*b, "scaleUp", Behavior::DefaultScaleUp()),
+          .scale_down =
+              ReadRules(*b, "scaleDown", Behavior::DefaultScaleDown())};
+      b->RejectUnknownKeys();
+    }
+    if (auto f = r.Map("fallback")) {
+      Fallback fallback;
+      f->Read("failureThreshold", &fallback.failure_threshold, kNonNegative);
+      if (f->Read("replicas", &fallback.replicas, kNonNegative, kRequired) &&
+          bounds_ok) {
+        CheckWithinBounds(*f, "replicas", fallback.replicas, spec);
+      }
+      f->RejectUnknownKeys();
+      spec.fallback = fallback;
+    }
+    r.RejectUnknownKeys();
+    return target;
+  }
+
+  ErrorSink* sink_;
+  Config config_;
+};
+
+}  // namespace
+
+std::string ConfigError::ToString() const {
+  std::string out = absl::StrCat(file, ":", line, ":", column, ": ");
+  if (!path.empty()) absl::StrAppend(&out, path, ": ");
+  absl::StrAppend(&out, message);
+  return out;
+}
+
+std::optional<Config> ParseConfig(std::string_view yaml_text,
+                                  std::string_view file_name,
+                                  ConfigErrors* errors) {
+  ConfigErrors unused;
+  if (errors == nullptr) errors = &unused;
+  ErrorSink sink(std::string(file_name), errors);
+  // yaml-cpp reports bad YAML by throwing; this is the module's only edge
+  // with it, as the reader never calls throwing conversions.
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    sink.Add(e.mark, "", "invalid YAML: " + e.msg);
+    return std::nullopt;
+  }
+  if (root.IsNull()) {
+    sink.Add(YAML::Mark::null_mark(), "", "the config is empty");
+    return std::nullopt;
+  }
+  Config config = Loader(&sink).Load(root);
+  if (sink.count() > 0) {
+    std::stable_sort(
+        errors->end() - static_cast<std::ptrdiff_t>(sink.count()),
+        errors->end(), [](const ConfigError& a, const ConfigError& b) {
+          return std::pair(a.line, a.column) < std::pair(b.line, b.column);
+        });
+    return std::nullopt;
+  }
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path,
+                                      ConfigErrors* errors) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return absl::FailedPreconditionError(path + ": is a directory");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const std::string reason = std::strerror(errno);
+    return errno == ENOENT
+               ? absl::NotFoundError(absl::StrCat(path, ": ", reason))
+               : absl::FailedPreconditionError(
+                     absl::StrCat(path, ": ", reason));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  ConfigErrors local;
+  std::optional<Config> config = ParseConfig(text.str(), path, &local);
+  if (config) return *std::move(config);
+  std::vector<std::string> lines;
+  for (const ConfigError& e : local) lines.push_back(e.ToString());
+  if (errors != nullptr) {
+    errors->insert(errors->end(), local.begin(), local.end());
+  }
+  return absl::InvalidArgumentError(absl::StrJoin(lines, "\n"));
+}
+
+absl::StatusOr<Config> LoadConfigFile(const std::string& path) {
+  return LoadConfigFile(path, nullptr);
+}
+
+}  // namespace ballast::config

@@ -1,0 +1,410 @@
+#include "ballast/sim/simulator.h"
+
+#include <algorithm>
+#include <cmath>
+#include <deque>
+#include <limits>
+#include <memory>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "ballast/sim/queue.h"
+
+namespace ballast::sim {
+namespace {
+
+constexpr double kInfinity = std::numeric_limits<double>::infinity();
+
+enum class FeedKind { kColumn, kBacklog, kWaitSeconds };
+
+// Where one spec input takes its values from.
+struct Feed {
+  FeedKind kind = FeedKind::kColumn;
+  size_t column = 0;
+};
+
+bool HasQueueColumns(const Trace& trace) {
+  return trace.ColumnIndex(kArrivalsColumn) &&
+         trace.ColumnIndex(kWorkSecondsColumn);
+}
+
+absl::StatusOr<std::vector<Feed>> ResolveFeeds(const TargetSpec& spec,
+                                               const Trace& trace) {
+  std::vector<Feed> feeds;
+  const bool queue = HasQueueColumns(trace);
+  for (const InputSpec& input : spec.inputs) {
+    if (std::optional<size_t> column = trace.ColumnIndex(input.name)) {
+      feeds.push_back({FeedKind::kColumn, *column});
+    } else if (queue && input.name == kBacklogSignal) {
+      feeds.push_back({FeedKind::kBacklog});
+    } else if (queue && input.name == kWaitSecondsSignal) {
+      feeds.push_back({FeedKind::kWaitSeconds});
+    } else {
+      std::string message = absl::StrCat(
+          "target '", spec.name, "': input '", input.name,
+          "' has no column in trace ", trace.file,
+          " (its columns: ", absl::StrJoin(trace.columns, ", "), ")");
+      if (input.name == kBacklogSignal || input.name == kWaitSecondsSignal) {
+        absl::StrAppend(&message, "; the simulated signal '", input.name,
+                        "' needs columns '", kArrivalsColumn, "' and '",
+                        kWorkSecondsColumn, "'");
+      }
+      return absl::InvalidArgumentError(message);
+    }
+  }
+  return feeds;
+}
+
+// Every non-empty cell of column `name` (if present) must be a whole number
+// (when `integer`) in [0, max].
+absl::Status CheckColumn(const Trace& trace, absl::string_view name,
+                         bool integer, double max) {
+  const std::optional<size_t> column = trace.ColumnIndex(name);
+  if (!column) return absl::OkStatus();
+  for (size_t row = 0; row < trace.rows(); ++row) {
+    const double v = trace.values[*column][row];
+    if (std::isnan(v)) continue;
+    if (v < 0 || v > max || (integer && v != std::floor(v))) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(trace.file, ":", trace.lines[row], ": column '", name,
+                       "': ", integer ? "not a whole number" : "not a number",
+                       " in [0, ", max, "]"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckOptions(const SimOptions& o, const Trace& trace) {
+  if (o.poll_interval_seconds <= 0) {
+    return absl::InvalidArgumentError("poll interval must be > 0 seconds");
+  }
+  if (!(o.pod_startup_seconds >= 0) || !std::isfinite(o.pod_startup_seconds)) {
+    return absl::InvalidArgumentError("pod startup must be >= 0 seconds");
+  }
+  if (o.worker_concurrency <= 0) {
+    return absl::InvalidArgumentError("worker concurrency must be > 0");
+  }
+  if (o.start &&
+      (*o.start < trace.times.front() || *o.start > trace.times.back())) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("start ", *o.start, " is outside the trace (",
+                     trace.times.front(), " to ", trace.times.back(), ")"));
+  }
+  if (o.duration_seconds &&
+      (!(*o.duration_seconds > 0) || !std::isfinite(*o.duration_seconds))) {
+    return absl::InvalidArgumentError("duration must be > 0 seconds");
+  }
+  for (const absl::string_view column : {kArrivalsColumn, kWorkSecondsColumn}) {
+    if (absl::Status s =
+            CheckColumn(trace, column, column == kArrivalsColumn, 1e15);
+        !s.ok()) {
+      return s;
+    }
+  }
+  return CheckColumn(trace, kCurrentReplicasColumn, true, 1e9);
+}
+
+// The pods of a closed loop: ready ones and ones still starting.
+class PodPool {
+ public:
+  explicit PodPool(int32_t ready) : ready_(ready) {}
+
+  int32_t ready() const { return ready_; }
+  double NextReadyTime() const {
+    return pending_.empty() ? kInfinity : pending_.front();
+  }
+
+  // Sets the total to `replicas` at `now`: new pods are ready after
+  // `startup`; removal takes starting pods (newest first), then ready ones.
+  void Scale(int32_t replicas, double now, double startup) {
+    int32_t total = ready_ + static_cast<int32_t>(pending_.size());
+    for (; total < replicas; ++total) {
+      if (startup > 0) {
+        pending_.push_back(now + startup);
+      } else {
+        ++ready_;
+      }
+    }
+    for (; total > replicas; --total) {
+      if (!pending_.empty()) {
+        pending_.pop_back();
+      } else {
+        --ready_;
+      }
+    }
+  }
+
+  void PromoteUntil(double t) {
+    while (!pending_.empty() && pending_.front() <= t) {
+      pending_.pop_front();
+      ++ready_;
+    }
+  }
+
+ private:
+  int32_t ready_;
+  std::deque<double> pending_;  // ready times, ascending
+};
+
+bool Violates(const InputSpec& input, double value, int32_t ready) {
+  if (std::isnan(value)) return false;
+  if (input.slo.max && value > *input.slo.max) return true;
+  if (input.slo.max_per_replica) {
+    return ready > 0 ? value / ready > *input.slo.max_per_replica : value > 0;
+  }
+  return false;
+}
+
+class Replay {
+ public:
+  Replay(const TargetSpec& spec, const Trace& trace, const SimOptions& options,
+         std::vector<Feed> feeds, double start, double end)
+      : spec_(spec),
+        trace_(trace),
+        options_(options),
+        feeds_(std::move(feeds)),
+        start_(start),
+        end_(end),
+        clock_(start),
+        open_loop_(trace.ColumnIndex(kCurrentReplicasColumn)),
+        actuator_(
+            std::max(spec.initial_replicas.value_or(spec.min_replicas), 0)),
+        pods_(actuator_),
+        held_(spec.inputs.size(), std::nan("")) {
+    const bool queue_signals =
+        std::any_of(feeds_.begin(), feeds_.end(),
+                    [](const Feed& f) { return f.kind != FeedKind::kColumn; });
+    if (queue_signals) {
+      arrivals_ = *trace.ColumnIndex(kArrivalsColumn);
+      work_ = *trace.ColumnIndex(kWorkSecondsColumn);
+      queue_ = std::make_unique<JobQueue>(start, Slots());
+      next_row_ = static_cast<size_t>(
+          std::lower_bound(trace.times.begin(), trace.times.end(), start) -
+          trace.times.begin());
+    }
+  }
+
+  SimResult Run() {
+    const double poll = options_.poll_interval_seconds;
+    const int64_t ticks =
+        static_cast<int64_t>(std::floor((end_ - start_) / poll + 1e-9)) + 1;
+    InitTimeline(ticks);
+    for (int64_t k = 0; k < ticks; ++k) {
+      const double t = start_ + static_cast<double>(k) * poll;
+      AdvanceWorld(t);
+      DoTick(t);
+    }
+    AdvanceWorld(end_);
+    Finish();
+    return std::move(result_);
+  }
+
+ private:
+  int64_t Slots() const {
+    return static_cast<int64_t>(pods_.ready()) * options_.worker_concurrency;
+  }
+
+  void InitTimeline(int64_t ticks) {
+    Timeline& tl = result_.timeline;
+    const size_t n = static_cast<size_t>(ticks);
+    for (const InputSpec& input : spec_.inputs) tl.inputs.push_back(input.name);
+    tl.time.reserve(n);
+    tl.input_values.assign(spec_.inputs.size(), {});
+    tl.proposals.assign(spec_.inputs.size(), {});
+    for (auto& v : tl.input_values) v.reserve(n);
+    for (auto& v : tl.proposals) v.reserve(n);
+    tl.desired.reserve(n);
+    tl.recommendation.reserve(n);
+    tl.ready.reserve(n);
+    tl.limited_by.reserve(n);
+  }
+
+  // Moves the clock to `to`: arrivals, service, pods becoming ready, and
+  // the integrals over the held input values.
+  void AdvanceWorld(double to) {
+    while (true) {
+      const double next_pod = pods_.NextReadyTime();
+      const double segment_end = std::min(to, next_pod);
+      if (queue_) {
+        for (; next_row_ < trace_.rows() &&
+               trace_.times[next_row_] <= segment_end;
+             ++next_row_) {
+          const double count = trace_.values[arrivals_][next_row_];
+          const double work = trace_.values[work_][next_row_];
+          queue_->Arrive(trace_.times[next_row_],
+                         std::isnan(count) ? 0 : static_cast<int64_t>(count),
+                         std::isnan(work) ? 0 : work);
+        }
+        queue_->AdvanceTo(segment_end);
+      }
+      Accumulate(segment_end - clock_);
+      clock_ = segment_end;
+      if (next_pod > to) return;
+      pods_.PromoteUntil(next_pod);
+      if (queue_) queue_->SetSlots(Slots());
+    }
+  }
+
+  void Accumulate(double dt) {
+    if (dt <= 0) return;
+    const int32_t ready = pods_.ready();
+    result_.summary.replica_seconds += ready * dt;
+    for (size_t i = 0; i < held_.size(); ++i) {
+      if (Violates(spec_.inputs[i], held_[i], ready)) {
+        result_.summary.slo_violation_seconds += dt;
+        return;
+      }
+    }
+  }
+
+  engine::InputReading Read(const Feed& feed, size_t row) const {
+    switch (feed.kind) {
+      case FeedKind::kBacklog:
+        return engine::InputReading::Value(
+            static_cast<double>(queue_->waiting()));
+      case FeedKind::kWaitSeconds:
+        return engine::InputReading::Value(queue_->OldestWaitSeconds());
+      case FeedKind::kColumn:
+        break;
+    }
+    const double v = trace_.values[feed.column][row];
+    if (std::isnan(v)) {
+      return engine::InputReading::Missing(absl::UnavailableError(
+          absl::StrCat(trace_.file, ":", trace_.lines[row], ": empty cell in ",
+                       "column '", trace_.columns[feed.column], "'")));
+    }
+    return engine::InputReading::Value(v);
+  }
+
+  void DoTick(double t) {
+    const size_t row = *trace_.RowAtOrBefore(t);
+    engine::TickInput in;
+    in.now = absl::UnixEpoch() + absl::Seconds(t);
+    in.inputs.reserve(feeds_.size());
+    bool missing = false;
+    for (size_t i = 0; i < feeds_.size(); ++i) {
+      in.inputs.push_back(Read(feeds_[i], row));
+      held_[i] = in.inputs.back().value.value_or(std::nan(""));
+      missing = missing || !in.inputs.back().value;
+    }
+    if (open_loop_) {
+      const double c = trace_.values[*open_loop_][row];
+      if (!std::isnan(c)) in.current_replicas = static_cast<int32_t>(c);
+    } else {
+      in.current_replicas = actuator_;
+    }
+    engine::TickResult r = engine::Tick(spec_, std::move(history_), in);
+    history_ = std::move(r.history);
+    const engine::Recommendation& rec = r.recommendation;
+
+    if (!open_loop_) {
+      actuator_ = rec.replicas;
+      pods_.Scale(rec.replicas, t, options_.pod_startup_seconds);
+    } else if (in.current_replicas) {
+      pods_ = PodPool(*in.current_replicas);
+    }
+    if (queue_) queue_->SetSlots(Slots());
+    Record(t, rec, missing);
+  }
+
+  void Record(double t, const engine::Recommendation& rec, bool missing) {
+    Timeline& tl = result_.timeline;
+    Summary& s = result_.summary;
+    const int32_t previous = tl.recommendation.empty()
+                                 ? rec.current_replicas
+                                 : tl.recommendation.back();
+    if (rec.replicas != previous) ++s.scale_events;
+    if (missing) ++s.missing_input_ticks;
+    s.max_replicas = tl.recommendation.empty()
+                         ? rec.replicas
+                         : std::max(s.max_replicas, rec.replicas);
+    s.max_ready_replicas = std::max(s.max_ready_replicas, pods_.ready());
+
+    tl.time.push_back(t - start_);
+    for (size_t i = 0; i < held_.size(); ++i) {
+      tl.input_values[i].push_back(held_[i]);
+      const std::optional<int32_t> proposal =
+          i < rec.inputs.size() ? rec.inputs[i].proposal : std::nullopt;
+      tl.proposals[i].push_back(proposal.value_or(-1));
+    }
+    tl.desired.push_back(rec.desired);
+    tl.recommendation.push_back(rec.replicas);
+    tl.ready.push_back(pods_.ready());
+    tl.limited_by.push_back(rec.limited_by);
+  }
+
+  void Finish() {
+    Summary& s = result_.summary;
+    s.target = spec_.name;
+    s.closed_loop = !open_loop_;
+    s.ticks = static_cast<int64_t>(result_.timeline.time.size());
+    s.start_time = start_;
+    s.duration_seconds = end_ - start_;
+    s.mean_replicas =
+        s.duration_seconds > 0 ? s.replica_seconds / s.duration_seconds : 0;
+    if (queue_) {
+      QueueSummary q;
+      q.jobs_arrived = queue_->arrived();
+      q.jobs_started = queue_->started();
+      q.jobs_completed = queue_->completed();
+      q.jobs_waiting_at_end = queue_->waiting();
+      q.mean_job_wait_seconds = q.jobs_started > 0
+                                    ? queue_->total_wait_seconds() /
+                                          static_cast<double>(q.jobs_started)
+                                    : 0;
+      q.max_job_wait_seconds = queue_->max_wait_seconds();
+      s.queue = q;
+    }
+  }
+
+  const TargetSpec& spec_;
+  const Trace& trace_;
+  const SimOptions& options_;
+  const std::vector<Feed> feeds_;
+  const double start_;
+  const double end_;
+  double clock_;
+  const std::optional<size_t> open_loop_;  // current_replicas column
+  int32_t actuator_;  // replicas the simulated HPA has set (closed loop)
+  PodPool pods_;
+  std::vector<double> held_;  // each input's value since the last tick
+  engine::TargetHistory history_;
+  std::unique_ptr<JobQueue> queue_;
+  size_t arrivals_ = 0;
+  size_t work_ = 0;
+  size_t next_row_ = 0;  // next trace row whose arrivals join the queue
+  SimResult result_;
+};
+
+}  // namespace
+
+absl::Status CheckTraceCovers(const TargetSpec& spec, const Trace& trace) {
+  return ResolveFeeds(spec, trace).status();
+}
+
+absl::StatusOr<SimResult> Simulate(const TargetSpec& spec, const Trace& trace,
+                                   const SimOptions& options) {
+  if (trace.rows() == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(trace.file, ": no data rows"));
+  }
+  absl::StatusOr<std::vector<Feed>> feeds = ResolveFeeds(spec, trace);
+  if (!feeds.ok()) return feeds.status();
+  if (absl::Status s = CheckOptions(options, trace); !s.ok()) return s;
+  const double start = options.start.value_or(trace.times.front());
+  const double end = options.duration_seconds
+                         ? start + *options.duration_seconds
+                         : trace.times.back();
+  constexpr double kMaxTicks = 1e8;  // ~19 years at 6 s: bounds memory
+  if ((end - start) / options.poll_interval_seconds > kMaxTicks) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the run would take more than ", kMaxTicks,
+                     " ticks: shorten the duration"));
+  }
+  Replay replay(spec, trace, options, *std::move(feeds), start, end);
+  return replay.Run();
+}
+
+}  // namespace ballast::sim

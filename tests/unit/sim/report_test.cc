@@ -1,0 +1,132 @@
+#include "ballast/sim/report.h"
+
+#include <cmath>
+#include <sstream>
+#include <string>
+
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ballast::sim {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+SimResult TwoTicks() {
+  SimResult r;
+  r.summary.target = "tts-api";
+  r.summary.ticks = 2;
+  r.summary.duration_seconds = 15;
+  r.summary.replica_seconds = 45;
+  r.summary.mean_replicas = 3;
+  r.summary.scale_events = 1;
+  r.summary.slo_violation_seconds = 15;
+  r.summary.max_replicas = 3;
+  Timeline& tl = r.timeline;
+  tl.inputs = {"rps", "latency"};
+  tl.time = {0, 15};
+  tl.input_values = {{120.5, 90}, {std::nan(""), 0.25}};
+  tl.proposals = {{3, 2}, {-1, 1}};
+  tl.desired = {3, 2};
+  tl.recommendation = {3, 3};
+  tl.ready = {1, 3};
+  tl.limited_by = {engine::Limit::kNone,
+                   engine::Limit::kScaleDownStabilization};
+  return r;
+}
+
+TEST(WriteTimelineCsv, WritesHeaderAndOneRowPerTickWithEmptyMissingCells) {
+  std::ostringstream out;
+  WriteTimelineCsv(TwoTicks().timeline, out);
+  const std::vector<std::string> lines =
+      absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(lines[0],
+            "time,rps,latency,proposal_rps,proposal_latency,desired,"
+            "recommendation,replicas,limited_by");
+  EXPECT_EQ(lines[1],
+            absl::StrCat("0,120.5,,3,,3,3,1,",
+                         std::string(engine::LimitName(engine::Limit::kNone))));
+  EXPECT_EQ(lines[2],
+            absl::StrCat("15,90,0.25,2,1,2,3,3,",
+                         std::string(engine::LimitName(
+                             engine::Limit::kScaleDownStabilization))));
+}
+
+TEST(SummaryJson, HasTheRequiredKeysAndValues) {
+  SimResult r = TwoTicks();
+  r.summary.queue = QueueSummary{.jobs_arrived = 7};
+  const std::string json = SummaryJson(r.summary);
+  EXPECT_THAT(json, HasSubstr("\"target\": \"tts-api\""));
+  EXPECT_THAT(json, HasSubstr("\"replica_seconds\": 45,"));
+  EXPECT_THAT(json, HasSubstr("\"scale_events\": 1,"));
+  EXPECT_THAT(json, HasSubstr("\"slo_violation_seconds\": 15,"));
+  EXPECT_THAT(json, HasSubstr("\"max_replicas\": 3,"));
+  EXPECT_THAT(json, HasSubstr("\"jobs_arrived\": 7"));
+  EXPECT_EQ(json.front(), '{');
+  EXPECT_EQ(json.substr(json.size() - 2), "}\n");
+}
+
+TEST(SummaryJson, EscapesTheTargetName) {
+  Summary s;
+  s.target = "a\"b\\c";
+  EXPECT_THAT(SummaryJson(s), HasSubstr(R"("target": "a\"b\\c")"));
+}
+
+TEST(TimelineSvg, IsACompleteSvgWithTitleLegendAndAxes) {
+  const std::string svg = TimelineSvg(TwoTicks());
+  EXPECT_THAT(svg, HasSubstr("<svg xmlns=\"http://www.w3.org/2000/svg\""));
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+  EXPECT_THAT(svg, HasSubstr("tts-api"));
+  EXPECT_THAT(svg, HasSubstr("recommendation"));
+  EXPECT_THAT(svg, HasSubstr("ready replicas"));
+  EXPECT_THAT(svg, HasSubstr("rps (peak 120.5)"));
+  EXPECT_THAT(svg, HasSubstr("scale events 1"));
+  // Two inputs and two replica lines.
+  size_t paths = 0;
+  for (size_t p = svg.find("<path"); p != std::string::npos;
+       p = svg.find("<path", p + 1)) {
+    ++paths;
+  }
+  EXPECT_EQ(paths, 4u);
+}
+
+TEST(TimelineSvg, EscapesMarkupInNames) {
+  SimResult r = TwoTicks();
+  r.summary.target = "a<b&c";
+  const std::string svg = TimelineSvg(r);
+  EXPECT_THAT(svg, HasSubstr("a&lt;b&amp;c"));
+  EXPECT_THAT(svg, Not(HasSubstr("a<b")));
+}
+
+TEST(TimelineSvg, DownsamplingKeepsAPeakOfOneTick) {
+  SimResult r;
+  r.summary.target = "spiky";
+  r.summary.duration_seconds = 15 * 9999;
+  Timeline& tl = r.timeline;
+  tl.inputs = {"rps"};
+  tl.input_values.resize(1);
+  tl.proposals.resize(1);
+  for (int k = 0; k < 10000; ++k) {
+    tl.time.push_back(15.0 * k);
+    tl.input_values[0].push_back(k == 4321 ? 1000 : 1);
+    tl.proposals[0].push_back(1);
+    tl.desired.push_back(1);
+    tl.recommendation.push_back(1);
+    tl.ready.push_back(1);
+    tl.limited_by.push_back(engine::Limit::kNone);
+  }
+  const std::string svg = TimelineSvg(r, /*max_points=*/100);
+  const size_t start = svg.find(" d=\"");
+  const std::string load_path =
+      svg.substr(start, svg.find('"', start + 4) - start);
+  // The peak (1000 of a 1050 scale over y 70..320) is drawn at y 81.9.
+  EXPECT_THAT(load_path, HasSubstr(" 81.9"));
+  // At most a handful of points per bucket, not one per tick.
+  EXPECT_LT(std::count(load_path.begin(), load_path.end(), 'L'), 500);
+}
+
+}  // namespace
+}  // namespace ballast::sim
