@@ -28,7 +28,8 @@ int Main(int argc, char** argv) {
   }
   const std::string_view command = argv[1];
   Args args(argv + 2, argv + argc);
-  if (command == "check-config") return RunCheckConfig(args, std::cout, std::cerr);
+  if (command == "check-config")
+    return RunCheckConfig(args, std::cout, std::cerr);
   if (command == "simulate") return RunSimulate(args, std::cout, std::cerr);
   if (command == "trace") return RunTrace(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {

@@ -25,15 +25,14 @@ class SimulateCli : public ::testing::Test {
 };
 
 TEST_F(SimulateCli, ConvertsOneDayOfWorldCupToRequestsPerSecond) {
-  const CliRun run = Ballast(
-      dir_, "trace convert --format worldcup98 --in " + kSource +
-                "/bench/traces/worldcup98/requests_per_minute.csv"
-                " --from 1998-06-30T00:00:00Z --to 1998-07-01T00:00:00Z"
-                " --out day.csv");
+  const CliRun run =
+      Ballast(dir_, "trace convert --format worldcup98 --in " + kSource +
+                        "/bench/traces/worldcup98/requests_per_minute.csv"
+                        " --from 1998-06-30T00:00:00Z --to 1998-07-01T00:00:00Z"
+                        " --out day.csv");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::string csv = ReadFile(dir_ / "day.csv");
-  std::vector<std::string> lines =
-      absl::StrSplit(csv, '\n', absl::SkipEmpty());
+  std::vector<std::string> lines = absl::StrSplit(csv, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u + 1440u);  // header + one row a minute
   EXPECT_EQ(lines[0], "time,rps");
   EXPECT_TRUE(lines[1].starts_with("1998-06-30T00:00:00Z,")) << lines[1];
@@ -81,11 +80,12 @@ TEST_F(SimulateCli, RunsTheQueueModelOnAzureArrivals) {
                               " --out jobs.csv")
                 .exit_code,
             0);
-  const CliRun run = Ballast(
-      dir_, "simulate --config " + kSource +
-                "/config/demo.yaml --trace jobs.csv --target asr-worker"
-                " --out out",
-      true);
+  const CliRun run =
+      Ballast(dir_,
+              "simulate --config " + kSource +
+                  "/config/demo.yaml --trace jobs.csv --target asr-worker"
+                  " --out out",
+              true);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   // Every request of the trace arrives in the queue.
   const std::string raw =
@@ -93,8 +93,9 @@ TEST_F(SimulateCli, RunsTheQueueModelOnAzureArrivals) {
   const std::vector<std::string> rows =
       absl::StrSplit(raw, '\n', absl::SkipEmpty());
   const std::string summary = ReadFile(dir_ / "out/summary.json");
-  EXPECT_NE(summary.find("\"jobs_arrived\": " + std::to_string(rows.size() - 1)),
-            std::string::npos)
+  EXPECT_NE(
+      summary.find("\"jobs_arrived\": " + std::to_string(rows.size() - 1)),
+      std::string::npos)
       << summary;
   const std::string timeline = ReadFile(dir_ / "out/timeline.csv");
   EXPECT_TRUE(timeline.starts_with("time,backlog,wait_seconds,"))

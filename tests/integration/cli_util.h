@@ -27,9 +27,9 @@ struct CliRun {
 // `keep_stdout` (else stdout is discarded).
 inline CliRun Ballast(const std::string& dir, const std::string& args,
                       bool keep_stdout = false) {
-  const std::string command =
-      "cd '" + dir + "' && " + BALLAST_BINARY + " " + args +
-      (keep_stdout ? " 2>&1" : " 2>&1 >/dev/null");
+  const std::string command = "cd '" + dir + "' && " + BALLAST_BINARY + " " +
+                              args +
+                              (keep_stdout ? " 2>&1" : " 2>&1 >/dev/null");
   FILE* pipe = popen(command.c_str(), "r");
   std::string out;
   char buf[4096];

@@ -67,8 +67,8 @@ struct CurrentReplicasSource {
 };
 
 struct TargetConfig {
-  TargetSpec spec;                    // what the engine needs
-  std::vector<InputSource> sources;   // one per spec.inputs, same order
+  TargetSpec spec;                   // what the engine needs
+  std::vector<InputSource> sources;  // one per spec.inputs, same order
   CurrentReplicasSource current_replicas;
 };
 
@@ -85,8 +85,8 @@ struct Config {
 
 struct ConfigError {
   std::string file;
-  int line = 0;    // 1-based; 0 when unknown
-  int column = 0;  // 1-based; 0 when unknown
+  int line = 0;      // 1-based; 0 when unknown
+  int column = 0;    // 1-based; 0 when unknown
   std::string path;  // key path, e.g. targets[0].minReplicas
   std::string message;
 
