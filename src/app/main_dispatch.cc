@@ -12,6 +12,7 @@ constexpr std::string_view kUsage =
 
 commands:
   check-config FILE      validate a policy config; print every error
+  probe --config FILE    read every input once and print it (or its error)
   simulate               replay a load trace through the engine
                          (ballast simulate --help)
   trace convert          turn a public trace into simulate's CSV format
@@ -32,6 +33,7 @@ int Main(int argc, char** argv) {
     return RunCheckConfig(args, std::cout, std::cerr);
   if (command == "simulate") return RunSimulate(args, std::cout, std::cerr);
   if (command == "trace") return RunTrace(args, std::cout, std::cerr);
+  if (command == "probe") return RunProbe(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
     std::cout << "ballast 0.1.0\n";
     return 0;

@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
+#include "app/flags.h"
 #include "ballast/app/commands.h"
 #include "ballast/config/config.h"
 #include "ballast/engine/engine.h"
@@ -67,104 +68,6 @@ Turns a shipped public trace into simulate's CSV (--out - writes to stdout).
   both
     --from T, --to T                keep from <= time < to (RFC 3339)
 )";
-
-// --name VALUE or --name=VALUE, each at most once; --help alone.
-using Flags = std::map<std::string, std::string, std::less<>>;
-
-absl::StatusOr<Flags> ParseFlags(const Args& args, size_t first,
-                                 const std::set<absl::string_view>& known) {
-  Flags flags;
-  for (size_t i = first; i < args.size(); ++i) {
-    absl::string_view arg = args[i];
-    if (arg == "--help" || arg == "-h") {
-      flags["help"] = "";
-      continue;
-    }
-    if (arg.substr(0, 2) != "--") {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected argument '", arg, "'"));
-    }
-    arg.remove_prefix(2);
-    std::string name(arg.substr(0, arg.find('=')));
-    if (!known.contains(name)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unknown flag '--", name, "'"));
-    }
-    std::string value;
-    if (arg.find('=') != absl::string_view::npos) {
-      value = std::string(arg.substr(arg.find('=') + 1));
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return absl::InvalidArgumentError(
-          absl::StrCat("flag '--", name, "' needs a value"));
-    }
-    if (!flags.emplace(name, value).second) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("flag '--", name, "' given twice"));
-    }
-  }
-  return flags;
-}
-
-// Typed access to parsed flags; the first bad value is kept in `error`.
-class FlagReader {
- public:
-  explicit FlagReader(const Flags& flags) : flags_(flags) {}
-
-  std::optional<std::string> String(absl::string_view name) {
-    const auto it = flags_.find(name);
-    if (it == flags_.end()) return std::nullopt;
-    return it->second;
-  }
-  std::string Required(absl::string_view name) {
-    std::optional<std::string> v = String(name);
-    if (!v || v->empty()) Fail(absl::StrCat("--", name, " is required"));
-    return v.value_or("");
-  }
-  // A number >= `min` (> `min` when `strict`).
-  std::optional<double> Number(absl::string_view name, double min,
-                               bool strict) {
-    std::optional<std::string> text = String(name);
-    if (!text) return std::nullopt;
-    const std::optional<double> v = sim::ParseNumber(*text);
-    if (!v || *v < min || (strict && *v == min)) {
-      Fail(absl::StrCat("--", name, ": '", *text, "' is not a number ",
-                        strict ? "> " : ">= ", min));
-      return std::nullopt;
-    }
-    return v;
-  }
-  std::optional<int32_t> PositiveInt(absl::string_view name) {
-    std::optional<std::string> text = String(name);
-    if (!text) return std::nullopt;
-    int32_t v = 0;
-    if (!absl::SimpleAtoi(*text, &v) || v <= 0) {
-      Fail(absl::StrCat("--", name, ": '", *text,
-                        "' is not a whole number > 0"));
-      return std::nullopt;
-    }
-    return v;
-  }
-  std::optional<double> Time(absl::string_view name) {
-    std::optional<std::string> text = String(name);
-    if (!text) return std::nullopt;
-    const std::optional<double> v = sim::ParseTraceTime(*text);
-    if (!v) {
-      Fail(absl::StrCat("--", name, ": '", *text,
-                        "' is not seconds or an RFC 3339 time"));
-    }
-    return v;
-  }
-  void Fail(std::string message) {
-    if (error.empty()) error = std::move(message);
-  }
-
-  std::string error;
-
- private:
-  const Flags& flags_;
-};
 
 int Usage(std::ostream& err, absl::string_view command, absl::string_view what,
           absl::string_view usage) {

@@ -24,7 +24,9 @@ namespace ballast::config {
 namespace {
 
 using internal::Between;
+using internal::Convert;
 using internal::ErrorSink;
+using internal::kAnyNumber;
 using internal::kNonNegative;
 using internal::kPositive;
 using internal::MapReader;
@@ -66,6 +68,14 @@ bool IsHostPort(absl::string_view s) {
   int port = 0;
   return colon != absl::string_view::npos && colon > 0 &&
          absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 1 &&
+         port <= 65535;
+}
+
+bool IsListenAddress(absl::string_view s) {
+  const size_t colon = s.rfind(':');
+  int port = -1;
+  return colon != absl::string_view::npos &&
+         absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 0 &&
          port <= 65535;
 }
 
@@ -125,9 +135,7 @@ class Loader {
       ReadSources(*sources);
     }
     if (std::optional<MapReader> server = top.Map("server")) {
-      server->Read("pollIntervalSeconds", &config_.server.poll_interval_seconds,
-                   Between(1, 3600));
-      server->RejectUnknownKeys();
+      ReadServer(*server);
     }
     if (auto targets = top.List("targets", kRequired)) {
       NameSet names;
@@ -144,18 +152,180 @@ class Loader {
   void ReadSources(MapReader& sources) {
     ReadNamed(sources, "redis", &config_.redis,
               [](MapReader& r, RedisSourceConfig& c) {
-                ReadChecked(r, "address", &c.address, IsHostPort,
-                            "expected host:port, e.g. 127.0.0.1:6379");
+                ReadRedisAddress(r, c);
                 r.Read("db", &c.db, kNonNegative);
+                r.Read("username", &c.username);
+                ReadSecret(r, "password", &c.password);
+                ReadTls(r, &c.tls);
+                r.Read("connectTimeoutMs", &c.connect_timeout_ms, kPositive);
                 r.Read("timeoutMs", &c.timeout_ms, kPositive);
+                ReadPrioritySteps(r, &c.priority_steps);
+                r.Read("separator", &c.separator);
+                r.Read("globalKeyPrefix", &c.global_keyprefix);
+                r.Read("reservedIntervalSeconds", &c.reserved_interval_seconds,
+                       Between(1, 3600));
+                r.Read("discoveryIntervalSeconds",
+                       &c.discovery_interval_seconds, Between(1, 86400));
               });
     ReadNamed(sources, "prometheus", &config_.prometheus,
               [](MapReader& r, PrometheusSourceConfig& c) {
-                ReadChecked(r, "url", &c.url, IsHttpUrl,
-                            "expected an http:// or https:// URL");
+                if (ReadChecked(r, "url", &c.url, IsHttpUrl,
+                                "expected an http:// or https:// URL")) {
+                  c.tls.enabled = absl::StartsWith(c.url, "https://");
+                }
                 r.Read("timeoutMs", &c.timeout_ms, kPositive);
+                ReadTls(r, &c.tls);
+                r.Read("bearerTokenFile", &c.bearer_token_file);
+                if (std::optional<MapReader> auth = r.Map("basicAuth")) {
+                  auth->Read("username", &c.basic_auth_username, kAnyNumber,
+                             kRequired);
+                  ReadSecret(*auth, "password", &c.basic_auth_password);
+                  auth->RejectUnknownKeys();
+                }
+                if (std::optional<MapReader> headers = r.Map("headers")) {
+                  for (auto& [name, value] : headers->Entries()) {
+                    Convert(headers->sink(), value, kAnyNumber,
+                            &c.headers[name]);
+                  }
+                }
+                r.Read("maxInFlight", &c.max_in_flight, Between(1, 1024));
               });
     sources.RejectUnknownKeys();
+  }
+
+  // `address`: host:port, or a redis:// / rediss:// URL whose user and db
+  // fill `username` and `db` (explicit keys win) and whose scheme sets TLS.
+  static void ReadRedisAddress(MapReader& r, RedisSourceConfig& c) {
+    std::string text;
+    if (!r.Read("address", &text)) return;
+    absl::string_view rest = text;
+    if (absl::ConsumePrefix(&rest, "rediss://")) {
+      c.tls.enabled = true;
+    } else if (!absl::ConsumePrefix(&rest, "redis://") &&
+               absl::StrContains(rest, "://")) {
+      r.Error(*r.Find("address"),
+              absl::StrCat("invalid value '", text,
+                           "': expected host:port, redis://host:port[/db] or "
+                           "rediss://host:port[/db]"));
+      return;
+    }
+    if (const size_t at = rest.rfind('@'); at != absl::string_view::npos) {
+      c.username = std::string(rest.substr(0, at));
+      rest.remove_prefix(at + 1);
+    }
+    if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
+      if (!absl::SimpleAtoi(rest.substr(slash + 1), &c.db) || c.db < 0) {
+        r.Error(*r.Find("address"),
+                absl::StrCat("invalid database '", rest.substr(slash + 1),
+                             "' in '", text, "'"));
+      }
+      rest = rest.substr(0, slash);
+    }
+    if (!IsHostPort(rest)) {
+      r.Error(*r.Find("address"),
+              absl::StrCat("invalid value '", text,
+                           "': expected host:port, e.g. 127.0.0.1:6379"));
+      return;
+    }
+    c.address = std::string(rest);
+  }
+
+  // `<key>Env` or `<key>File`: a secret by reference, never inline.
+  static void ReadSecret(MapReader& r, absl::string_view key, SecretRef* out) {
+    const std::string env = absl::StrCat(key, "Env");
+    const std::string file = absl::StrCat(key, "File");
+    r.Read(env, &out->env);
+    r.Read(file, &out->file);
+    if (!out->env.empty() && !out->file.empty()) {
+      r.Error(*r.Find(file),
+              absl::StrCat("give only one of ", env, ", ", file));
+    }
+    if (std::optional<Value> inline_secret = r.Find(key)) {
+      r.Error(
+          *inline_secret,
+          absl::StrCat("secrets are not written inline: use ", env,
+                       " (an environment variable) or ", file, " (a file)"));
+    }
+  }
+
+  static void ReadTls(MapReader& parent, TlsClientConfig* tls) {
+    std::optional<MapReader> r = parent.Map("tls");
+    if (!r) return;
+    tls->enabled = true;
+    r->Read("caFile", &tls->ca_file);
+    r->Read("serverName", &tls->server_name);
+    r->Read("insecureSkipVerify", &tls->insecure_skip_verify);
+    r->RejectUnknownKeys();
+  }
+
+  static void ReadPrioritySteps(MapReader& r, std::vector<int32_t>* out) {
+    std::optional<std::vector<Value>> items = r.List("prioritySteps");
+    if (!items) return;
+    std::vector<int32_t> steps;
+    for (const Value& item : *items) {
+      int32_t step = 0;
+      if (!Convert(r.sink(), item, Between(0, 9), &step)) return;
+      if (!steps.empty() && step <= steps.back()) {
+        r.Error(item, "priority steps must be increasing");
+        return;
+      }
+      steps.push_back(step);
+    }
+    if (steps.empty() || steps.front() != 0) {
+      r.Error(*r.Find("prioritySteps"),
+              "priority steps must start at 0 (kombu always has band 0)");
+      return;
+    }
+    *out = std::move(steps);
+  }
+
+  void ReadServer(MapReader& server) {
+    ServerConfig& c = config_.server;
+    server.Read("pollIntervalSeconds", &c.poll_interval_seconds,
+                Between(1, 3600));
+    if (std::optional<MapReader> r = server.Map("externalMetrics")) {
+      ExternalMetricsServerConfig& e = c.external_metrics.emplace();
+      ReadListen(*r, &e.listen);
+      r->Read("tlsCertFile", &e.tls_cert_file, kAnyNumber, kRequired);
+      r->Read("tlsKeyFile", &e.tls_key_file, kAnyNumber, kRequired);
+      r->Read("requestheaderClientCAFile", &e.requestheader_client_ca_file);
+      if (auto names = r->List("requestheaderAllowedNames")) {
+        for (const Value& v : *names) {
+          Convert(*sink_, v, kAnyNumber,
+                  &e.requestheader_allowed_names.emplace_back());
+        }
+      }
+      r->Read("maxConnections", &e.max_connections, Between(1, 100000));
+      r->Read("requestTimeoutMs", &e.request_timeout_ms, kPositive);
+      r->Read("idleTimeoutMs", &e.idle_timeout_ms, kPositive);
+      r->Read("maxRequestBytes", &e.max_request_bytes, Between(1024, 16 << 20));
+      r->RejectUnknownKeys();
+    }
+    if (std::optional<MapReader> r = server.Map("grpc")) {
+      GrpcServerConfig& g = c.grpc.emplace();
+      ReadListen(*r, &g.listen);
+      r->Read("tlsCertFile", &g.tls_cert_file);
+      r->Read("tlsKeyFile", &g.tls_key_file);
+      r->Read("clientCAFile", &g.client_ca_file);
+      if (g.tls_cert_file.empty() != g.tls_key_file.empty()) {
+        r->Error(r->self(), "give both tlsCertFile and tlsKeyFile, or neither");
+      } else if (!g.client_ca_file.empty() && g.tls_cert_file.empty()) {
+        r->Error(*r->Find("clientCAFile"),
+                 "clientCAFile needs tlsCertFile and tlsKeyFile");
+      }
+      r->RejectUnknownKeys();
+    }
+    if (std::optional<MapReader> r = server.Map("telemetry")) {
+      ReadListen(*r, &c.telemetry.emplace().listen);
+      r->RejectUnknownKeys();
+    }
+    server.RejectUnknownKeys();
+  }
+
+  static void ReadListen(MapReader& r, std::string* out) {
+    ReadChecked(r, "listen", out, IsListenAddress,
+                "expected host:port, e.g. 0.0.0.0:8080 (port 0 picks a free "
+                "port)");
   }
 
   // Reads the map `kind` of user-named entries, each by `read_fields`.
@@ -191,6 +361,12 @@ class Loader {
     PrometheusInput p;
     ReadSourceRef(*r, config_.prometheus, &p.source);
     r->Read("query", &p.query, internal::kAnyNumber, kRequired);
+    r->ReadEnum("aggregate", &p.aggregate,
+                {{"sum", Aggregate::kSum},
+                 {"max", Aggregate::kMax},
+                 {"min", Aggregate::kMin},
+                 {"avg", Aggregate::kAvg}});
+    r->Read("emptyAs", &p.empty_as);
     r->RejectUnknownKeys();
     return p;
   }
@@ -200,8 +376,12 @@ class Loader {
     if (!r) return std::nullopt;
     CeleryInput c;
     ReadSourceRef(*r, config_.redis, &c.source);
-    if (auto queues = r->List("queues", kRequired)) {
-      if (queues->empty()) r->Error(*r->Find("queues"), "must list a queue");
+    r->Read("discoverQueues", &c.discover_queues);
+    if (auto queues = r->List(
+            "queues", c.discover_queues ? Need::kOptional : kRequired)) {
+      if (queues->empty() && !c.discover_queues) {
+        r->Error(*r->Find("queues"), "must list a queue");
+      }
       for (const Value& q : *queues) {
         std::string name;
         if (Convert(*sink_, q, internal::kAnyNumber, &name)) {

@@ -28,6 +28,10 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err);
 // simulate's CSV format.
 int RunTrace(const Args& args, std::ostream& out, std::ostream& err);
 
+// `ballast probe --config FILE [--output table|json]`: reads every input and
+// current replica count once; 1 if any read failed.
+int RunProbe(const Args& args, std::ostream& out, std::ostream& err);
+
 // Dispatches argv[1] to the subcommands above; prints usage otherwise.
 int Main(int argc, char** argv);
 

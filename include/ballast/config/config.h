@@ -27,26 +27,69 @@
 
 namespace ballast::config {
 
+// A secret given by reference, never inline: read from an environment
+// variable or a file (re-read when it changes). Both empty: no secret.
+struct SecretRef {
+  std::string env;
+  std::string file;
+};
+
+struct TlsClientConfig {
+  bool enabled = false;     // rediss:// or https:// turn it on
+  std::string ca_file;      // empty: the system's CAs
+  std::string server_name;  // SNI and verification name; empty: the host
+  bool insecure_skip_verify = false;
+};
+
+// `sources.redis.<name>`: a Redis server that Celery uses as its broker.
 struct RedisSourceConfig {
-  std::string address = "127.0.0.1:6379";  // host:port
+  // "host:port", "redis://[user@]host:port[/db]" or "rediss://..." (TLS).
+  std::string address = "127.0.0.1:6379";
   int32_t db = 0;
-  int32_t timeout_ms = 500;
+  std::string username;
+  SecretRef password;
+  TlsClientConfig tls;
+  int32_t connect_timeout_ms = 1000;
+  int32_t timeout_ms = 500;  // per command round trip
+  // Celery's broker_transport_options.
+  std::vector<int32_t> priority_steps = {0, 3, 6, 9};
+  std::string separator = "\x06\x16";
+  std::string global_keyprefix;
+  // How often the per-queue split of `unacked` (HSCAN) and queue discovery
+  // run; the LLENs run every poll.
+  int32_t reserved_interval_seconds = 30;
+  int32_t discovery_interval_seconds = 300;
 };
 
 struct PrometheusSourceConfig {
   std::string url = "http://127.0.0.1:9090";
   int32_t timeout_ms = 2000;
+  TlsClientConfig tls;
+  std::string bearer_token_file;  // re-read when it changes
+  std::string basic_auth_username;
+  SecretRef basic_auth_password;
+  std::map<std::string, std::string> headers;
+  int32_t max_in_flight = 4;
 };
 
 struct CeleryInput {
   std::string source;  // key into Config::redis
   std::vector<std::string> queues;
   bool include_reserved = false;
+  // Also count every queue found in `_kombu.binding.*` (refreshed every
+  // discovery interval); `queues` may then be empty.
+  bool discover_queues = false;
 };
+
+enum class Aggregate { kSum, kMax, kMin, kAvg };
 
 struct PrometheusInput {
   std::string source;  // key into Config::prometheus
   std::string query;
+  Aggregate aggregate = Aggregate::kSum;  // over the series of a vector
+  // An empty vector reads as this value (rate-like queries); nullopt: an
+  // empty vector is missing data.
+  std::optional<double> empty_as;
 };
 
 // Where an input's value comes from. For `ballast simulate`, neither is
@@ -72,8 +115,41 @@ struct TargetConfig {
   CurrentReplicasSource current_replicas;
 };
 
+// `server.externalMetrics`: the Kubernetes external metrics API (HTTPS).
+struct ExternalMetricsServerConfig {
+  std::string listen = "0.0.0.0:6443";  // host:port; port 0 picks a free one
+  std::string tls_cert_file;            // required; reloaded when it changes
+  std::string tls_key_file;             // required; reloaded when it changes
+  // The front-proxy CA (kube-system/extension-apiserver-authentication's
+  // requestheader-client-ca-file). Empty: no client is authenticated, every
+  // metric request gets 401.
+  std::string requestheader_client_ca_file;
+  std::vector<std::string> requestheader_allowed_names;  // empty: any CN
+  int32_t max_connections = 256;
+  int32_t request_timeout_ms = 10000;  // whole request, headers and body
+  int32_t idle_timeout_ms = 90000;     // keep-alive
+  int32_t max_request_bytes = 65536;   // headers + body
+};
+
+// `server.grpc`: KEDA's external scaler and ballast.v1 on one port.
+struct GrpcServerConfig {
+  std::string listen = "0.0.0.0:9090";
+  std::string tls_cert_file;  // both empty: plaintext
+  std::string tls_key_file;
+  std::string client_ca_file;  // set: clients must present a certificate
+};
+
+// `server.telemetry`: /metrics, /healthz, /readyz over plain HTTP.
+struct TelemetryServerConfig {
+  std::string listen = "0.0.0.0:8080";
+};
+
 struct ServerConfig {
   int32_t poll_interval_seconds = 15;
+  // Each server runs only when its key is present.
+  std::optional<ExternalMetricsServerConfig> external_metrics;
+  std::optional<GrpcServerConfig> grpc;
+  std::optional<TelemetryServerConfig> telemetry;
 };
 
 struct Config {

@@ -522,3 +522,166 @@ TEST(ConfigTestdata, ExampleShowsEveryKind) {
 
 }  // namespace
 }  // namespace ballast::config
+
+namespace ballast::config {
+namespace {
+
+TEST(ConfigSources, ParsesRedisUrlAuthTlsAndBrokerOptions) {
+  const Config c = Parse(R"(
+sources:
+  redis:
+    main:
+      address: "rediss://worker@redis.internal:6380/3"
+      passwordFile: /etc/ballast/redis-password
+      tls: {caFile: /etc/ca.pem, serverName: redis.internal}
+      connectTimeoutMs: 700
+      prioritySteps: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+      separator: ":"
+      globalKeyPrefix: "prod:"
+      reservedIntervalSeconds: 10
+targets: []
+)");
+  const RedisSourceConfig& r = c.redis.at("main");
+  EXPECT_EQ(r.address, "redis.internal:6380");
+  EXPECT_EQ(r.username, "worker");
+  EXPECT_EQ(r.db, 3);
+  EXPECT_TRUE(r.tls.enabled);
+  EXPECT_EQ(r.tls.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(r.tls.server_name, "redis.internal");
+  EXPECT_EQ(r.password.file, "/etc/ballast/redis-password");
+  EXPECT_EQ(r.connect_timeout_ms, 700);
+  EXPECT_EQ(r.priority_steps.size(), 10u);
+  EXPECT_EQ(r.separator, ":");
+  EXPECT_EQ(r.global_keyprefix, "prod:");
+  EXPECT_EQ(r.reserved_interval_seconds, 10);
+}
+
+TEST(ConfigSources, RedisDefaultsAreCelerys) {
+  const Config c = Parse("sources: {redis: {main: {}}}\ntargets: []\n");
+  const RedisSourceConfig& r = c.redis.at("main");
+  EXPECT_EQ(r.address, "127.0.0.1:6379");
+  EXPECT_EQ(r.separator, std::string("\x06\x16"));
+  EXPECT_EQ(r.priority_steps, (std::vector<int32_t>{0, 3, 6, 9}));
+  EXPECT_FALSE(r.tls.enabled);
+}
+
+TEST(ConfigSources, ParsesPrometheusAuthHeadersAndInputOptions) {
+  const Config c = Parse(R"(
+sources:
+  prometheus:
+    main:
+      url: https://prom.internal:9090
+      bearerTokenFile: /var/run/token
+      basicAuth: {username: ballast, passwordEnv: PROM_PASSWORD}
+      headers: {X-Scope-OrgID: voice}
+      maxInFlight: 8
+targets:
+  - name: tts
+    maxReplicas: 10
+    inputs:
+      - name: rps
+        prometheus: {source: main, query: 'sum(rate(x[1m]))', aggregate: max, emptyAs: 0}
+        averageValue: 5
+)");
+  const PrometheusSourceConfig& p = c.prometheus.at("main");
+  EXPECT_TRUE(p.tls.enabled);
+  EXPECT_EQ(p.bearer_token_file, "/var/run/token");
+  EXPECT_EQ(p.basic_auth_username, "ballast");
+  EXPECT_EQ(p.basic_auth_password.env, "PROM_PASSWORD");
+  EXPECT_EQ(p.headers.at("X-Scope-OrgID"), "voice");
+  EXPECT_EQ(p.max_in_flight, 8);
+  const PrometheusInput& in = *c.targets[0].sources[0].prometheus;
+  EXPECT_EQ(in.aggregate, Aggregate::kMax);
+  EXPECT_EQ(in.empty_as, 0.0);
+}
+
+TEST(ConfigSources, RejectsInlineSecretsBadStepsAndBadAddresses) {
+  EXPECT_THAT(
+      Errors(R"(sources:
+  redis:
+    a: {address: "redis://h:1", password: hunter2}
+    b: {address: "http://h:1", prioritySteps: [3, 6]}
+  prometheus:
+    p: {url: "http://h:1", basicAuth: {username: u, passwordEnv: E, passwordFile: F}}
+targets: []
+)"),
+      ElementsAre(
+          "t.yaml:3:43: sources.redis.a.password: secrets are not written "
+          "inline: use passwordEnv (an environment variable) or passwordFile "
+          "(a file)",
+          "t.yaml:4:18: sources.redis.b.address: invalid value 'http://h:1': "
+          "expected host:port, redis://host:port[/db] or "
+          "rediss://host:port[/db]",
+          "t.yaml:4:47: sources.redis.b.prioritySteps: priority steps must "
+          "start at 0 (kombu always has band 0)",
+          "t.yaml:6:83: sources.prometheus.p.basicAuth.passwordFile: give only "
+          "one of passwordEnv, passwordFile"));
+}
+
+TEST(ConfigSources, DiscoverQueuesMakesQueuesOptional) {
+  const Config c = Parse(R"(
+sources: {redis: {main: {}}}
+targets:
+  - name: w
+    maxReplicas: 3
+    inputs:
+      - {name: backlog, celery: {source: main, discoverQueues: true}, averageValue: 5}
+)");
+  EXPECT_TRUE(c.targets[0].sources[0].celery->discover_queues);
+  EXPECT_TRUE(c.targets[0].sources[0].celery->queues.empty());
+}
+
+TEST(ConfigServer, ParsesTheThreeServers) {
+  const Config c = Parse(R"(
+server:
+  pollIntervalSeconds: 5
+  externalMetrics:
+    listen: "127.0.0.1:0"
+    tlsCertFile: /tls/tls.crt
+    tlsKeyFile: /tls/tls.key
+    requestheaderClientCAFile: /tls/front-proxy-ca.crt
+    requestheaderAllowedNames: [front-proxy-client]
+  grpc: {listen: "0.0.0.0:9090"}
+  telemetry: {listen: "0.0.0.0:8080"}
+targets: []
+)");
+  ASSERT_TRUE(c.server.external_metrics.has_value());
+  EXPECT_EQ(c.server.external_metrics->listen, "127.0.0.1:0");
+  EXPECT_EQ(c.server.external_metrics->requestheader_allowed_names,
+            std::vector<std::string>{"front-proxy-client"});
+  EXPECT_EQ(c.server.external_metrics->max_connections, 256);
+  ASSERT_TRUE(c.server.grpc.has_value());
+  EXPECT_EQ(c.server.grpc->listen, "0.0.0.0:9090");
+  EXPECT_TRUE(c.server.grpc->tls_cert_file.empty());
+  ASSERT_TRUE(c.server.telemetry.has_value());
+  EXPECT_EQ(c.server.poll_interval_seconds, 5);
+}
+
+TEST(ConfigServer, ServersAreOffUnlessConfigured) {
+  const Config c = Parse("targets: []\n");
+  EXPECT_FALSE(c.server.external_metrics.has_value());
+  EXPECT_FALSE(c.server.grpc.has_value());
+  EXPECT_FALSE(c.server.telemetry.has_value());
+}
+
+TEST(ConfigServer, RejectsMissingCertsAndHalfTls) {
+  EXPECT_THAT(
+      Errors(R"(server:
+  externalMetrics: {listen: "0.0.0.0:6443"}
+  grpc: {tlsCertFile: /a.crt}
+  telemetry: {listen: "nowhere"}
+targets: []
+)"),
+      ElementsAre(
+          "t.yaml:2:20: server.externalMetrics.tlsCertFile: required key is "
+          "missing",
+          "t.yaml:2:20: server.externalMetrics.tlsKeyFile: required key is "
+          "missing",
+          "t.yaml:3:9: server.grpc: give both tlsCertFile and tlsKeyFile, or "
+          "neither",
+          "t.yaml:4:23: server.telemetry.listen: invalid value 'nowhere': "
+          "expected host:port, e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
+}
+
+}  // namespace
+}  // namespace ballast::config

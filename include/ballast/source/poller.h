@@ -1,0 +1,96 @@
+// ballast/source/poller.h
+//
+// The Poller reads, once per tick and concurrently, every input and the
+// current replica count of every target of a config: one pipelined round
+// trip per Redis server (CeleryRedisSource), one PromQL query per Prometheus
+// input (bounded in flight per server), one scale-subresource read per
+// `currentReplicas: {kubernetes: ...}`. Each source has its own timeout, so a
+// tick ends when the slowest source answers or times out.
+//
+//   ASSIGN_OR_RETURN(auto poller, Poller::Create(io, config));
+//   poller->Poll(absl::Now(), [](PollResult r) {
+//     for (const TargetReadings& t : r.targets) { t.inputs[0]; ... }
+//   });
+//
+//   // The CLI (`ballast probe`): one poll on its own io_context.
+//   absl::StatusOr<PollResult> r = Poller::PollOnce(config);
+//
+// A failed read is an error for that input and tick, never a zero.
+// Thread-safety: Poll() may be called from any thread; `done` runs on one of
+// the io_context's threads. The Poller must outlive its polls.
+#ifndef BALLAST_SOURCE_POLLER_H_
+#define BALLAST_SOURCE_POLLER_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "ballast/config/config.h"
+
+namespace boost::asio {
+class io_context;
+}  // namespace boost::asio
+
+namespace ballast::source {
+
+struct TargetReadings {
+  std::string target;
+  // One per spec.inputs, same order.
+  std::vector<absl::StatusOr<double>> inputs;
+  // nullopt: `currentReplicas` is static or absent, so the engine assumes
+  // the workload follows ballast. Otherwise the count read, or why not.
+  std::optional<absl::StatusOr<int32_t>> current_replicas;
+};
+
+// How one source fared this tick (for telemetry).
+struct SourcePoll {
+  std::string kind;  // "redis", "prometheus", "kubernetes"
+  std::string name;  // the config's source name ("" for kubernetes)
+  absl::Duration duration;
+  int32_t reads = 0;
+  int32_t errors = 0;
+  // The status code name of each error ("unavailable", "deadline_exceeded",
+  // ...), for counting errors by kind.
+  std::vector<std::string> error_kinds;
+};
+
+struct PollResult {
+  absl::Time time;                      // the `now` given to Poll
+  std::vector<TargetReadings> targets;  // config order
+  std::vector<SourcePoll> sources;
+};
+
+// "unavailable", "deadline_exceeded", ...: a status code as a metric label.
+std::string ErrorKind(const absl::Status& status);
+
+class Poller {
+ public:
+  // Builds the clients of every source the targets use. InvalidArgument if a
+  // secret (password env var or file) cannot be read.
+  static absl::StatusOr<std::unique_ptr<Poller>> Create(
+      boost::asio::io_context& io, const config::Config& config);
+  ~Poller();
+  Poller(const Poller&) = delete;
+  Poller& operator=(const Poller&) = delete;
+
+  // Reads everything once; `done` runs once, when every source has answered
+  // or timed out. Evaluates PromQL at `now`.
+  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done);
+
+  // One poll on a private io_context, for the CLI.
+  static absl::StatusOr<PollResult> PollOnce(const config::Config& config);
+
+ private:
+  class Impl;
+  explicit Poller(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace ballast::source
+
+#endif  // BALLAST_SOURCE_POLLER_H_

@@ -1,0 +1,164 @@
+// `ballast probe --config FILE [--output table|json]`: reads every input and
+// the current replicas of every target once, prints them with the error of
+// each read that failed, and exits 1 if any failed. How an SRE checks a new
+// query before it drives a fleet.
+#include <iostream>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "app/flags.h"
+#include "ballast/app/commands.h"
+#include "ballast/config/config.h"
+#include "ballast/sim/format.h"
+#include "ballast/source/poller.h"
+
+namespace ballast::app {
+namespace {
+
+constexpr absl::string_view kProbeUsage =
+    R"(usage: ballast probe --config FILE [--output table|json]
+
+Reads every input and the current replicas of every target once and prints
+them, with the error of each read that failed. Exits 1 if any read failed.
+)";
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += absl::StrFormat("\\u%04x", c);
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+// A reading as JSON value and error fields.
+template <typename T>
+std::string JsonReading(const absl::StatusOr<T>& r, absl::string_view value_key,
+                        absl::string_view error_key) {
+  if (r.ok()) {
+    return absl::StrCat("\"", value_key, "\":", sim::FormatNumber(*r), ",\"",
+                        error_key, "\":null");
+  }
+  return absl::StrCat("\"", value_key, "\":null,\"", error_key,
+                      "\":", JsonString(r.status().message()));
+}
+
+template <typename T>
+std::string TableValue(const absl::StatusOr<T>& r) {
+  return r.ok() ? sim::FormatNumber(*r) : "-";
+}
+
+bool PrintJson(const config::Config& config, const source::PollResult& result,
+               std::ostream& out) {
+  bool failed = false;
+  out << "{\"targets\":[";
+  for (size_t t = 0; t < result.targets.size(); ++t) {
+    const source::TargetReadings& r = result.targets[t];
+    const config::TargetConfig& target = config.targets[t];
+    out << (t ? "," : "") << "{\"name\":" << JsonString(r.target) << ",";
+    if (r.current_replicas) {
+      failed |= !r.current_replicas->ok();
+      out << JsonReading(*r.current_replicas, "currentReplicas",
+                         "currentReplicasError");
+    } else {
+      const auto fixed = target.current_replicas.static_replicas;
+      out << "\"currentReplicas\":"
+          << (fixed ? std::to_string(*fixed) : std::string("null"))
+          << ",\"currentReplicasError\":null";
+    }
+    out << ",\"inputs\":[";
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+      failed |= !r.inputs[i].ok();
+      out << (i ? "," : "")
+          << "{\"name\":" << JsonString(target.spec.inputs[i].name) << ","
+          << JsonReading(r.inputs[i], "value", "error") << "}";
+    }
+    out << "]}";
+  }
+  out << "]}\n";
+  return failed;
+}
+
+bool PrintTable(const config::Config& config, const source::PollResult& result,
+                std::ostream& out) {
+  bool failed = false;
+  out << absl::StrFormat("%-24s %-24s %14s  %s\n", "TARGET", "INPUT", "VALUE",
+                         "ERROR");
+  auto row = [&](absl::string_view target, absl::string_view input,
+                 std::string value, const absl::Status& status) {
+    failed |= !status.ok();
+    out << absl::StrFormat("%-24s %-24s %14s  %s\n", target, input, value,
+                           status.ok() ? "" : status.message());
+  };
+  for (size_t t = 0; t < result.targets.size(); ++t) {
+    const source::TargetReadings& r = result.targets[t];
+    const config::TargetConfig& target = config.targets[t];
+    if (r.current_replicas) {
+      row(r.target, "(currentReplicas)", TableValue(*r.current_replicas),
+          r.current_replicas->status());
+    } else if (target.current_replicas.static_replicas) {
+      row(r.target, "(currentReplicas)",
+          absl::StrCat(*target.current_replicas.static_replicas, " static"),
+          absl::OkStatus());
+    }
+    for (size_t i = 0; i < r.inputs.size(); ++i) {
+      row(r.target, target.spec.inputs[i].name, TableValue(r.inputs[i]),
+          r.inputs[i].status());
+    }
+  }
+  return failed;
+}
+
+}  // namespace
+
+int RunProbe(const Args& args, std::ostream& out, std::ostream& err) {
+  absl::StatusOr<Flags> flags = ParseFlags(args, 0, {"config", "output"});
+  if (!flags.ok()) {
+    err << "ballast probe: " << flags.status().message() << "\n" << kProbeUsage;
+    return 2;
+  }
+  if (flags->contains("help")) {
+    out << kProbeUsage;
+    return 0;
+  }
+  FlagReader reader(*flags);
+  const std::string path = reader.Required("config");
+  const std::string output = reader.String("output").value_or("table");
+  if (output != "table" && output != "json") {
+    reader.Fail("--output must be table or json");
+  }
+  if (!reader.error.empty()) {
+    err << "ballast probe: " << reader.error << "\n" << kProbeUsage;
+    return 2;
+  }
+  absl::StatusOr<config::Config> config = config::LoadConfigFile(path);
+  if (!config.ok()) {
+    err << config.status().message() << "\n";
+    return 1;
+  }
+  absl::StatusOr<source::PollResult> result = source::Poller::PollOnce(*config);
+  if (!result.ok()) {
+    err << "ballast probe: " << result.status().message() << "\n";
+    return 1;
+  }
+  const bool failed = output == "json" ? PrintJson(*config, *result, out)
+                                       : PrintTable(*config, *result, out);
+  return failed ? 1 : 0;
+}
+
+}  // namespace ballast::app

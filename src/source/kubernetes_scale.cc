@@ -1,0 +1,159 @@
+#include "ballast/source/kubernetes_scale.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "ballast/source/json.h"
+
+namespace ballast::source {
+namespace {
+
+std::string Env(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value == nullptr ? "" : value;
+}
+
+// Kubernetes error bodies are Status objects whose "message" says why.
+std::string StatusMessage(absl::string_view body) {
+  absl::StatusOr<Json> doc = ParseJson(body);
+  const Json* message = doc.ok() ? doc->Find("message") : nullptr;
+  if (message != nullptr && message->IsString()) {
+    return Shorten(message->AsString(), 300);
+  }
+  return Shorten(body, 200);
+}
+
+absl::StatusOr<int32_t> ReplicaField(const Json& doc, absl::string_view part,
+                                     bool required) {
+  const Json* section = doc.Find(part);
+  const Json* replicas =
+      section == nullptr ? nullptr : section->Find("replicas");
+  // Kubernetes omits zero-valued fields ("omitempty").
+  if (replicas == nullptr) {
+    if (required && section == nullptr) {
+      return absl::DataLossError(absl::StrCat("no \"", part, "\" object"));
+    }
+    return 0;
+  }
+  if (!replicas->IsNumber() || replicas->AsNumber() < 0 ||
+      replicas->AsNumber() > 1e9 ||
+      replicas->AsNumber() != std::floor(replicas->AsNumber())) {
+    return absl::DataLossError(
+        absl::StrCat(part, ".replicas is not a replica count"));
+  }
+  return static_cast<int32_t>(replicas->AsNumber());
+}
+
+}  // namespace
+
+absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
+                                                   absl::string_view body,
+                                                   absl::string_view ns,
+                                                   absl::string_view name) {
+  const std::string what = absl::StrCat("deployment ", ns, "/", name);
+  if (http_status != 200) {
+    std::string hint;
+    switch (http_status) {
+      case 401:
+        hint = "the service account token was rejected; ";
+        break;
+      case 403:
+        hint =
+            "the service account may not get deployments/scale (RBAC: "
+            "apiGroups [apps], resources [deployments/scale], verbs [get]); ";
+        break;
+      case 404:
+        hint = "no such deployment; ";
+        break;
+      default:
+        break;
+    }
+    return absl::Status(CodeForHttpStatus(http_status),
+                        absl::StrCat(what, ": HTTP ", http_status, ": ", hint,
+                                     StatusMessage(body)));
+  }
+  absl::StatusOr<Json> doc = ParseJson(body);
+  if (!doc.ok()) {
+    return absl::DataLossError(
+        absl::StrCat(what, ": scale response: ", doc.status().message()));
+  }
+  const Json* kind = doc->Find("kind");
+  if (kind == nullptr || !kind->IsString() || kind->AsString() != "Scale") {
+    return absl::DataLossError(
+        absl::StrCat(what, ": the response is not a Scale object"));
+  }
+  absl::StatusOr<int32_t> spec = ReplicaField(*doc, "spec", true);
+  absl::StatusOr<int32_t> status = ReplicaField(*doc, "status", false);
+  for (const absl::StatusOr<int32_t>* field : {&spec, &status}) {
+    if (!field->ok()) {
+      return absl::DataLossError(
+          absl::StrCat(what, ": ", field->status().message()));
+    }
+  }
+  DeploymentScale out{.spec_replicas = *spec, .status_replicas = *status};
+  const Json* st = doc->Find("status");
+  const Json* selector = st == nullptr ? nullptr : st->Find("selector");
+  if (selector != nullptr && selector->IsString()) {
+    out.selector = selector->AsString();
+  }
+  return out;
+}
+
+absl::StatusOr<HttpClientOptions> KubernetesScaleReader::ClientOptions(
+    const KubernetesScaleOptions& options) {
+  HttpClientOptions http{.base_url = options.api_server,
+                         .timeout = options.timeout,
+                         .max_body_bytes = size_t{1} << 20,
+                         .max_in_flight = options.max_in_flight,
+                         .ca_file = options.ca_file,
+                         .bearer_token_file = options.token_file};
+  if (http.base_url.empty()) {
+    const std::string host = Env(options.host_env);
+    const std::string port = Env(options.port_env);
+    if (host.empty() || port.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(options.host_env, " and ", options.port_env,
+                       " are not set: not running in a Kubernetes pod? Set "
+                       "the API server URL explicitly"));
+    }
+    const bool ipv6 = host.find(':') != std::string::npos;
+    http.base_url = absl::StrCat("https://", ipv6 ? "[" : "", host,
+                                 ipv6 ? "]" : "", ":", port);
+  }
+  return http;
+}
+
+absl::StatusOr<std::unique_ptr<KubernetesScaleReader>>
+KubernetesScaleReader::Create(boost::asio::io_context& io,
+                              KubernetesScaleOptions options) {
+  absl::StatusOr<HttpClientOptions> http = ClientOptions(options);
+  if (!http.ok()) return http.status();
+  absl::StatusOr<std::unique_ptr<HttpClient>> client =
+      HttpClient::Create(io, *std::move(http));
+  if (!client.ok()) return client.status();
+  return std::unique_ptr<KubernetesScaleReader>(
+      new KubernetesScaleReader(*std::move(client)));
+}
+
+void KubernetesScaleReader::Read(absl::string_view ns, absl::string_view name,
+                                 Callback done) {
+  HttpRequest request{.target = absl::StrCat("/apis/apps/v1/namespaces/",
+                                             UrlEncode(ns), "/deployments/",
+                                             UrlEncode(name), "/scale")};
+  http_->Send(
+      std::move(request),
+      [ns = std::string(ns), name = std::string(name),
+       done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+        if (!response.ok()) {
+          std::move(done)(response.status());
+          return;
+        }
+        std::move(done)(
+            ParseScaleResponse(response->status, response->body, ns, name));
+      });
+}
+
+}  // namespace ballast::source

@@ -1,0 +1,335 @@
+// RedisClient against a real redis-server: RESP replies of every type,
+// AUTH/SELECT, TLS, a hung server, and outages.
+#include "ballast/source/redis_client.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "integration/celery/celery_env.h"
+#include "integration/common/process.h"
+
+namespace ballast::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using ::testing::StartsWith;
+using Type = RedisReply::Type;
+
+class RedisClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(FindBinary("redis-server").ok());
+    ASSERT_TRUE(redis_.Start().ok());
+  }
+
+  std::optional<absl::StatusOr<std::vector<RedisReply>>> Run(
+      RedisClient& client, std::vector<std::vector<std::string>> commands) {
+    return RunPipeline(io_, client, std::move(commands));
+  }
+
+  boost::asio::io_context io_;
+  RedisServer redis_;
+};
+
+TEST_F(RedisClientTest, PipelineReturnsEveryReplyTypeInOrder) {
+  RedisClient client(io_, Loopback(redis_.port()));
+  const std::string binary("a\0b\r\n", 5);
+  auto r = Run(client, {{"SET", "s", binary},
+                        {"GET", "s"},
+                        {"GET", "missing"},
+                        {"RPUSH", "l", "x", "y"},
+                        {"LLEN", "s"},  // WRONGTYPE: a reply, not a failure
+                        {"LRANGE", "l", "0", "-1"},
+                        {"LLEN", "l"}});
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->ok()) << r->status();
+  const std::vector<RedisReply>& replies = **r;
+  ASSERT_EQ(replies.size(), 7u);
+  EXPECT_EQ(replies[0].type, Type::kStatus);
+  EXPECT_EQ(replies[0].str, "OK");
+  EXPECT_EQ(replies[1].type, Type::kString);
+  EXPECT_EQ(replies[1].str, binary);
+  EXPECT_EQ(replies[2].type, Type::kNil);
+  EXPECT_EQ(replies[3].type, Type::kInteger);
+  EXPECT_EQ(replies[3].integer, 2);
+  EXPECT_EQ(replies[4].type, Type::kError);
+  EXPECT_THAT(replies[4].str, StartsWith("WRONGTYPE"));
+  ASSERT_EQ(replies[5].type, Type::kArray);
+  ASSERT_EQ(replies[5].elements.size(), 2u);
+  EXPECT_EQ(replies[5].elements[1].str, "y");
+  EXPECT_EQ(replies[6].integer, 2);
+}
+
+TEST_F(RedisClientTest, LargePipelinesAndValuesSpanManyReads) {
+  RedisClient client(io_, Loopback(redis_.port()));
+  const std::string big(1 << 20, 'v');
+  std::vector<std::vector<std::string>> commands = {{"SET", "big", big}};
+  for (int i = 0; i < 20000; ++i) {
+    commands.push_back({"LLEN", absl::StrCat("queue-", i)});
+  }
+  commands.push_back({"GET", "big"});
+  auto r = Run(client, std::move(commands));
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(r->ok()) << r->status();
+  ASSERT_EQ((*r)->size(), 20002u);
+  EXPECT_EQ((**r)[1].integer, 0);
+  EXPECT_EQ((*r)->back().str, big);
+}
+
+TEST_F(RedisClientTest, SelectsTheConfiguredDatabase) {
+  RedisOptions db3 = Loopback(redis_.port());
+  db3.db = 3;
+  RedisClient client(io_, db3);
+  auto r = Run(client, {{"SET", "k", "in-db-3"}});
+  ASSERT_TRUE(r.has_value() && r->ok());
+  absl::StatusOr<std::vector<RedisReply>> db0 =
+      Redis(redis_.port(), {{"EXISTS", "k"}, {"SELECT", "3"}, {"GET", "k"}});
+  ASSERT_TRUE(db0.ok()) << db0.status();
+  EXPECT_EQ((*db0)[0].integer, 0);
+  EXPECT_EQ((*db0)[2].str, "in-db-3");
+}
+
+TEST_F(RedisClientTest, BadDatabaseIsFailedPrecondition) {
+  RedisOptions bad = Loopback(redis_.port());
+  bad.db = 999;
+  RedisClient client(io_, bad);
+  auto r = Run(client, {{"PING"}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(r->status().message(), HasSubstr(redis_.address()));
+}
+
+class RedisAuthTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(
+        redis_
+            .Start({"--requirepass", "default-secret", "--user", "ballast",
+                    "on", ">user-secret", "~*", "&*", "+@all"})
+            .ok());
+  }
+  boost::asio::io_context io_;
+  RedisServer redis_;
+};
+
+TEST_F(RedisAuthTest, PasswordOnlyAndUsernamePassword) {
+  RedisOptions by_password = Loopback(redis_.port());
+  by_password.password = "default-secret";
+  RedisClient a(io_, by_password);
+  auto r = RunPipeline(io_, a, {{"ACL", "WHOAMI"}});
+  ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
+  EXPECT_EQ((**r)[0].str, "default");
+
+  RedisOptions by_user = Loopback(redis_.port());
+  by_user.username = "ballast";
+  by_user.password = "user-secret";
+  RedisClient b(io_, by_user);
+  r = RunPipeline(io_, b, {{"ACL", "WHOAMI"}});
+  ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
+  EXPECT_EQ((**r)[0].str, "ballast");
+}
+
+TEST_F(RedisAuthTest, WrongPasswordIsUnauthenticatedAndNeverEchoed) {
+  RedisOptions wrong = Loopback(redis_.port());
+  wrong.username = "ballast";
+  wrong.password = "not-the-password";
+  RedisClient client(io_, wrong);
+  auto r = RunPipeline(io_, client, {{"PING"}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(r->status().message(), HasSubstr("AUTH"));
+  EXPECT_THAT(r->status().message(), Not(HasSubstr("not-the-password")));
+}
+
+TEST_F(RedisAuthTest, NoPasswordGivesNoauthReplies) {
+  RedisClient client(io_, Loopback(redis_.port()));
+  auto r = RunPipeline(io_, client, {{"LLEN", "q"}});
+  ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
+  EXPECT_THAT((**r)[0].str, StartsWith("NOAUTH"));
+}
+
+// A socket that listens (the kernel completes the handshake) but is never
+// accepted nor answered.
+class SilentServer {
+ public:
+  SilentServer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+    listen(fd_, 16);
+    socklen_t len = sizeof(addr);
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(RedisClientFaults, ServerThatNeverAnswersIsDeadlineExceeded) {
+  SilentServer silent;
+  boost::asio::io_context io;
+  RedisOptions options = Loopback(silent.port());
+  options.command_timeout = absl::Milliseconds(300);
+  RedisClient client(io, options);
+  const absl::Time start = absl::Now();
+  auto r = RunPipeline(io, client, {{"LLEN", "a"}, {"HLEN", "unacked"}});
+  const absl::Duration took = absl::Now() - start;
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(r->status().message(),
+              HasSubstr(absl::StrCat("redis 127.0.0.1:", silent.port())));
+  EXPECT_THAT(r->status().message(), HasSubstr("LLEN"));
+  EXPECT_GE(took, absl::Milliseconds(290));
+  EXPECT_LT(took, absl::Milliseconds(1000));
+
+  // Backing off now: the next call fails fast.
+  r = RunPipeline(io, client, {{"PING"}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r->status().message(), HasSubstr("reconnecting in"));
+}
+
+TEST(RedisClientFaults, RefusedConnectionIsUnavailable) {
+  absl::StatusOr<int> port = FreePort();
+  ASSERT_TRUE(port.ok());
+  absl::StatusOr<std::vector<RedisReply>> r =
+      source::RunPipelineSync(Loopback(*port), {{"PING"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(),
+              HasSubstr(absl::StrCat("redis 127.0.0.1:", *port, ": connect")));
+}
+
+TEST_F(RedisClientTest, RestartedServerIsUnavailableThenReconnected) {
+  RedisClient client(io_, Loopback(redis_.port()));
+  auto r = Run(client, {{"PING"}});
+  ASSERT_TRUE(r.has_value() && r->ok());
+
+  redis_.Stop();
+  r = Run(client, {{"PING"}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->status().code(), absl::StatusCode::kUnavailable) << r->status();
+
+  ASSERT_TRUE(redis_.Start().ok());
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  do {
+    r = Run(client, {{"PING"}});
+    ASSERT_TRUE(r.has_value());
+    if (r->ok()) break;
+    EXPECT_EQ(r->status().code(), absl::StatusCode::kUnavailable);
+    absl::SleepFor(absl::Milliseconds(50));
+  } while (absl::Now() < deadline);
+  ASSERT_TRUE(r->ok()) << r->status();
+  EXPECT_EQ((**r)[0].str, "PONG");
+}
+
+TEST_F(RedisClientTest, ConnectionClosedWhileIdleIsReopenedWithoutError) {
+  RedisClient client(io_, Loopback(redis_.port()));
+  auto r = Run(client, {{"CLIENT", "SETNAME", "victim"}});
+  ASSERT_TRUE(r.has_value() && r->ok());
+  ASSERT_TRUE(Redis(redis_.port(),
+                    {{"CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"}})
+                  .ok());
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(100));  // the client sees the close
+  r = Run(client, {{"PING"}});
+  ASSERT_TRUE(r.has_value());
+  EXPECT_TRUE(r->ok()) << r->status();
+}
+
+// TLS: a CA and a server certificate for localhost/127.0.0.1 made with the
+// openssl command, and redis-server's TLS port.
+class RedisTlsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::string> openssl = FindBinary("openssl");
+    ASSERT_TRUE(openssl.ok()) << openssl.status();
+    const std::string d = dir_.path();
+    const std::vector<std::vector<std::string>> steps = {
+        {*openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d + "/ca.key",
+         "-out", d + "/ca.pem", "-subj", "/CN=ballast test CA", "-days", "1"},
+        {*openssl, "req", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d + "/server.key",
+         "-out", d + "/server.csr", "-subj", "/CN=localhost", "-addext",
+         "subjectAltName=DNS:localhost,IP:127.0.0.1"},
+        {*openssl, "x509", "-req", "-in", d + "/server.csr", "-CA",
+         d + "/ca.pem", "-CAkey", d + "/ca.key", "-CAcreateserial", "-out",
+         d + "/server.pem", "-days", "1", "-copy_extensions", "copy"},
+    };
+    for (const auto& argv : steps) {
+      absl::StatusOr<std::string> out = RunCommand(argv);
+      ASSERT_TRUE(out.ok()) << out.status();
+    }
+    absl::StatusOr<int> port = FreePort();
+    ASSERT_TRUE(port.ok());
+    tls_port_ = *port;
+    ASSERT_TRUE(
+        redis_
+            .Start({"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
+                    d + "/server.pem", "--tls-key-file", d + "/server.key",
+                    "--tls-ca-cert-file", d + "/ca.pem", "--tls-auth-clients",
+                    "no"})
+            .ok());
+    ASSERT_TRUE(WaitForPort(tls_port_, absl::Seconds(10)).ok());
+  }
+
+  RedisOptions Tls() const {
+    RedisOptions o = Loopback(tls_port_);
+    o.tls = true;
+    o.ca_file = dir_.path() + "/ca.pem";
+    return o;
+  }
+
+  TempDir dir_;
+  RedisServer redis_;
+  int tls_port_ = 0;
+};
+
+TEST_F(RedisTlsTest, VerifiesTheServerAgainstTheCaFile) {
+  absl::StatusOr<std::vector<RedisReply>> r =
+      source::RunPipelineSync(Tls(), {{"PING"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ((*r)[0].str, "PONG");
+
+  RedisOptions by_name = Tls();
+  by_name.server_name = "localhost";
+  r = source::RunPipelineSync(by_name, {{"PING"}});
+  ASSERT_TRUE(r.ok()) << r.status();
+}
+
+TEST_F(RedisTlsTest, RejectsWrongNameAndUnknownCa) {
+  RedisOptions wrong_name = Tls();
+  wrong_name.server_name = "redis.example.com";
+  absl::StatusOr<std::vector<RedisReply>> r =
+      source::RunPipelineSync(wrong_name, {{"PING"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("TLS handshake"));
+
+  RedisOptions system_cas = Tls();
+  system_cas.ca_file.clear();
+  r = source::RunPipelineSync(system_cas, {{"PING"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(r.status().message(), HasSubstr("TLS handshake"));
+
+  RedisOptions missing_ca = Tls();
+  missing_ca.ca_file = dir_.path() + "/nope.pem";
+  r = source::RunPipelineSync(missing_ca, {{"PING"}});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace ballast::testing

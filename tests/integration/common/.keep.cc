@@ -1,0 +1,1 @@
+// Keeps the integration helper library non-empty.
