@@ -11,12 +11,15 @@ constexpr std::string_view kUsage =
     R"(usage: ballast <command> [options]
 
 commands:
+  serve --config FILE    the daemon: poll, recommend, serve (HPA, KEDA, gRPC)
   check-config FILE      validate a policy config; print every error
   probe --config FILE    read every input once and print it (or its error)
   simulate               replay a load trace through the engine
                          (ballast simulate --help)
   trace convert          turn a public trace into simulate's CSV format
                          (ballast trace convert --help)
+  explain TARGET         ask a running ballast why TARGET has its
+                         recommendation (ballast explain --help)
   version                print the version
 )";
 
@@ -33,7 +36,9 @@ int Main(int argc, char** argv) {
     return RunCheckConfig(args, std::cout, std::cerr);
   if (command == "simulate") return RunSimulate(args, std::cout, std::cerr);
   if (command == "trace") return RunTrace(args, std::cout, std::cerr);
+  if (command == "explain") return RunExplain(args, std::cout, std::cerr);
   if (command == "probe") return RunProbe(args, std::cout, std::cerr);
+  if (command == "serve") return RunServe(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
     std::cout << "ballast 0.1.0\n";
     return 0;

@@ -9,6 +9,7 @@
 #include "app/flags.h"
 #include "ballast/app/commands.h"
 #include "ballast/config/config.h"
+#include "ballast/core/json_text.h"
 #include "ballast/sim/format.h"
 #include "ballast/source/poller.h"
 
@@ -22,30 +23,6 @@ Reads every input and the current replicas of every target once and prints
 them, with the error of each read that failed. Exits 1 if any read failed.
 )";
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrFormat("\\u%04x", c);
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // A reading as JSON value and error fields.
 template <typename T>
 std::string JsonReading(const absl::StatusOr<T>& r, absl::string_view value_key,
@@ -55,7 +32,7 @@ std::string JsonReading(const absl::StatusOr<T>& r, absl::string_view value_key,
                         error_key, "\":null");
   }
   return absl::StrCat("\"", value_key, "\":null,\"", error_key,
-                      "\":", JsonString(r.status().message()));
+                      "\":", JsonQuote(r.status().message()));
 }
 
 template <typename T>
@@ -70,7 +47,7 @@ bool PrintJson(const config::Config& config, const source::PollResult& result,
   for (size_t t = 0; t < result.targets.size(); ++t) {
     const source::TargetReadings& r = result.targets[t];
     const config::TargetConfig& target = config.targets[t];
-    out << (t ? "," : "") << "{\"name\":" << JsonString(r.target) << ",";
+    out << (t ? "," : "") << "{\"name\":" << JsonQuote(r.target) << ",";
     if (r.current_replicas) {
       failed |= !r.current_replicas->ok();
       out << JsonReading(*r.current_replicas, "currentReplicas",
@@ -85,7 +62,7 @@ bool PrintJson(const config::Config& config, const source::PollResult& result,
     for (size_t i = 0; i < r.inputs.size(); ++i) {
       failed |= !r.inputs[i].ok();
       out << (i ? "," : "")
-          << "{\"name\":" << JsonString(target.spec.inputs[i].name) << ","
+          << "{\"name\":" << JsonQuote(target.spec.inputs[i].name) << ","
           << JsonReading(r.inputs[i], "value", "error") << "}";
     }
     out << "]}";

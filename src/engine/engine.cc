@@ -98,53 +98,62 @@ int32_t ChangeInPeriod(const std::deque<TimedReplicas>& events, absl::Time now,
   return sum;
 }
 
+// The replica count at the start of a policy's period: the current count
+// minus the replicas added, plus those removed, strictly inside the period.
+int64_t PeriodStart(const TargetHistory& h, absl::Time now, int32_t current,
+                    int32_t period_seconds) {
+  return int64_t{current} -
+         ChangeInPeriod(h.scale_up_events, now, period_seconds) +
+         ChangeInPeriod(h.scale_down_events, now, period_seconds);
+}
+
+int32_t ToReplicas(int64_t x) {
+  return static_cast<int32_t>(
+      std::clamp<int64_t>(x, 0, std::numeric_limits<int32_t>::max()));
+}
+
 // The most replicas the scale-up policies allow (HPA's
-// calculateScaleUpLimitWithScalingRules).
+// calculateScaleUpLimitWithScalingRules): Max takes the largest allowance,
+// Min the smallest.
 int32_t ScaleUpLimit(const ScalingRules& rules, const TargetHistory& h,
                      absl::Time now, int32_t current) {
   if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool take_min = rules.select_policy == SelectPolicy::kMin;
-  int64_t result = take_min ? std::numeric_limits<int32_t>::max()
-                            : std::numeric_limits<int32_t>::min();
+  std::optional<int64_t> result;
   for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start =
-        int64_t{current} -
-        ChangeInPeriod(h.scale_up_events, now, p.period_seconds) +
-        ChangeInPeriod(h.scale_down_events, now, p.period_seconds);
+    const int64_t start = PeriodStart(h, now, current, p.period_seconds);
     const int64_t proposed =
         p.type == PolicyType::kPods
             ? start + p.value
             : static_cast<int64_t>(std::ceil(static_cast<double>(start) *
                                              (1.0 + p.value / 100.0)));
-    result = take_min ? std::min(result, proposed) : std::max(result, proposed);
+    result = !result ? proposed
+             : rules.select_policy == SelectPolicy::kMin
+                 ? std::min(*result, proposed)
+                 : std::max(*result, proposed);
   }
-  return static_cast<int32_t>(
-      std::clamp<int64_t>(result, 0, std::numeric_limits<int32_t>::max()));
+  return ToReplicas(result.value_or(current));
 }
 
 // The fewest replicas the scale-down policies allow (HPA's
-// calculateScaleDownLimitWithBehaviors).
+// calculateScaleDownLimitWithBehaviors): Max takes the lowest floor (the
+// biggest change), Min the highest.
 int32_t ScaleDownLimit(const ScalingRules& rules, const TargetHistory& h,
                        absl::Time now, int32_t current) {
   if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool take_min_change = rules.select_policy == SelectPolicy::kMin;
-  int64_t result = take_min_change ? std::numeric_limits<int32_t>::min()
-                                   : std::numeric_limits<int32_t>::max();
+  std::optional<int64_t> result;
   for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start =
-        int64_t{current} -
-        ChangeInPeriod(h.scale_up_events, now, p.period_seconds) +
-        ChangeInPeriod(h.scale_down_events, now, p.period_seconds);
+    const int64_t start = PeriodStart(h, now, current, p.period_seconds);
     const int64_t proposed =
         p.type == PolicyType::kPods
             ? start - p.value
             : static_cast<int64_t>(static_cast<double>(start) *
                                    (1.0 - p.value / 100.0));
-    result = take_min_change ? std::max(result, proposed)
-                             : std::min(result, proposed);
+    result = !result ? proposed
+             : rules.select_policy == SelectPolicy::kMin
+                 ? std::max(*result, proposed)
+                 : std::min(*result, proposed);
   }
-  return static_cast<int32_t>(
-      std::clamp<int64_t>(result, 0, std::numeric_limits<int32_t>::max()));
+  return ToReplicas(result.value_or(current));
 }
 
 int32_t LongestPeriod(const Behavior& b) {

@@ -32,6 +32,14 @@ int RunTrace(const Args& args, std::ostream& out, std::ostream& err);
 // current replica count once; 1 if any read failed.
 int RunProbe(const Args& args, std::ostream& out, std::ostream& err);
 
+// `ballast explain TARGET [--server HOST:PORT] [--history N] [--json]`: asks
+// a running ballast over gRPC why TARGET has its recommendation. 1 with the
+// status message when the call fails; 2 on a usage error.
+int RunExplain(const Args& args, std::ostream& out, std::ostream& err);
+
+// `ballast serve --config FILE`: the daemon; returns after SIGTERM/SIGINT.
+int RunServe(const Args& args, std::ostream& out, std::ostream& err);
+
 // Dispatches argv[1] to the subcommands above; prints usage otherwise.
 int Main(int argc, char** argv);
 

@@ -15,7 +15,7 @@
 
 namespace ballast::testing {
 
-absl::StatusOr<int> HttpGetStatus(int port, const std::string& path,
+absl::StatusOr<HttpReply> HttpGet(int port, const std::string& path,
                                   absl::Duration timeout) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return absl::InternalError("socket failed");
@@ -28,13 +28,16 @@ absl::StatusOr<int> HttpGetStatus(int port, const std::string& path,
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   std::string reply;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
+    // HTTP/1.0: the server closes the connection after the response.
     const std::string request =
         absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
     if (write(fd, request.data(), request.size()) ==
         static_cast<ssize_t>(request.size())) {
-      char buf[64];
-      const ssize_t n = read(fd, buf, sizeof(buf));
-      if (n > 0) reply.assign(buf, static_cast<size_t>(n));
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof(buf))) > 0) {
+        reply.append(buf, static_cast<size_t>(n));
+      }
     }
   }
   close(fd);
@@ -43,7 +46,17 @@ absl::StatusOr<int> HttpGetStatus(int port, const std::string& path,
     return absl::UnavailableError(
         absl::StrCat("no HTTP answer from 127.0.0.1:", port, path));
   }
-  return std::stoi(reply.substr(9, 3));
+  const size_t body = reply.find("\r\n\r\n");
+  return HttpReply{
+      .status = std::stoi(reply.substr(9, 3)),
+      .body = body == std::string::npos ? "" : reply.substr(body + 4)};
+}
+
+absl::StatusOr<int> HttpGetStatus(int port, const std::string& path,
+                                  absl::Duration timeout) {
+  absl::StatusOr<HttpReply> reply = HttpGet(port, path, timeout);
+  if (!reply.ok()) return reply.status();
+  return reply->status;
 }
 
 absl::Status WaitForHttpOk(int port, const std::string& path,

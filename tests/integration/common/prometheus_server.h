@@ -42,6 +42,15 @@ class PrometheusServer {
   int port_ = 0;
 };
 
+struct HttpReply {
+  int status = 0;
+  std::string body;
+};
+
+// A plain HTTP/1.0 GET of 127.0.0.1:port/path, read to the end.
+absl::StatusOr<HttpReply> HttpGet(int port, const std::string& path,
+                                  absl::Duration timeout = absl::Seconds(2));
+
 // The HTTP status of GET http://127.0.0.1:port/path (plain sockets, for
 // readiness checks before the code under test is involved); Unavailable when
 // nothing answers within `timeout`.

@@ -1,0 +1,162 @@
+// ballast/server/external_metrics_server.h
+//
+// The Kubernetes external metrics API (external.metrics.k8s.io/v1beta1) over
+// HTTPS, as the kube-apiserver aggregation layer and the HPA use it. The
+// contract is /work/shared/protocols/kubernetes-external-metrics.md.
+//
+//   prometheus::Registry registry;
+//   ExternalMetricsServer::Options options{.config =
+//   cfg.server.external_metrics.value(),
+//                                          .poll_interval_seconds = 15};
+//   absl::StatusOr<std::unique_ptr<ExternalMetricsServer>> server =
+//       ExternalMetricsServer::Start(io, store, registry, options);
+//   ...
+//   (*server)->Stop(absl::Seconds(5), done);
+//
+// Served metrics, read from the store's latest snapshot (a request never
+// waits for a poll):
+// - `ballast_recommended_replicas{target=<name>}`: one item per target that
+//   the labelSelector matches, value = the latest recommendation. An HPA
+//   uses it with `type: AverageValue, averageValue: "1"`.
+// - `ballast_input{target=<name>,input=<input>}`: one item per input, value
+//   = its last good reading, `timestamp` = when it was read (so staleness is
+//   visible). For users who prefer the HPA's own arithmetic; it stands for
+//   the raw inputs (`celery_queue_backlog` etc.) under one name, since the
+//   inputs are named by the config.
+// A known metric never answers with an empty list: a selector that matches
+// nothing is 404 NotFound naming what exists; a match without a value yet
+// (no recommendation, input never read, non-finite value) is 503.
+//
+// The `{namespace}` path segment is accepted for any namespace and ignored:
+// targets are cluster-wide.
+//
+// Authentication: a request is authenticated iff the client presented a
+// certificate that verifies against `requestheader_client_ca_file` and, when
+// `requestheader_allowed_names` is not empty, whose common name is one of
+// them. Only then are `X-Remote-User`/`X-Remote-Group` read. Everything but
+// /healthz, /livez, /readyz (200 "ok") and /openapi/v2, /openapi/v3 (404) is
+// 401 Unauthorized otherwise. There is no SubjectAccessReview: the
+// kube-apiserver authorizes the user before it proxies to us.
+//
+// Errors are Kubernetes `Status` objects (application/json) whose code comes
+// from ToHttpError; a method other than GET is 400 BadRequest.
+//
+// Telemetry registered in the Registry given to Start:
+//   ballast_external_metrics_requests_total{code,path_kind}
+//   ballast_external_metrics_request_duration_seconds{path_kind} (histogram)
+//   ballast_external_metrics_tls_reloads_total{result="success"|"failure"}
+// path_kind is discovery, metric, health, openapi, other; requests the HTTP
+// core refuses itself count as path_kind="invalid" (400, 413, 431) and
+// connections refused over max_connections as path_kind="connection" (503).
+#ifndef BALLAST_SERVER_EXTERNAL_METRICS_SERVER_H_
+#define BALLAST_SERVER_EXTERNAL_METRICS_SERVER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "ballast/config/config.h"
+#include "ballast/server/http_server.h"
+#include "ballast/store/recommendation_store.h"
+
+namespace prometheus {
+class Registry;
+}  // namespace prometheus
+
+namespace ballast::server {
+
+inline constexpr char kExternalMetricsGroup[] = "external.metrics.k8s.io";
+inline constexpr char kExternalMetricsVersion[] = "v1beta1";
+inline constexpr char kRecommendedReplicasMetric[] =
+    "ballast_recommended_replicas";
+inline constexpr char kInputMetric[] = "ballast_input";
+
+// The identity of an authenticated request.
+struct RemoteUser {
+  std::string name;  // X-Remote-User, else the certificate's common name
+  std::vector<std::string> groups;  // X-Remote-Group, one per header
+};
+
+struct ExternalMetricsApiOptions {
+  int32_t window_seconds = 15;             // served as each item's `window`
+  std::vector<std::string> allowed_names;  // requestheader_allowed_names
+  // BENCHMARK ONLY (bench/external_metrics_server_bench.cc, whose load
+  // generator cannot present client certificates): every request counts as
+  // authenticated. Neither the config nor `ballast serve` can set it.
+  bool trust_all_clients_for_benchmark = false;
+};
+
+// The API's routing, authentication and JSON, without sockets.
+// Thread-safety: Handle may be called concurrently.
+class ExternalMetricsApi {
+ public:
+  ExternalMetricsApi(const store::RecommendationStore& store,
+                     ExternalMetricsApiOptions options);
+
+  HttpResponse Handle(const HttpRequest& request, const PeerInfo& peer) const;
+
+  // The user of an authenticated request; Unauthenticated saying why not.
+  absl::StatusOr<RemoteUser> Authenticate(const HttpRequest& request,
+                                          const PeerInfo& peer) const;
+
+  // The `path_kind` label of a request path: "discovery", "metric",
+  // "health", "openapi" or "other".
+  static absl::string_view PathKind(absl::string_view path);
+
+ private:
+  HttpResponse Route(const HttpRequest& request,
+                     const std::vector<std::string>& segments) const;
+  HttpResponse Metric(absl::string_view metric, absl::string_view query) const;
+
+  const store::RecommendationStore& store_;
+  const ExternalMetricsApiOptions options_;
+};
+
+// A Kubernetes `Status` response for a non-OK `status` (code and reason from
+// ToHttpError), as JSON.
+HttpResponse StatusResponse(const absl::Status& status);
+
+class ExternalMetricsServer {
+ public:
+  struct Options {
+    config::ExternalMetricsServerConfig config;
+    int32_t poll_interval_seconds = 15;  // served as `window`
+    absl::Duration tls_check_interval = absl::Seconds(2);
+    // See ExternalMetricsApiOptions; for the benchmark binary only.
+    bool trust_all_clients_for_benchmark = false;
+  };
+
+  // Loads the TLS files (InvalidArgument/NotFound when they are bad), binds
+  // config.listen (Unavailable when it cannot) and starts serving on `io`.
+  // `store` and `registry` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<ExternalMetricsServer>> Start(
+      boost::asio::io_context& io, const store::RecommendationStore& store,
+      prometheus::Registry& registry, Options options);
+
+  ~ExternalMetricsServer();
+
+  int port() const { return http_->port(); }
+  // As HttpServer::Stop / StopAndWait.
+  void Stop(absl::Duration grace, std::function<void()> done = nullptr) {
+    http_->Stop(grace, std::move(done));
+  }
+  void StopAndWait(absl::Duration grace) { http_->StopAndWait(grace); }
+
+  struct Metrics;  // defined in external_metrics_server.cc
+
+ private:
+  ExternalMetricsServer() = default;
+
+  std::unique_ptr<ExternalMetricsApi> api_;
+  std::shared_ptr<Metrics> metrics_;
+  std::unique_ptr<HttpServer> http_;  // last: stops before the rest goes
+};
+
+}  // namespace ballast::server
+
+#endif  // BALLAST_SERVER_EXTERNAL_METRICS_SERVER_H_

@@ -1,0 +1,272 @@
+// `ballast explain TARGET`: asks a running ballast (ballast.v1
+// GetRecommendation over gRPC) why TARGET has its recommendation, and prints
+// the answer for a person: the numbers, what limited the result, each
+// input's values and the last few recommendations.
+#include <charconv>
+#include <cstdio>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "ballast/app/commands.h"
+#include "ballast/v1/ballast.grpc.pb.h"
+#include "google/protobuf/util/json_util.h"
+#include "grpcpp/grpcpp.h"
+
+namespace ballast::app {
+namespace {
+
+constexpr char kUsage[] =
+    "usage: ballast explain TARGET [--server HOST:PORT] [--history N] "
+    "[--json]\n"
+    "Asks a running ballast (its gRPC port, default 127.0.0.1:9090) why\n"
+    "TARGET has its recommendation. --history N: how many past\n"
+    "recommendations to show (default 10). --json: print the raw answer.\n"
+    "Exit 0 on success, 1 when the call fails, 2 on a usage error.\n";
+
+struct ExplainOptions {
+  std::string target;
+  std::string server = "127.0.0.1:9090";
+  int history = 10;
+  bool json = false;
+};
+
+// Parses the arguments; returns false (after writing why) on a usage error.
+bool ParseArgs(const Args& args, ExplainOptions* options, std::ostream& err) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (arg == "--server" && has_value) {
+      options->server = args[++i];
+    } else if (arg == "--history" && has_value) {
+      const std::string& text = args[++i];
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
+                                       options->history);
+      if (ec != std::errc() || end != text.data() + text.size() ||
+          options->history < 1) {
+        err << "ballast explain: --history wants a positive integer, got '"
+            << text << "'\n";
+        return false;
+      }
+    } else if (arg == "--json") {
+      options->json = true;
+    } else if (!arg.empty() && arg[0] != '-' && options->target.empty()) {
+      options->target = arg;
+    } else {
+      err << "ballast explain: unexpected argument '" << arg << "'\n";
+      return false;
+    }
+  }
+  if (options->target.empty()) {
+    err << "ballast explain: no TARGET given\n";
+    return false;
+  }
+  return true;
+}
+
+absl::Time ToTime(const google::protobuf::Timestamp& t) {
+  return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
+}
+
+std::string FormatTime(const google::protobuf::Timestamp& t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S UTC", ToTime(t),
+                          absl::UTCTimeZone());
+}
+
+std::string FormatAge(absl::Duration age) {
+  if (age < absl::ZeroDuration()) age = absl::ZeroDuration();
+  if (age < absl::Minutes(2)) {
+    return absl::StrFormat("%.0fs", absl::ToDoubleSeconds(age));
+  }
+  if (age < absl::Hours(2)) {
+    return absl::StrFormat("%.0fm", absl::ToDoubleMinutes(age));
+  }
+  if (age < absl::Hours(48)) {
+    return absl::StrFormat("%.0fh", absl::ToDoubleHours(age));
+  }
+  return absl::StrFormat("%.0fd", absl::ToDoubleHours(age) / 24);
+}
+
+std::string FormatNumber(double v) { return absl::StrFormat("%.6g", v); }
+
+// What limited the recommendation, in words. Factual only: the API does not
+// carry window lengths or policy values.
+std::string DescribeLimit(const ballast::v1::Recommendation& r) {
+  const int replicas = r.replicas();
+  const int desired = r.desired_replicas();
+  const std::string& limit = r.limited_by();
+  if (limit == "none" || limit.empty()) {
+    return absl::StrCat("nothing: the recommendation is the desired count ",
+                        desired);
+  }
+  if (limit == "tolerance") {
+    return absl::StrCat(
+        "tolerance: every input is within tolerance of its target, holding ",
+        replicas);
+  }
+  if (limit == "scaleUpStabilization") {
+    return absl::StrCat("scaleUpStabilization: ", replicas,
+                        " is the lowest proposal within the scale-up "
+                        "stabilization window (desired ",
+                        desired, ")");
+  }
+  if (limit == "scaleDownStabilization") {
+    return absl::StrCat("scaleDownStabilization: holding ", replicas,
+                        " - the highest proposal within the scale-down "
+                        "stabilization window (desired ",
+                        desired, ")");
+  }
+  if (limit == "scaleUpPolicy") {
+    return absl::StrCat("scaleUpPolicy: the scale-up rate policies allow ",
+                        replicas, " now (desired ", desired, ")");
+  }
+  if (limit == "scaleDownPolicy") {
+    return absl::StrCat("scaleDownPolicy: the scale-down rate policies allow ",
+                        "no fewer than ", replicas, " now (desired ", desired,
+                        ")");
+  }
+  if (limit == "minReplicas") {
+    return absl::StrCat("minReplicas: raised to the minimum ", replicas,
+                        " (desired ", desired, ")");
+  }
+  if (limit == "maxReplicas") {
+    return absl::StrCat("maxReplicas: capped at the maximum ", replicas,
+                        " (desired ", desired, ")");
+  }
+  if (limit == "fallback") {
+    return absl::StrCat(
+        "fallback: an input failed more polls in a row than its "
+        "failureThreshold; recommending fallback.replicas = ",
+        replicas);
+  }
+  if (limit == "missingData") {
+    return absl::StrCat(
+        "missingData: no input had a usable value; holding the last "
+        "recommendation ",
+        replicas);
+  }
+  return absl::StrCat(limit, " (", replicas, ")");
+}
+
+// Prints `rows` with each column as wide as its widest cell.
+void PrintTable(const std::vector<std::vector<std::string>>& rows,
+                std::ostream& out) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    widths.resize(std::max(widths.size(), row.size()));
+    for (size_t c = 0; c < row.size(); ++c) {
+      widths[c] = std::max(widths[c], row[c].size());
+    }
+  }
+  for (const auto& row : rows) {
+    std::string line = "  ";
+    for (size_t c = 0; c < row.size(); ++c) {
+      line += row[c];
+      if (c + 1 < row.size())
+        line += std::string(widths[c] - row[c].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
+                      std::ostream& out) {
+  const ballast::v1::Recommendation& r = response.recommendation();
+  const absl::Time at = ToTime(r.time());
+  out << "target " << r.target() << " at " << FormatTime(r.time()) << " ("
+      << FormatAge(absl::Now() - at) << " ago)\n";
+  out << "  recommendation  " << r.replicas() << " replicas\n";
+  out << "  current         " << r.current_replicas() << "\n";
+  out << "  desired         " << r.desired_replicas()
+      << " (combined proposal of the inputs)\n";
+  out << "  limited by      " << DescribeLimit(r) << "\n\n";
+
+  out << "inputs:\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"NAME", "RAW", "SMOOTHED", "PROPOSAL", "WITHIN TOLERANCE", "FAILURES",
+       "LAST VALUE", "AGE AT TICK", "ERROR"}};
+  for (const ballast::v1::InputExplanation& in : r.inputs()) {
+    std::string proposal =
+        in.has_proposal() ? absl::StrCat(in.proposal()) : "-";
+    if (in.fallback()) absl::StrAppend(&proposal, " (fallback)");
+    if (in.has_untolerated_proposal() && in.within_tolerance()) {
+      absl::StrAppend(&proposal, " (untolerated ", in.untolerated_proposal(),
+                      ")");
+    }
+    rows.push_back({
+        in.name(),
+        in.has_raw() ? FormatNumber(in.raw()) : "-",
+        in.has_smoothed() ? FormatNumber(in.smoothed()) : "-",
+        proposal,
+        in.within_tolerance() ? "yes" : "no",
+        absl::StrCat(in.consecutive_failures()),
+        in.has_last_value() ? FormatNumber(in.last_value()) : "-",
+        in.has_last_value_time() ? FormatAge(at - ToTime(in.last_value_time()))
+                                 : "-",
+        in.error().empty() ? "-" : in.error(),
+    });
+  }
+  PrintTable(rows, out);
+
+  out << "\nrecent recommendations (oldest first):\n";
+  rows = {{"TIME", "REPLICAS", "DESIRED", "CURRENT", "LIMITED BY"}};
+  for (const ballast::v1::Recommendation& past : response.recent()) {
+    rows.push_back({FormatTime(past.time()), absl::StrCat(past.replicas()),
+                    absl::StrCat(past.desired_replicas()),
+                    absl::StrCat(past.current_replicas()), past.limited_by()});
+  }
+  PrintTable(rows, out);
+}
+
+}  // namespace
+
+int RunExplain(const Args& args, std::ostream& out, std::ostream& err) {
+  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
+    out << kUsage;
+    return 0;
+  }
+  ExplainOptions options;
+  if (!ParseArgs(args, &options, err)) {
+    err << kUsage;
+    return 2;
+  }
+  auto channel =
+      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+  auto stub = ballast::v1::Ballast::NewStub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::seconds(10));
+  ballast::v1::GetRecommendationRequest request;
+  request.set_target(options.target);
+  request.set_history(options.history);
+  ballast::v1::GetRecommendationResponse response;
+  const grpc::Status status =
+      stub->GetRecommendation(&context, request, &response);
+  if (!status.ok()) {
+    err << "ballast explain: " << options.server << ": "
+        << status.error_message() << "\n";
+    return 1;
+  }
+  if (options.json) {
+    std::string json;
+    google::protobuf::util::JsonPrintOptions print;
+    print.add_whitespace = true;
+    print.preserve_proto_field_names = true;
+    if (!google::protobuf::util::MessageToJsonString(response, &json, print)
+             .ok()) {
+      err << "ballast explain: cannot print the answer as JSON\n";
+      return 1;
+    }
+    out << json;
+    return 0;
+  }
+  PrintExplanation(response, out);
+  return 0;
+}
+
+}  // namespace ballast::app

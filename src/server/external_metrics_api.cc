@@ -1,0 +1,329 @@
+// ExternalMetricsApi: routing, authentication and the JSON documents of
+// external.metrics.k8s.io/v1beta1. Pure: reads the store, no sockets.
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "ballast/server/external_metrics_server.h"
+#include "ballast/server/label_selector.h"
+#include "ballast/server/quantity.h"
+#include "ballast/server/status_map.h"
+
+namespace ballast::server {
+
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+std::string JsonString(absl::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          static constexpr char kHex[] = "0123456789abcdef";
+          out += "\\u00";
+          out += kHex[(c >> 4) & 0xf];
+          out += kHex[c & 0xf];
+        } else {
+          out += c;
+        }
+    }
+  }
+  out += '"';
+  return out;
+}
+
+std::string GroupVersion() {
+  return absl::StrCat(kExternalMetricsGroup, "/", kExternalMetricsVersion);
+}
+
+std::string GroupVersionForDiscovery() {
+  return absl::StrCat(R"({"groupVersion":)", JsonString(GroupVersion()),
+                      R"(,"version":)", JsonString(kExternalMetricsVersion),
+                      "}");
+}
+
+// The body of an APIGroup, shared by APIGroup and APIGroupList.
+std::string GroupFields() {
+  const std::string version = GroupVersionForDiscovery();
+  return absl::StrCat(R"("name":)", JsonString(kExternalMetricsGroup),
+                      R"(,"versions":[)", version, R"(],"preferredVersion":)",
+                      version);
+}
+
+HttpResponse JsonResponse(std::string body) {
+  return {.status = 200, .content_type = kJson, .body = std::move(body)};
+}
+
+const std::vector<absl::string_view>& ServedMetrics() {
+  static const auto* const kMetrics = new std::vector<absl::string_view>{
+      kRecommendedReplicasMetric, kInputMetric};
+  return *kMetrics;
+}
+
+std::string LabelsJson(const Labels& labels) {
+  return absl::StrCat("{",
+                      absl::StrJoin(labels, ",",
+                                    [](std::string* out, const auto& kv) {
+                                      absl::StrAppend(out, JsonString(kv.first),
+                                                      ":",
+                                                      JsonString(kv.second));
+                                    }),
+                      "}");
+}
+
+// One served item: its labels, value and when the value was read.
+struct Item {
+  Labels labels;
+  std::optional<double> value;
+  absl::Time timestamp;
+  std::string missing;  // why there is no value (for the 503)
+};
+
+std::vector<Item> RecommendationItems(const store::Snapshot& snapshot) {
+  std::vector<Item> items;
+  for (const auto& [name, target] : snapshot.targets) {
+    Item item{.labels = {{"target", name}}};
+    if (target.latest) {
+      item.value = target.latest->replicas;
+      item.timestamp = target.latest->time;
+    } else {
+      item.missing =
+          absl::StrCat("target \"", name, "\" has no recommendation yet");
+    }
+    items.push_back(std::move(item));
+  }
+  return items;
+}
+
+std::vector<Item> InputItems(const store::Snapshot& snapshot) {
+  std::vector<Item> items;
+  for (const auto& [name, target] : snapshot.targets) {
+    for (const store::InputValue& input : target.inputs) {
+      Item item{.labels = {{"input", input.name}, {"target", name}}};
+      if (input.value && std::isfinite(*input.value)) {
+        item.value = input.value;
+        item.timestamp = input.sampled_at;
+      } else {
+        item.missing = absl::StrCat(
+            "input \"", input.name, "\" of target \"", name,
+            "\" has no value yet",
+            input.error.empty() ? "" : absl::StrCat(": ", input.error));
+      }
+      items.push_back(std::move(item));
+    }
+  }
+  return items;
+}
+
+std::string DescribeLabels(const std::vector<Item>& items) {
+  if (items.empty()) return "none";
+  return absl::StrJoin(items, ", ", [](std::string* out, const Item& item) {
+    out->append(LabelsJson(item.labels));
+  });
+}
+
+std::vector<std::string> SplitPath(absl::string_view path) {
+  std::vector<std::string> segments;
+  for (absl::string_view s : absl::StrSplit(path, '/', absl::SkipEmpty())) {
+    segments.emplace_back(s);
+  }
+  return segments;
+}
+
+}  // namespace
+
+HttpResponse StatusResponse(const absl::Status& status) {
+  const HttpError error = ToHttpError(status);
+  return {.status = error.code,
+          .content_type = kJson,
+          .body = absl::StrCat(
+              R"({"kind":"Status","apiVersion":"v1","metadata":{},)",
+              R"("status":"Failure","message":)", JsonString(status.message()),
+              R"(,"reason":)", JsonString(error.reason), R"(,"code":)",
+              error.code, "}")};
+}
+
+ExternalMetricsApi::ExternalMetricsApi(const store::RecommendationStore& store,
+                                       ExternalMetricsApiOptions options)
+    : store_(store), options_(std::move(options)) {}
+
+absl::string_view ExternalMetricsApi::PathKind(absl::string_view path) {
+  const std::vector<std::string> segments = SplitPath(path);
+  if (segments.size() == 1 &&
+      (segments[0] == "healthz" || segments[0] == "livez" ||
+       segments[0] == "readyz")) {
+    return "health";
+  }
+  if (!segments.empty() && segments[0] == "openapi") return "openapi";
+  if (segments.empty() || segments[0] != "apis") return "other";
+  if (segments.size() <= 3) return "discovery";
+  return segments.size() == 6 ? "metric" : "other";
+}
+
+absl::StatusOr<RemoteUser> ExternalMetricsApi::Authenticate(
+    const HttpRequest& request, const PeerInfo& peer) const {
+  if (options_.trust_all_clients_for_benchmark) {
+    return RemoteUser{.name = "benchmark"};
+  }
+  if (!peer.client_cert_verified) {
+    return absl::UnauthenticatedError(
+        "a client certificate signed by the request-header CA is required");
+  }
+  const std::vector<std::string>& allowed = options_.allowed_names;
+  if (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
+                                    peer.client_common_name) == allowed.end()) {
+    return absl::UnauthenticatedError(absl::StrCat(
+        "client certificate common name \"", peer.client_common_name,
+        "\" is not one of the request-header allowed names"));
+  }
+  RemoteUser user{.groups = request.HeaderValues("x-remote-group")};
+  user.name = request.Header("x-remote-user").value_or(peer.client_common_name);
+  return user;
+}
+
+HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
+                                        const PeerInfo& peer) const {
+  const absl::string_view kind = PathKind(request.path);
+  if (kind == "health") return {.status = 200, .body = "ok"};
+  if (kind == "openapi") {
+    return StatusResponse(absl::NotFoundError(
+        absl::StrCat("the server could not find ", request.path)));
+  }
+  absl::StatusOr<RemoteUser> user = Authenticate(request, peer);
+  if (!user.ok()) return StatusResponse(user.status());
+  if (request.method != "GET") {
+    return StatusResponse(absl::InvalidArgumentError(absl::StrCat(
+        "method ", request.method, " is not supported; this API is GET only")));
+  }
+  std::vector<std::string> segments;
+  for (const std::string& raw : SplitPath(request.path)) {
+    absl::StatusOr<std::string> segment = DecodePathSegment(raw);
+    if (!segment.ok()) return StatusResponse(segment.status());
+    segments.push_back(*std::move(segment));
+  }
+  return Route(request, segments);
+}
+
+HttpResponse ExternalMetricsApi::Route(
+    const HttpRequest& request,
+    const std::vector<std::string>& segments) const {
+  const bool in_group = segments.size() >= 2 && segments[0] == "apis" &&
+                        segments[1] == kExternalMetricsGroup;
+  const bool in_version = in_group && segments.size() >= 3 &&
+                          segments[2] == kExternalMetricsVersion;
+  if (segments.size() == 1 && segments[0] == "apis") {
+    return JsonResponse(
+        absl::StrCat(R"({"kind":"APIGroupList","apiVersion":"v1","groups":[{)",
+                     GroupFields(), "}]}"));
+  }
+  if (in_group && segments.size() == 2) {
+    return JsonResponse(absl::StrCat(R"({"kind":"APIGroup","apiVersion":"v1",)",
+                                     GroupFields(), "}"));
+  }
+  if (in_version && segments.size() == 3) {
+    std::string resources = absl::StrJoin(
+        ServedMetrics(), ",", [](std::string* out, absl::string_view name) {
+          absl::StrAppend(
+              out, R"({"name":)", JsonString(name),
+              R"(,"singularName":"","namespaced":true,)",
+              R"("kind":"ExternalMetricValueList","verbs":["get"]})");
+        });
+    return JsonResponse(absl::StrCat(
+        R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":)",
+        JsonString(GroupVersion()), R"(,"resources":[)", resources, "]}"));
+  }
+  if (in_version && segments.size() == 6 && segments[3] == "namespaces") {
+    return Metric(segments[5], request.query);
+  }
+  return StatusResponse(absl::NotFoundError(absl::StrCat(
+      "the server could not find the requested resource ", request.path)));
+}
+
+HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
+                                        absl::string_view query) const {
+  const std::string name = absl::AsciiStrToLower(metric);
+  if (name != kRecommendedReplicasMetric && name != kInputMetric) {
+    return StatusResponse(absl::NotFoundError(absl::StrCat(
+        "no external metric \"", metric,
+        "\"; served metrics: ", absl::StrJoin(ServedMetrics(), ", "))));
+  }
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
+      ParseQuery(query);
+  if (!params.ok()) return StatusResponse(params.status());
+  LabelSelector selector;
+  for (const auto& [key, value] : *params) {
+    if (key != "labelSelector") continue;
+    absl::StatusOr<LabelSelector> parsed = LabelSelector::Parse(value);
+    if (!parsed.ok()) return StatusResponse(parsed.status());
+    selector = *std::move(parsed);
+    break;  // the first one, as Kubernetes' query decoding does
+  }
+  const std::shared_ptr<const store::Snapshot> snapshot = store_.Current();
+  if (snapshot->generation == 0) {
+    return StatusResponse(
+        absl::UnavailableError("no recommendations have been computed yet"));
+  }
+  const std::vector<Item> all = name == kRecommendedReplicasMetric
+                                    ? RecommendationItems(*snapshot)
+                                    : InputItems(*snapshot);
+  std::vector<const Item*> matched;
+  for (const Item& item : all) {
+    if (selector.Matches(item.labels)) matched.push_back(&item);
+  }
+  if (matched.empty()) {
+    return StatusResponse(absl::NotFoundError(
+        absl::StrCat("no series of ", name, " matches labelSelector \"",
+                     selector.ToString(), "\"; known: ", DescribeLabels(all))));
+  }
+  std::vector<std::string> missing;
+  std::vector<std::string> items;
+  for (const Item* item : matched) {
+    if (!item->value) {
+      missing.push_back(item->missing);
+      continue;
+    }
+    absl::StatusOr<std::string> value = FormatQuantity(*item->value);
+    if (!value.ok())
+      return StatusResponse(absl::UnavailableError(value.status().message()));
+    items.push_back(absl::StrCat(
+        R"({"metricName":)", JsonString(name), R"(,"metricLabels":)",
+        LabelsJson(item->labels), R"(,"timestamp":)",
+        JsonString(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", item->timestamp,
+                                    absl::UTCTimeZone())),
+        R"(,"window":)", options_.window_seconds, R"(,"value":)",
+        JsonString(*value), "}"));
+  }
+  if (!missing.empty()) {
+    return StatusResponse(absl::UnavailableError(absl::StrJoin(missing, "; ")));
+  }
+  return JsonResponse(
+      absl::StrCat(R"({"kind":"ExternalMetricValueList","apiVersion":)",
+                   JsonString(GroupVersion()), R"(,"metadata":{},"items":[)",
+                   absl::StrJoin(items, ","), "]}"));
+}
+
+}  // namespace ballast::server

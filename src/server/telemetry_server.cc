@@ -1,0 +1,74 @@
+#include "ballast/server/telemetry_server.h"
+
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "prometheus/collectable.h"
+#include "prometheus/metric_family.h"
+#include "prometheus/text_serializer.h"
+
+namespace ballast::server {
+
+absl::Status CheckReady(const store::Snapshot& snapshot) {
+  if (snapshot.generation == 0) {
+    return absl::UnavailableError("no snapshot has been published yet");
+  }
+  for (const auto& [name, target] : snapshot.targets) {
+    if (!target.latest) {
+      return absl::UnavailableError(
+          absl::StrCat("target \"", name, "\" has no recommendation yet"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+HttpResponse HandleTelemetry(
+    const HttpRequest& request, const store::RecommendationStore& store,
+    const std::vector<std::shared_ptr<const prometheus::Collectable>>&
+        collectables) {
+  if (request.method != "GET") {
+    return {.status = 405, .body = "only GET is supported\n"};
+  }
+  if (request.path == "/metrics") {
+    std::vector<prometheus::MetricFamily> families;
+    for (const auto& collectable : collectables) {
+      std::vector<prometheus::MetricFamily> more = collectable->Collect();
+      families.insert(families.end(), std::make_move_iterator(more.begin()),
+                      std::make_move_iterator(more.end()));
+    }
+    return {.status = 200,
+            .content_type = "text/plain; version=0.0.4; charset=utf-8",
+            .body = prometheus::TextSerializer().Serialize(families)};
+  }
+  if (request.path == "/healthz") return {.status = 200, .body = "ok\n"};
+  if (request.path == "/readyz") {
+    const absl::Status ready = CheckReady(*store.Current());
+    if (ready.ok()) return {.status = 200, .body = "ok\n"};
+    return {.status = 503, .body = absl::StrCat(ready.message(), "\n")};
+  }
+  return {.status = 404, .body = absl::StrCat("no page ", request.path, "\n")};
+}
+
+absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
+    boost::asio::io_context& io, const store::RecommendationStore& store,
+    std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
+    const config::TelemetryServerConfig& config) {
+  absl::StatusOr<std::unique_ptr<HttpServer>> http =
+      HttpServer::Start(io,
+                        {.name = "telemetry server",
+                         .listen = config.listen,
+                         .max_connections = 64,
+                         .request_timeout = absl::Seconds(10),
+                         .idle_timeout = absl::Seconds(90),
+                         .max_request_bytes = 16 * 1024},
+                        [&store, collectables = std::move(collectables)](
+                            const HttpRequest& request, const PeerInfo&) {
+                          return HandleTelemetry(request, store, collectables);
+                        });
+  if (!http.ok()) return http.status();
+  return std::unique_ptr<TelemetryServer>(
+      new TelemetryServer(*std::move(http)));
+}
+
+}  // namespace ballast::server

@@ -1,0 +1,200 @@
+// `ballast serve` as a process: real redis-server, the real binary, its
+// /metrics; config reloads (good and bad), a Redis outage, SIGTERM.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "ballast/source/redis_client.h"
+#include "gtest/gtest.h"
+#include "integration/cli_util.h"
+#include "integration/common/process.h"
+#include "integration/common/prometheus_server.h"
+
+namespace ballast::testing {
+namespace {
+
+// The value of one series in a Prometheus text exposition, e.g.
+// `ballast_recommended_replicas{target="asr-worker"}`.
+std::optional<double> Sample(const std::string& body,
+                             const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(body, '\n')) {
+    if (!absl::ConsumePrefix(&line, series) ||
+        !absl::ConsumePrefix(&line, " ")) {
+      continue;
+    }
+    double v = 0;
+    if (absl::SimpleAtod(line, &v)) return v;
+  }
+  return std::nullopt;
+}
+
+constexpr char kRecommended[] =
+    R"(ballast_recommended_replicas{target="asr-worker"})";
+constexpr char kBacklog[] =
+    R"(ballast_input_value{input="backlog",target="asr-worker"})";
+constexpr char kBacklogAge[] =
+    R"(ballast_input_age_seconds{input="backlog",target="asr-worker"})";
+
+class ServeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(redis_.Start().ok());
+    Push(12);
+    absl::StatusOr<int> port = FreePort();
+    ASSERT_TRUE(port.ok());
+    telemetry_port_ = *port;
+    config_path_ = dir_.path() + "/ballast.yaml";
+    WriteConfig(3);
+    absl::StatusOr<std::string> binary = FindBinary(BALLAST_BINARY);
+    ASSERT_TRUE(binary.ok()) << binary.status();
+    ASSERT_TRUE(ballast_
+                    .Start({*binary, "serve", "--config", config_path_,
+                            "--log-format", "logfmt"},
+                           log_path())
+                    .ok());
+    ASSERT_TRUE(
+        WaitForHttpOk(telemetry_port_, "/readyz", absl::Seconds(20)).ok())
+        << Log();
+  }
+
+  void Push(int messages) {
+    source::RedisOptions options;
+    options.port = redis_.port();
+    std::vector<std::string> lpush = {"LPUSH", "asr"};
+    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
+    ASSERT_TRUE(source::RunPipelineSync(options, {lpush}).ok());
+  }
+
+  void WriteConfig(int average_value, const std::string& extra = "") {
+    std::ofstream(config_path_) << absl::StrReplaceAll(
+        R"(sources:
+  redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
+server:
+  pollIntervalSeconds: 1
+  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+targets:
+  - name: asr-worker
+    maxReplicas: 20
+    currentReplicas: {static: 2}
+    inputs:
+      - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: AVG}
+EXTRA)",
+        {{"REDIS", absl::StrCat(redis_.port())},
+         {"TELEMETRY", absl::StrCat(telemetry_port_)},
+         {"AVG", absl::StrCat(average_value)},
+         {"EXTRA", extra}});
+  }
+
+  std::string Metrics() {
+    absl::StatusOr<HttpReply> r = HttpGet(telemetry_port_, "/metrics");
+    return r.ok() ? r->body : "";
+  }
+
+  // Waits until `series` reads `want` (or `pred` holds), up to 15 s.
+  bool Eventually(const std::string& series,
+                  const std::function<bool(double)>& pred) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(15);
+    while (absl::Now() < deadline) {
+      std::optional<double> v = Sample(Metrics(), series);
+      if (v && pred(*v)) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return false;
+  }
+  bool EventuallyEq(const std::string& series, double want) {
+    return Eventually(series, [want](double v) { return v == want; });
+  }
+
+  std::string log_path() const { return dir_.path() + "/ballast.log"; }
+  std::string Log() const { return ReadFile(log_path()); }
+
+  TempDir dir_;
+  RedisServer redis_;
+  int telemetry_port_ = 0;
+  std::string config_path_;
+  ChildProcess ballast_;
+};
+
+TEST_F(ServeTest, RecommendsFromTheRealBacklog) {
+  // 12 waiting / 3 per replica.
+  EXPECT_TRUE(EventuallyEq(kRecommended, 4)) << Metrics() << Log();
+  EXPECT_EQ(Sample(Metrics(), kBacklog), 12);
+  EXPECT_EQ(Sample(Metrics(),
+                   R"(ballast_limited_by{reason="none",target="asr-worker"})"),
+            1);
+}
+
+TEST_F(ServeTest, AppliesAGoodReloadAndKeepsTheRunningConfigOnABadOne) {
+  ASSERT_TRUE(EventuallyEq(kRecommended, 4)) << Log();
+  WriteConfig(2);  // 12 / 2 = 6
+  EXPECT_TRUE(EventuallyEq(kRecommended, 6)) << Log();
+  EXPECT_TRUE(
+      EventuallyEq(R"(ballast_config_reloads_total{result="success"})", 1));
+
+  // minReplicas above maxReplicas: rejected, counted, logged; 6 stays.
+  WriteConfig(1, "    minReplicas: 30\n");
+  EXPECT_TRUE(
+      EventuallyEq(R"(ballast_config_reloads_total{result="failure"})", 1))
+      << Log();
+  EXPECT_NE(Log().find("config rejected; keeping the running one"),
+            std::string::npos);
+  EXPECT_NE(Log().find("targets[0].minReplicas"), std::string::npos) << Log();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Sample(Metrics(), kRecommended), 6);
+
+  // SIGHUP re-reads the same bad file: rejected again.
+  ballast_.Signal(SIGHUP);
+  EXPECT_TRUE(
+      EventuallyEq(R"(ballast_config_reloads_total{result="failure"})", 2));
+}
+
+TEST_F(ServeTest, HoldsTheLastValueThroughARedisOutageAndRecovers) {
+  ASSERT_TRUE(EventuallyEq(kRecommended, 4)) << Log();
+  redis_.Stop();
+  // Failed reads are counted by kind; the held value and recommendation
+  // stay; the input's age grows; missing data is what limits.
+  EXPECT_TRUE(Eventually(
+      R"(ballast_source_errors_total{error="unavailable",kind="redis",source="main"})",
+      [](double v) { return v >= 2; }))
+      << Metrics() << Log();
+  EXPECT_TRUE(Eventually(kBacklogAge, [](double v) { return v >= 2; }));
+  const std::string m = Metrics();
+  EXPECT_EQ(Sample(m, kBacklog), 12);
+  EXPECT_EQ(Sample(m, kRecommended), 4);
+  EXPECT_EQ(
+      Sample(m,
+             R"(ballast_limited_by{reason="missingData",target="asr-worker"})"),
+      1);
+  EXPECT_NE(Log().find("input read failed; holding its last value"),
+            std::string::npos);
+
+  // Back on the same port, empty, then 5 new messages: read again.
+  ASSERT_TRUE(redis_.Start().ok());
+  Push(5);
+  EXPECT_TRUE(EventuallyEq(kBacklog, 5)) << Log();
+  EXPECT_TRUE(Eventually(kBacklogAge, [](double v) { return v < 2; }));
+}
+
+TEST_F(ServeTest, SigtermStopsCleanlyWithinSeconds) {
+  ASSERT_TRUE(EventuallyEq(kRecommended, 4)) << Log();
+  const absl::Time start = absl::Now();
+  ballast_.Signal(SIGTERM);
+  while (!ballast_.Exited() && absl::Now() - start < absl::Seconds(10)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const int status = ballast_.Stop();
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+  EXPECT_NE(Log().find(R"(msg="stopped")"), std::string::npos) << Log();
+}
+
+}  // namespace
+}  // namespace ballast::testing

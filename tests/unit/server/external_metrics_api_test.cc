@@ -1,0 +1,347 @@
+// ExternalMetricsApi against hand-made snapshots: routing, authentication
+// and every JSON document, checked field by field.
+#include <string>
+
+#include "ballast/server/external_metrics_server.h"
+#include "ballast/server/telemetry_server.h"
+#include "ballast/source/json.h"
+// Shared with the HTTPS integration tests.
+#include "../../integration/external_metrics/json_checks.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace ballast::server {
+namespace {
+
+using ::ballast::source::Json;
+using ::testing::HasSubstr;
+
+constexpr char kBase[] =
+    "/apis/external.metrics.k8s.io/v1beta1/namespaces/default/";
+
+store::TargetState Target(const std::string& name,
+                          std::optional<int32_t> replicas) {
+  store::TargetState t;
+  t.spec.name = name;
+  t.inputs.push_back({.name = "backlog",
+                      .value = 1.5,
+                      .sampled_at = absl::FromUnixSeconds(1790000000)});
+  t.inputs.push_back({.name = "latency", .error = "connection refused"});
+  if (replicas) {
+    engine::Recommendation r;
+    r.time = absl::FromUnixSeconds(1790000015);
+    r.replicas = *replicas;
+    t.latest = r;
+  }
+  return t;
+}
+
+class ExternalMetricsApiTest : public ::testing::Test {
+ protected:
+  ExternalMetricsApiTest()
+      : api_(store_,
+             {.window_seconds = 15, .allowed_names = {"front-proxy-client"}}) {}
+
+  void Publish(std::vector<store::TargetState> targets) {
+    store::Snapshot s;
+    for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
+    store_.Publish(std::move(s));
+  }
+
+  HttpResponse Get(const std::string& target, PeerInfo peer) {
+    HttpRequest r{.method = "GET", .target = target};
+    const size_t q = target.find('?');
+    r.path = target.substr(0, q);
+    if (q != std::string::npos) r.query = target.substr(q + 1);
+    return api_.Handle(r, peer);
+  }
+  HttpResponse Get(const std::string& target) { return Get(target, Proxy()); }
+
+  static PeerInfo Proxy() {
+    return {.tls = true,
+            .client_cert_verified = true,
+            .client_common_name = "front-proxy-client"};
+  }
+
+  static Json Parse(const HttpResponse& r) {
+    return testing::ParseJsonBody(r.content_type, r.body);
+  }
+
+  static std::string Str(const Json& j, absl::string_view key) {
+    return testing::JsonStr(j, key);
+  }
+
+  // Checks a Status document and returns its message.
+  static std::string ExpectStatus(const HttpResponse& r, int code,
+                                  const std::string& reason) {
+    return testing::ExpectStatusBody(r.status, r.content_type, r.body, code,
+                                     reason);
+  }
+
+  store::RecommendationStore store_;
+  ExternalMetricsApi api_;
+};
+
+TEST_F(ExternalMetricsApiTest, ServesDiscoveryDocuments) {
+  Json list = Parse(Get("/apis"));
+  EXPECT_EQ(Str(list, "kind"), "APIGroupList");
+  EXPECT_EQ(Str(list, "apiVersion"), "v1");
+  const Json& groups = *list.Find("groups");
+  ASSERT_EQ(groups.AsArray().size(), 1u);
+  const Json& group = groups.AsArray()[0];
+  EXPECT_EQ(Str(group, "name"), "external.metrics.k8s.io");
+  ASSERT_EQ(group.Find("versions")->AsArray().size(), 1u);
+  EXPECT_EQ(Str(group.Find("versions")->AsArray()[0], "groupVersion"),
+            "external.metrics.k8s.io/v1beta1");
+  EXPECT_EQ(Str(group.Find("versions")->AsArray()[0], "version"), "v1beta1");
+  EXPECT_EQ(Str(*group.Find("preferredVersion"), "groupVersion"),
+            "external.metrics.k8s.io/v1beta1");
+
+  Json g = Parse(Get("/apis/external.metrics.k8s.io"));
+  EXPECT_EQ(Str(g, "kind"), "APIGroup");
+  EXPECT_EQ(Str(g, "apiVersion"), "v1");
+  EXPECT_EQ(Str(g, "name"), "external.metrics.k8s.io");
+  EXPECT_EQ(Str(*g.Find("preferredVersion"), "version"), "v1beta1");
+
+  HttpResponse r = Get("/apis/external.metrics.k8s.io/v1beta1/");
+  EXPECT_EQ(r.status, 200);
+  Json rl = Parse(r);
+  EXPECT_EQ(Str(rl, "kind"), "APIResourceList");
+  EXPECT_EQ(Str(rl, "apiVersion"), "v1");
+  EXPECT_EQ(Str(rl, "groupVersion"), "external.metrics.k8s.io/v1beta1");
+  const Json::Array& resources = rl.Find("resources")->AsArray();
+  ASSERT_EQ(resources.size(), 2u);
+  EXPECT_EQ(Str(resources[0], "name"), "ballast_recommended_replicas");
+  EXPECT_EQ(Str(resources[1], "name"), "ballast_input");
+  for (const Json& res : resources) {
+    EXPECT_EQ(Str(res, "singularName"), "");
+    EXPECT_TRUE(res.Find("namespaced")->AsBool());
+    EXPECT_EQ(Str(res, "kind"), "ExternalMetricValueList");
+    ASSERT_EQ(res.Find("verbs")->AsArray().size(), 1u);
+    EXPECT_EQ(res.Find("verbs")->AsArray()[0].AsString(), "get");
+  }
+}
+
+TEST_F(ExternalMetricsApiTest, ServesRecommendedReplicasFieldByField) {
+  Publish({Target("asr", 7), Target("tts", 3)});
+  HttpResponse r =
+      Get(std::string(kBase) +
+          "ballast_recommended_replicas?labelSelector=target%3Dasr");
+  ASSERT_EQ(r.status, 200) << r.body;
+  Json j = Parse(r);
+  EXPECT_EQ(Str(j, "kind"), "ExternalMetricValueList");
+  EXPECT_EQ(Str(j, "apiVersion"), "external.metrics.k8s.io/v1beta1");
+  EXPECT_TRUE(j.Find("metadata")->IsObject());
+  const Json::Array& items = j.Find("items")->AsArray();
+  ASSERT_EQ(items.size(), 1u);
+  const Json& item = items[0];
+  EXPECT_EQ(Str(item, "metricName"), "ballast_recommended_replicas");
+  const Json::Object& labels = item.Find("metricLabels")->AsObject();
+  ASSERT_EQ(labels.size(), 1u);
+  EXPECT_EQ(labels[0].first, "target");
+  EXPECT_EQ(labels[0].second.AsString(), "asr");
+  EXPECT_EQ(Str(item, "timestamp"), "2026-09-21T14:13:35Z");
+  EXPECT_EQ(item.Find("window")->AsNumber(), 15);
+  EXPECT_EQ(Str(item, "value"), "7");
+}
+
+TEST_F(ExternalMetricsApiTest, SelectorFormsChooseTargets) {
+  Publish({Target("asr", 7), Target("tts", 3), Target("vad", 2)});
+  struct Case {
+    const char* query;
+    std::vector<std::string> targets;
+  };
+  const Case cases[] = {
+      {"", {"asr", "tts", "vad"}},
+      {"?labelSelector=target%3D%3Dtts", {"tts"}},
+      {"?labelSelector=target%21%3Dtts", {"asr", "vad"}},
+      {"?labelSelector=target+in+%28asr%2Cvad%29", {"asr", "vad"}},
+      {"?labelSelector=target+notin+%28asr%2C+vad%29", {"tts"}},
+      {"?labelSelector=target", {"asr", "tts", "vad"}},
+      {"?labelSelector=target%2C%21input", {"asr", "tts", "vad"}},
+  };
+  for (const Case& c : cases) {
+    HttpResponse r =
+        Get(absl::StrCat(kBase, "ballast_recommended_replicas", c.query));
+    ASSERT_EQ(r.status, 200) << c.query << ": " << r.body;
+    std::vector<std::string> got;
+    const Json doc = Parse(r);
+    for (const Json& item : doc.Find("items")->AsArray()) {
+      got.push_back(item.Find("metricLabels")->Find("target")->AsString());
+    }
+    EXPECT_EQ(got, c.targets) << c.query;
+  }
+}
+
+TEST_F(ExternalMetricsApiTest, MetricNameIsCaseInsensitive) {
+  Publish({Target("asr", 7)});
+  HttpResponse r = Get(std::string(kBase) + "Ballast_Recommended_REPLICAS");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Str(Parse(r).Find("items")->AsArray()[0], "metricName"),
+            "ballast_recommended_replicas");
+}
+
+TEST_F(ExternalMetricsApiTest, AnyNamespaceServesTheSameTargets) {
+  Publish({Target("asr", 7)});
+  HttpResponse r =
+      Get("/apis/external.metrics.k8s.io/v1beta1/namespaces/prod/"
+          "ballast_recommended_replicas");
+  EXPECT_EQ(r.status, 200) << r.body;
+}
+
+TEST_F(ExternalMetricsApiTest, UnavailableBeforeAnyRecommendation) {
+  const std::string url =
+      std::string(kBase) +
+      "ballast_recommended_replicas?labelSelector=target%3Dasr";
+  EXPECT_THAT(ExpectStatus(Get(url), 503, "ServiceUnavailable"),
+              HasSubstr("no recommendations"));
+  Publish({Target("asr", std::nullopt), Target("tts", 2)});
+  EXPECT_THAT(ExpectStatus(Get(url), 503, "ServiceUnavailable"),
+              HasSubstr("target \"asr\" has no recommendation yet"));
+}
+
+TEST_F(ExternalMetricsApiTest, NoMatchIsNotFoundNamingKnownTargets) {
+  Publish({Target("asr", 7), Target("tts", 3)});
+  const std::string message = ExpectStatus(
+      Get(std::string(kBase) +
+          "ballast_recommended_replicas?labelSelector=target%3Dnope"),
+      404, "NotFound");
+  EXPECT_THAT(message, HasSubstr("target=nope"));
+  EXPECT_THAT(message, HasSubstr(R"({"target":"asr"})"));
+  EXPECT_THAT(message, HasSubstr(R"({"target":"tts"})"));
+}
+
+TEST_F(ExternalMetricsApiTest, UnknownMetricIsNotFound) {
+  Publish({Target("asr", 7)});
+  EXPECT_THAT(ExpectStatus(Get(std::string(kBase) + "celery_queue_backlog"),
+                           404, "NotFound"),
+              HasSubstr("ballast_recommended_replicas, ballast_input"));
+  ExpectStatus(Get("/apis/metrics.k8s.io/v1beta1"), 404, "NotFound");
+  ExpectStatus(Get("/api/v1/pods"), 404, "NotFound");
+}
+
+TEST_F(ExternalMetricsApiTest, MalformedSelectorIsBadRequest) {
+  Publish({Target("asr", 7)});
+  EXPECT_THAT(
+      ExpectStatus(
+          Get(std::string(kBase) +
+              "ballast_recommended_replicas?labelSelector=target+in+%28"),
+          400, "BadRequest"),
+      HasSubstr("invalid labelSelector"));
+  ExpectStatus(Get(std::string(kBase) +
+                   "ballast_recommended_replicas?labelSelector=%zz"),
+               400, "BadRequest");
+}
+
+TEST_F(ExternalMetricsApiTest, ServesInputsWithTheirSampleTime) {
+  Publish({Target("asr", 7)});
+  HttpResponse r =
+      Get(std::string(kBase) +
+          "ballast_input?labelSelector=target%3Dasr%2Cinput%3Dbacklog");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const Json doc = Parse(r);
+  const Json::Array& items = doc.Find("items")->AsArray();
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(Str(items[0], "metricName"), "ballast_input");
+  EXPECT_EQ(Str(*items[0].Find("metricLabels"), "target"), "asr");
+  EXPECT_EQ(Str(*items[0].Find("metricLabels"), "input"), "backlog");
+  EXPECT_EQ(Str(items[0], "value"), "1500m");
+  EXPECT_EQ(Str(items[0], "timestamp"), "2026-09-21T14:13:20Z");
+
+  // An input never read is unavailable, with its last error.
+  EXPECT_THAT(ExpectStatus(Get(std::string(kBase) +
+                               "ballast_input?labelSelector=input%3Dlatency"),
+                           503, "ServiceUnavailable"),
+              HasSubstr("connection refused"));
+}
+
+TEST_F(ExternalMetricsApiTest, NonFiniteInputIsNeverServed) {
+  store::TargetState t = Target("asr", 7);
+  t.inputs[0].value = std::nan("");
+  Publish({std::move(t)});
+  ExpectStatus(
+      Get(std::string(kBase) + "ballast_input?labelSelector=input%3Dbacklog"),
+      503, "ServiceUnavailable");
+}
+
+TEST_F(ExternalMetricsApiTest, RequiresAVerifiedFrontProxyCertificate) {
+  Publish({Target("asr", 7)});
+  const std::string url = std::string(kBase) + "ballast_recommended_replicas";
+  ExpectStatus(Get(url, PeerInfo{.tls = true}), 401, "Unauthorized");
+  ExpectStatus(Get("/apis", PeerInfo{.tls = true}), 401, "Unauthorized");
+  ExpectStatus(Get("/apis/external.metrics.k8s.io/v1beta1",
+                   PeerInfo{.tls = true, .client_common_name = "x"}),
+               401, "Unauthorized");
+  EXPECT_THAT(ExpectStatus(Get(url, PeerInfo{.tls = true,
+                                             .client_cert_verified = true,
+                                             .client_common_name = "intruder"}),
+                           401, "Unauthorized"),
+              HasSubstr("\"intruder\""));
+  EXPECT_EQ(Get(url).status, 200);
+}
+
+TEST_F(ExternalMetricsApiTest, TrustsRemoteUserHeadersOnlyWhenAuthenticated) {
+  HttpRequest r{.method = "GET", .path = "/apis"};
+  r.headers = {{"x-remote-user", "system:serviceaccount:kube-system:hpa"},
+               {"x-remote-group", "system:serviceaccounts"},
+               {"x-remote-group", "system:authenticated"}};
+  absl::StatusOr<RemoteUser> user = api_.Authenticate(r, Proxy());
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->name, "system:serviceaccount:kube-system:hpa");
+  EXPECT_THAT(user->groups, ::testing::ElementsAre("system:serviceaccounts",
+                                                   "system:authenticated"));
+  EXPECT_EQ(api_.Authenticate(r, PeerInfo{.tls = true}).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  r.headers.clear();
+  EXPECT_EQ(api_.Authenticate(r, Proxy())->name, "front-proxy-client");
+}
+
+TEST_F(ExternalMetricsApiTest, AnyCommonNameWhenAllowedNamesAreEmpty) {
+  ExternalMetricsApi open(store_, {});
+  HttpRequest r{.method = "GET", .path = "/apis"};
+  EXPECT_EQ(open.Handle(r, PeerInfo{.client_cert_verified = true,
+                                    .client_common_name = "anyone"})
+                .status,
+            200);
+  EXPECT_EQ(open.Handle(r, PeerInfo{}).status, 401);
+}
+
+TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationAndOpenApiIs404) {
+  for (const char* path : {"/healthz", "/livez", "/readyz"}) {
+    HttpResponse r = Get(path, PeerInfo{});
+    EXPECT_EQ(r.status, 200) << path;
+    EXPECT_EQ(r.body, "ok");
+  }
+  ExpectStatus(Get("/openapi/v2", PeerInfo{}), 404, "NotFound");
+  ExpectStatus(Get("/openapi/v3", PeerInfo{}), 404, "NotFound");
+}
+
+TEST_F(ExternalMetricsApiTest, OnlyGetIsServed) {
+  HttpRequest r{.method = "POST", .path = "/apis"};
+  ExpectStatus(api_.Handle(r, Proxy()), 400, "BadRequest");
+}
+
+TEST(ExternalMetricsApiPathKind, Classifies) {
+  EXPECT_EQ(ExternalMetricsApi::PathKind("/healthz"), "health");
+  EXPECT_EQ(ExternalMetricsApi::PathKind("/openapi/v2"), "openapi");
+  EXPECT_EQ(ExternalMetricsApi::PathKind("/apis"), "discovery");
+  EXPECT_EQ(
+      ExternalMetricsApi::PathKind("/apis/external.metrics.k8s.io/v1beta1"),
+      "discovery");
+  EXPECT_EQ(ExternalMetricsApi::PathKind(std::string(kBase) + "m"), "metric");
+  EXPECT_EQ(ExternalMetricsApi::PathKind("/"), "other");
+}
+
+TEST(TelemetryReadiness, NeedsARecommendationForEveryTarget) {
+  store::Snapshot s;
+  EXPECT_EQ(CheckReady(s).code(), absl::StatusCode::kUnavailable);
+  s.generation = 1;
+  EXPECT_TRUE(CheckReady(s).ok());
+  s.targets.emplace("asr", Target("asr", std::nullopt));
+  EXPECT_THAT(CheckReady(s).message(), HasSubstr("\"asr\""));
+  s.targets["asr"] = Target("asr", 4);
+  EXPECT_TRUE(CheckReady(s).ok());
+}
+
+}  // namespace
+}  // namespace ballast::server
