@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "ballast/core/json_text.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/label_selector.h"
 #include "ballast/server/quantity.h"
@@ -22,54 +23,20 @@ namespace {
 
 constexpr char kJson[] = "application/json";
 
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          static constexpr char kHex[] = "0123456789abcdef";
-          out += "\\u00";
-          out += kHex[(c >> 4) & 0xf];
-          out += kHex[c & 0xf];
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
-
 std::string GroupVersion() {
   return absl::StrCat(kExternalMetricsGroup, "/", kExternalMetricsVersion);
 }
 
 std::string GroupVersionForDiscovery() {
-  return absl::StrCat(R"({"groupVersion":)", JsonString(GroupVersion()),
-                      R"(,"version":)", JsonString(kExternalMetricsVersion),
+  return absl::StrCat(R"({"groupVersion":)", JsonQuote(GroupVersion()),
+                      R"(,"version":)", JsonQuote(kExternalMetricsVersion),
                       "}");
 }
 
 // The body of an APIGroup, shared by APIGroup and APIGroupList.
 std::string GroupFields() {
   const std::string version = GroupVersionForDiscovery();
-  return absl::StrCat(R"("name":)", JsonString(kExternalMetricsGroup),
+  return absl::StrCat(R"("name":)", JsonQuote(kExternalMetricsGroup),
                       R"(,"versions":[)", version, R"(],"preferredVersion":)",
                       version);
 }
@@ -88,9 +55,9 @@ std::string LabelsJson(const Labels& labels) {
   return absl::StrCat("{",
                       absl::StrJoin(labels, ",",
                                     [](std::string* out, const auto& kv) {
-                                      absl::StrAppend(out, JsonString(kv.first),
+                                      absl::StrAppend(out, JsonQuote(kv.first),
                                                       ":",
-                                                      JsonString(kv.second));
+                                                      JsonQuote(kv.second));
                                     }),
                       "}");
 }
@@ -162,8 +129,8 @@ HttpResponse StatusResponse(const absl::Status& status) {
           .content_type = kJson,
           .body = absl::StrCat(
               R"({"kind":"Status","apiVersion":"v1","metadata":{},)",
-              R"("status":"Failure","message":)", JsonString(status.message()),
-              R"(,"reason":)", JsonString(error.reason), R"(,"code":)",
+              R"("status":"Failure","message":)", JsonQuote(status.message()),
+              R"(,"reason":)", JsonQuote(error.reason), R"(,"code":)",
               error.code, "}")};
 }
 
@@ -216,7 +183,7 @@ HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
   absl::StatusOr<RemoteUser> user = Authenticate(request, peer);
   if (!user.ok()) return StatusResponse(user.status());
   if (request.method != "GET") {
-    return StatusResponse(absl::InvalidArgumentError(absl::StrCat(
+    return StatusResponse(absl::UnimplementedError(absl::StrCat(
         "method ", request.method, " is not supported; this API is GET only")));
   }
   std::vector<std::string> segments;
@@ -248,13 +215,13 @@ HttpResponse ExternalMetricsApi::Route(
     std::string resources = absl::StrJoin(
         ServedMetrics(), ",", [](std::string* out, absl::string_view name) {
           absl::StrAppend(
-              out, R"({"name":)", JsonString(name),
+              out, R"({"name":)", JsonQuote(name),
               R"(,"singularName":"","namespaced":true,)",
               R"("kind":"ExternalMetricValueList","verbs":["get"]})");
         });
     return JsonResponse(absl::StrCat(
         R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":)",
-        JsonString(GroupVersion()), R"(,"resources":[)", resources, "]}"));
+        JsonQuote(GroupVersion()), R"(,"resources":[)", resources, "]}"));
   }
   if (in_version && segments.size() == 6 && segments[3] == "namespaces") {
     return Metric(segments[5], request.query);
@@ -310,19 +277,19 @@ HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
     if (!value.ok())
       return StatusResponse(absl::UnavailableError(value.status().message()));
     items.push_back(absl::StrCat(
-        R"({"metricName":)", JsonString(name), R"(,"metricLabels":)",
+        R"({"metricName":)", JsonQuote(name), R"(,"metricLabels":)",
         LabelsJson(item->labels), R"(,"timestamp":)",
-        JsonString(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", item->timestamp,
-                                    absl::UTCTimeZone())),
+        JsonQuote(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", item->timestamp,
+                                   absl::UTCTimeZone())),
         R"(,"window":)", options_.window_seconds, R"(,"value":)",
-        JsonString(*value), "}"));
+        JsonQuote(*value), "}"));
   }
   if (!missing.empty()) {
     return StatusResponse(absl::UnavailableError(absl::StrJoin(missing, "; ")));
   }
   return JsonResponse(
       absl::StrCat(R"({"kind":"ExternalMetricValueList","apiVersion":)",
-                   JsonString(GroupVersion()), R"(,"metadata":{},"items":[)",
+                   JsonQuote(GroupVersion()), R"(,"metadata":{},"items":[)",
                    absl::StrJoin(items, ","), "]}"));
 }
 

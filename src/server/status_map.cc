@@ -20,6 +20,8 @@ HttpError ToHttpError(const absl::Status& status) {
       return {403, "Forbidden"};
     case absl::StatusCode::kNotFound:
       return {404, "NotFound"};
+    case absl::StatusCode::kUnimplemented:
+      return {405, "MethodNotAllowed"};
     case absl::StatusCode::kResourceExhausted:
       return {429, "TooManyRequests"};
     case absl::StatusCode::kUnavailable:

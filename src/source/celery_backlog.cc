@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "ballast/source/json.h"
 
 namespace ballast::source {
 namespace {
@@ -37,99 +38,6 @@ std::string Quote(absl::string_view key) {
     }
   }
   out.push_back('"');
-  return out;
-}
-
-// Appends the UTF-8 encoding of `code_point` to `out`.
-void AppendUtf8(uint32_t code_point, std::string* out) {
-  if (code_point < 0x80) {
-    out->push_back(static_cast<char>(code_point));
-  } else if (code_point < 0x800) {
-    out->push_back(static_cast<char>(0xC0 | (code_point >> 6)));
-    out->push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else if (code_point < 0x10000) {
-    out->push_back(static_cast<char>(0xE0 | (code_point >> 12)));
-    out->push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  } else {
-    out->push_back(static_cast<char>(0xF0 | (code_point >> 18)));
-    out->push_back(static_cast<char>(0x80 | ((code_point >> 12) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | ((code_point >> 6) & 0x3F)));
-    out->push_back(static_cast<char>(0x80 | (code_point & 0x3F)));
-  }
-}
-
-// Reads the 4 hex digits of a \u escape at text[*i..]; advances *i.
-std::optional<uint32_t> ReadHex4(absl::string_view text, size_t* i) {
-  if (*i + 4 > text.size()) return std::nullopt;
-  uint32_t value = 0;
-  for (size_t k = 0; k < 4; ++k) {
-    const char c = text[*i + k];
-    if (!absl::ascii_isxdigit(static_cast<unsigned char>(c))) {
-      return std::nullopt;
-    }
-    value = value * 16 + static_cast<uint32_t>(
-                             absl::ascii_isdigit(static_cast<unsigned char>(c))
-                                 ? c - '0'
-                                 : absl::ascii_tolower(c) - 'a' + 10);
-  }
-  *i += 4;
-  return value;
-}
-
-// Decodes the body of a JSON string (between its quotes).
-std::optional<std::string> DecodeJsonString(absl::string_view body) {
-  std::string out;
-  out.reserve(body.size());
-  for (size_t i = 0; i < body.size();) {
-    const char c = body[i++];
-    if (c != '\\') {
-      out.push_back(c);
-      continue;
-    }
-    if (i >= body.size()) return std::nullopt;
-    const char e = body[i++];
-    switch (e) {
-      case '"':
-      case '\\':
-      case '/':
-        out.push_back(e);
-        break;
-      case 'b':
-        out.push_back('\b');
-        break;
-      case 'f':
-        out.push_back('\f');
-        break;
-      case 'n':
-        out.push_back('\n');
-        break;
-      case 'r':
-        out.push_back('\r');
-        break;
-      case 't':
-        out.push_back('\t');
-        break;
-      case 'u': {
-        std::optional<uint32_t> cp = ReadHex4(body, &i);
-        if (!cp) return std::nullopt;
-        // A high surrogate followed by \u low surrogate: one code point.
-        if (*cp >= 0xD800 && *cp < 0xDC00 && i + 1 < body.size() &&
-            body[i] == '\\' && body[i + 1] == 'u') {
-          size_t j = i + 2;
-          std::optional<uint32_t> low = ReadHex4(body, &j);
-          if (low && *low >= 0xDC00 && *low < 0xE000) {
-            cp = 0x10000 + ((*cp - 0xD800) << 10) + (*low - 0xDC00);
-            i = j;
-          }
-        }
-        AppendUtf8(*cp, &out);
-        break;
-      }
-      default:
-        return std::nullopt;
-    }
-  }
   return out;
 }
 
@@ -292,10 +200,11 @@ absl::StatusOr<std::string> UnackedRoutingKey(absl::string_view value) {
   if (before.empty() || before.back() != ',') {
     return invalid("the routing key is not a top-level element");
   }
-  std::optional<std::string> key =
-      DecodeJsonString(inner.substr(open + 1, close - open - 1));
-  if (!key) return invalid("bad escape in the routing key");
-  return *std::move(key);
+  absl::StatusOr<Json> key = ParseJson(inner.substr(open, close - open + 1));
+  if (!key.ok() || !key->IsString()) {
+    return invalid("bad escape in the routing key");
+  }
+  return key->AsString();
 }
 
 absl::StatusOr<CeleryBinding> ParseBindingMember(

@@ -26,7 +26,8 @@ struct HttpError {
 
 // InvalidArgument/FailedPrecondition/OutOfRange → 400 BadRequest;
 // Unauthenticated → 401 Unauthorized; PermissionDenied → 403 Forbidden;
-// NotFound → 404 NotFound; Unavailable/DeadlineExceeded → 503
+// NotFound → 404 NotFound; Unimplemented → 405 MethodNotAllowed;
+// Unavailable/DeadlineExceeded → 503
 // ServiceUnavailable; ResourceExhausted → 429 TooManyRequests;
 // anything else → 500 InternalError.
 HttpError ToHttpError(const absl::Status& status);

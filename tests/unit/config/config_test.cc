@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "yaml-cpp/yaml.h"
 
 namespace ballast::config {
 namespace {
@@ -681,6 +682,28 @@ targets: []
           "neither",
           "t.yaml:4:23: server.telemetry.listen: invalid value 'nowhere': "
           "expected host:port, e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
+}
+
+}  // namespace
+}  // namespace ballast::config
+
+namespace ballast::config {
+namespace {
+
+// The config shipped inside k8s/ballast.yaml's ConfigMap must stay valid.
+TEST(ConfigTestdata, KubernetesManifestConfigParses) {
+  const std::vector<YAML::Node> docs = YAML::LoadAllFromFile(
+      std::string(BALLAST_SOURCE_DIR) + "/k8s/ballast.yaml");
+  int checked = 0;
+  for (const YAML::Node& doc : docs) {
+    if (doc["kind"].as<std::string>() != "ConfigMap") continue;
+    const Config c = Parse(doc["data"]["ballast.yaml"].as<std::string>());
+    ASSERT_EQ(c.targets.size(), 1u);
+    EXPECT_TRUE(c.targets[0].current_replicas.kubernetes.has_value());
+    EXPECT_TRUE(c.server.external_metrics.has_value());
+    ++checked;
+  }
+  EXPECT_EQ(checked, 1);
 }
 
 }  // namespace

@@ -318,7 +318,7 @@ TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationAndOpenApiIs404) {
 
 TEST_F(ExternalMetricsApiTest, OnlyGetIsServed) {
   HttpRequest r{.method = "POST", .path = "/apis"};
-  ExpectStatus(api_.Handle(r, Proxy()), 400, "BadRequest");
+  ExpectStatus(api_.Handle(r, Proxy()), 405, "MethodNotAllowed");
 }
 
 TEST(ExternalMetricsApiPathKind, Classifies) {
