@@ -21,6 +21,7 @@
 #include "integration/common/async_call.h"
 #include "integration/common/process.h"
 #include "integration/common/prometheus_server.h"
+#include "integration/prometheus/expect_status.h"
 
 namespace ballast::source {
 namespace {
@@ -104,14 +105,6 @@ class FakePrometheusTest : public ::testing::Test {
   int stats_calls_ = 0;
   boost::asio::io_context io_;
 };
-
-void ExpectCode(const absl::StatusOr<QueryResult>& r, absl::StatusCode code,
-                const std::string& part) {
-  ASSERT_FALSE(r.ok()) << "got value " << r->value;
-  EXPECT_EQ(r.status().code(), code) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), part))
-      << r.status() << " lacks " << part;
-}
 
 TEST_F(FakePrometheusTest, SlowAnswerIsDeadlineExceeded) {
   PrometheusClientOptions options = Options();

@@ -14,6 +14,7 @@
 #include "integration/common/async_call.h"
 #include "integration/common/process.h"
 #include "integration/common/prometheus_server.h"
+#include "integration/prometheus/expect_status.h"
 
 namespace ballast::source {
 namespace {
@@ -82,14 +83,6 @@ class PrometheusQueryTest : public ::testing::Test {
   boost::asio::io_context io_;
   std::unique_ptr<PrometheusClient> client_;
 };
-
-void ExpectCode(const absl::StatusOr<QueryResult>& r, absl::StatusCode code,
-                const std::string& part) {
-  ASSERT_FALSE(r.ok()) << "got value " << r->value;
-  EXPECT_EQ(r.status().code(), code) << r.status();
-  EXPECT_TRUE(absl::StrContains(r.status().message(), part))
-      << r.status() << " lacks " << part;
-}
 
 TEST_F(PrometheusQueryTest, RateAndLatencyQuantileMatchTheExporter) {
   StartExporterAndPrometheus();

@@ -3,10 +3,12 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <atomic>
 #include <fstream>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -183,16 +185,41 @@ TEST_F(ServeTest, HoldsTheLastValueThroughARedisOutageAndRecovers) {
   EXPECT_TRUE(Eventually(kBacklogAge, [](double v) { return v < 2; }));
 }
 
-TEST_F(ServeTest, SigtermStopsCleanlyWithinSeconds) {
+TEST_F(ServeTest, SigtermUnderLoadStopsCleanlyWithinSeconds) {
   ASSERT_TRUE(EventuallyEq(kRecommended, 4)) << Log();
+  // Two clients scrape /metrics without pause while the daemon stops: every
+  // answer that arrives is a whole 200, the rest are refused connections.
+  std::atomic<bool> done{false};
+  std::atomic<int> ok{0}, bad{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < 2; ++i) {
+    clients.emplace_back([&] {
+      while (!done) {
+        absl::StatusOr<HttpReply> r = HttpGet(telemetry_port_, "/metrics");
+        if (r.ok() && r->status == 200 &&
+            r->body.find("ballast_build_info") != std::string::npos) {
+          ++ok;
+        } else if (r.ok()) {
+          ++bad;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   const absl::Time start = absl::Now();
   ballast_.Signal(SIGTERM);
   while (!ballast_.Exited() && absl::Now() - start < absl::Seconds(10)) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  const absl::Duration took = absl::Now() - start;
+  done = true;
+  for (std::thread& t : clients) t.join();
   const int status = ballast_.Stop();
   EXPECT_TRUE(WIFEXITED(status)) << status;
   EXPECT_EQ(WEXITSTATUS(status), 0) << Log();
+  EXPECT_LT(took, absl::Seconds(5));
+  EXPECT_GT(ok.load(), 0);
+  EXPECT_EQ(bad.load(), 0);
   EXPECT_NE(Log().find(R"(msg="stopped")"), std::string::npos) << Log();
 }
 
