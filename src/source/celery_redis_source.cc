@@ -35,6 +35,15 @@ class CeleryRedisSource::State {
 
   const RedisOptions& redis_options() const { return client_.options(); }
 
+  // Destroys `self` on its client's strand, after the tasks already queued
+  // there, so that no callback of a read in flight runs into a destroyed
+  // State (the client's contract: destroy it on its strand). If the
+  // io_context never runs again, the task is destroyed with it, and `self`.
+  static void DestroyOnStrand(std::unique_ptr<State> self) {
+    RedisClient& client = self->client_;
+    client.Post([owned = std::move(self)]() mutable { owned.reset(); });
+  }
+
   void SetInputs(std::vector<CeleryInputSpec> inputs) {
     client_.Post([this, inputs = std::move(inputs)]() mutable {
       inputs_ = std::move(inputs);
@@ -259,7 +268,9 @@ CeleryRedisSource::CeleryRedisSource(boost::asio::io_context& io,
     : state_(
           std::make_unique<State>(io, std::move(options), std::move(inputs))) {}
 
-CeleryRedisSource::~CeleryRedisSource() = default;
+CeleryRedisSource::~CeleryRedisSource() {
+  State::DestroyOnStrand(std::move(state_));
+}
 
 void CeleryRedisSource::SetInputs(std::vector<CeleryInputSpec> inputs) {
   state_->SetInputs(std::move(inputs));

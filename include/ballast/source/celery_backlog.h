@@ -173,7 +173,9 @@ struct CeleryPollResult {
 //
 // Thread-safety: Poll() and SetInputs() may be called from any thread; the
 // work and the callbacks run on the strand of the source's Redis client.
-// Destroy the source as a RedisClient (pending callbacks are dropped).
+// The source may be destroyed from any thread: its state is destroyed on
+// the client's strand after the tasks queued there, and pending callbacks
+// are dropped.
 class CeleryRedisSource {
  public:
   CeleryRedisSource(boost::asio::io_context& io,
