@@ -15,6 +15,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "ballast/source/redis_client.h"
+#include "externalscaler/externalscaler.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "integration/cli_util.h"
 #include "integration/common/process.h"
@@ -53,6 +55,9 @@ class ServeTest : public ::testing::Test {
     absl::StatusOr<int> port = FreePort();
     ASSERT_TRUE(port.ok());
     telemetry_port_ = *port;
+    port = FreePort();
+    ASSERT_TRUE(port.ok());
+    grpc_port_ = *port;
     config_path_ = dir_.path() + "/ballast.yaml";
     WriteConfig(3);
     absl::StatusOr<std::string> binary = FindBinary(BALLAST_BINARY);
@@ -82,6 +87,7 @@ class ServeTest : public ::testing::Test {
 server:
   pollIntervalSeconds: 1
   telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  grpc: {listen: "127.0.0.1:GRPC"}
 targets:
   - name: asr-worker
     maxReplicas: 20
@@ -91,6 +97,7 @@ targets:
 EXTRA)",
         {{"REDIS", absl::StrCat(redis_.port())},
          {"TELEMETRY", absl::StrCat(telemetry_port_)},
+         {"GRPC", absl::StrCat(grpc_port_)},
          {"AVG", absl::StrCat(average_value)},
          {"EXTRA", extra}});
   }
@@ -115,12 +122,41 @@ EXTRA)",
     return Eventually(series, [want](double v) { return v == want; });
   }
 
+  // KEDA's GetMetrics for asr-worker, as KEDA calls it.
+  absl::StatusOr<double> KedaMetric() {
+    auto stub = externalscaler::ExternalScaler::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", grpc_port_),
+                            grpc::InsecureChannelCredentials()));
+    externalscaler::GetMetricsRequest request;
+    (*request.mutable_scaledobjectref()->mutable_scalermetadata())["target"] =
+        "asr-worker";
+    request.set_metricname("s0-ballast-asr-worker");
+    externalscaler::GetMetricsResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::seconds(5));
+    const grpc::Status s = stub->GetMetrics(&context, request, &response);
+    if (!s.ok()) return absl::UnavailableError(s.error_message());
+    if (response.metricvalues_size() != 1) {
+      return absl::InternalError("expected one metric value");
+    }
+    // Older KEDA releases read only the deprecated integer field.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    EXPECT_EQ(
+        response.metricvalues(0).metricvalue(),
+        static_cast<int64_t>(response.metricvalues(0).metricvaluefloat()));
+#pragma GCC diagnostic pop
+    return response.metricvalues(0).metricvaluefloat();
+  }
+
   std::string log_path() const { return dir_.path() + "/ballast.log"; }
   std::string Log() const { return ReadFile(log_path()); }
 
   TempDir dir_;
   RedisServer redis_;
   int telemetry_port_ = 0;
+  int grpc_port_ = 0;
   std::string config_path_;
   ChildProcess ballast_;
 };
@@ -132,6 +168,10 @@ TEST_F(ServeTest, RecommendsFromTheRealBacklog) {
   EXPECT_EQ(Sample(Metrics(),
                    R"(ballast_limited_by{reason="none",target="asr-worker"})"),
             1);
+  // KEDA gets the same recommendation over gRPC.
+  absl::StatusOr<double> keda = KedaMetric();
+  ASSERT_TRUE(keda.ok()) << keda.status();
+  EXPECT_EQ(*keda, 4);
 }
 
 TEST_F(ServeTest, AppliesAGoodReloadAndKeepsTheRunningConfigOnABadOne) {
@@ -177,6 +217,10 @@ TEST_F(ServeTest, HoldsTheLastValueThroughARedisOutageAndRecovers) {
       1);
   EXPECT_NE(Log().find("input read failed; holding its last value"),
             std::string::npos);
+  // KEDA keeps getting the held recommendation, never a zero.
+  absl::StatusOr<double> keda = KedaMetric();
+  ASSERT_TRUE(keda.ok()) << keda.status();
+  EXPECT_EQ(*keda, 4);
 
   // Back on the same port, empty, then 5 new messages: read again.
   ASSERT_TRUE(redis_.Start().ok());
