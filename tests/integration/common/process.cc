@@ -78,12 +78,14 @@ absl::StatusOr<std::string> FindBinary(const std::string& name) {
     if (access(candidate.c_str(), X_OK) == 0) return candidate;
   }
   return absl::NotFoundError(absl::StrCat(
-      "'", name, "' not found on PATH: install its Debian package (scripts/test "
+      "'", name,
+      "' not found on PATH: install its Debian package (scripts/test "
       "does), a missing server is a failure, not a skip"));
 }
 
 TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "ballast-XXXXXX");
+  std::string tmpl =
+      (std::filesystem::temp_directory_path() / "ballast-XXXXXX");
   char* made = mkdtemp(tmpl.data());
   path_ = made ? made : "";
 }
@@ -95,9 +97,9 @@ TempDir::~TempDir() {
 
 ChildProcess::~ChildProcess() { Stop(); }
 
-absl::Status ChildProcess::Start(const std::vector<std::string>& argv,
-                                 const std::string& log_path,
-                                 const std::map<std::string, std::string>& env) {
+absl::Status ChildProcess::Start(
+    const std::vector<std::string>& argv, const std::string& log_path,
+    const std::map<std::string, std::string>& env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
   Stop();
   const std::string log = log_path.empty() ? "/dev/null" : log_path;
@@ -115,7 +117,8 @@ absl::Status ChildProcess::Start(const std::vector<std::string>& argv,
     if (devnull >= 0) dup2(devnull, STDIN_FILENO);
     for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
     std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    for (const std::string& a : argv)
+      args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     execv(args[0], args.data());
     _exit(127);
@@ -162,14 +165,13 @@ absl::Status RedisServer::Start(const std::vector<std::string>& extra_args) {
     if (!port.ok()) return port.status();
     port_ = *port;
   }
-  std::vector<std::string> argv = {*binary,       "--port",
-                                   std::to_string(port_), "--bind",
-                                   "127.0.0.1",   "--save",
-                                   "",            "--appendonly",
-                                   "no",          "--dir",
-                                   dir_.path()};
+  std::vector<std::string> argv = {
+      *binary,    "--port", std::to_string(port_), "--bind", "127.0.0.1",
+      "--save",   "",       "--appendonly",        "no",     "--dir",
+      dir_.path()};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  if (absl::Status s = process_.Start(argv, dir_.path() + "/redis.log"); !s.ok()) {
+  if (absl::Status s = process_.Start(argv, dir_.path() + "/redis.log");
+      !s.ok()) {
     return s;
   }
   return WaitForPort(port_, absl::Seconds(10));
@@ -185,8 +187,8 @@ absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv,
   while (!child.Exited()) {
     if (absl::Now() > deadline) {
       child.Stop();
-      return absl::DeadlineExceededError(
-          absl::StrCat(argv[0], " did not finish in ", absl::FormatDuration(timeout)));
+      return absl::DeadlineExceededError(absl::StrCat(
+          argv[0], " did not finish in ", absl::FormatDuration(timeout)));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }

@@ -97,8 +97,9 @@ class RedisServer {
 };
 
 // Runs a command to completion; returns its stdout. Fails on a non-zero exit.
-absl::StatusOr<std::string> RunCommand(const std::vector<std::string>& argv,
-                                       absl::Duration timeout = absl::Seconds(60));
+absl::StatusOr<std::string> RunCommand(
+    const std::vector<std::string>& argv,
+    absl::Duration timeout = absl::Seconds(60));
 
 // Debian's Python with python3-celery, -redis, -prometheus-client, -grpcio.
 // The `python3` on PATH may be another Python without them.
