@@ -138,7 +138,17 @@ class Daemon::Impl {
       auto server = server::ExternalMetricsServer::Start(
           io_, store_, *registry_,
           {.config = *s.external_metrics,
-           .poll_interval_seconds = s.poll_interval_seconds});
+           .poll_interval_seconds = s.poll_interval_seconds,
+           .on_tls_reload = [this](const absl::Status& status) {
+             if (status.ok()) {
+               log_.Info("external metrics TLS certificate reloaded");
+             } else {
+               log_.Error(
+                   "external metrics TLS files refused; keeping the "
+                   "previous certificate",
+                   {{"error", std::string(status.message())}});
+             }
+           }});
       if (!server.ok()) {
         return Annotate(server.status(), "server.externalMetrics");
       }

@@ -70,10 +70,13 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
            .key_file = cfg.tls_key_file,
            .client_ca_file = cfg.requestheader_client_ca_file},
           {.check_interval = options.tls_check_interval,
-           .on_reload = [weak_metrics](const absl::Status& status) {
-             if (!status.ok()) {
-               // The old certificate stays in use; say why the new one did
-               // not load, once per changed set of files.
+           .on_reload = [weak_metrics, on_tls_reload = options.on_tls_reload](
+                            const absl::Status& status) {
+             // Once per changed set of files; on failure the old
+             // certificate stays in use.
+             if (on_tls_reload) {
+               on_tls_reload(status);
+             } else if (!status.ok()) {
                std::cerr << "external metrics server: keeping the previous "
                             "certificate: "
                          << status.message() << "\n";

@@ -127,6 +127,9 @@ class ExternalMetricsServer {
     config::ExternalMetricsServerConfig config;
     int32_t poll_interval_seconds = 15;  // served as `window`
     absl::Duration tls_check_interval = absl::Seconds(2);
+    // Told of every reload of the TLS files (OK, or why the new files were
+    // refused and the old certificate stays); stderr when unset.
+    std::function<void(const absl::Status&)> on_tls_reload;
     // See ExternalMetricsApiOptions; for the benchmark binary only.
     bool trust_all_clients_for_benchmark = false;
   };
