@@ -285,14 +285,11 @@ class Daemon::Impl {
     return absl::OkStatus();
   }
 
+  // Everything of `server` but the poll interval is read once, at start.
   static bool SameServers(const config::ServerConfig& a,
                           const config::ServerConfig& b) {
-    auto listen = [](const auto& s) {
-      return s ? std::optional<std::string>(s->listen) : std::nullopt;
-    };
-    return listen(a.external_metrics) == listen(b.external_metrics) &&
-           listen(a.grpc) == listen(b.grpc) &&
-           listen(a.telemetry) == listen(b.telemetry);
+    return a.external_metrics == b.external_metrics && a.grpc == b.grpc &&
+           a.telemetry == b.telemetry;
   }
 
   const TargetSpec* FindSpec(absl::string_view name) const {

@@ -129,6 +129,8 @@ struct ExternalMetricsServerConfig {
   int32_t request_timeout_ms = 10000;  // whole request, headers and body
   int32_t idle_timeout_ms = 90000;     // keep-alive
   int32_t max_request_bytes = 65536;   // headers + body
+
+  bool operator==(const ExternalMetricsServerConfig&) const = default;
 };
 
 // `server.grpc`: KEDA's external scaler and ballast.v1 on one port.
@@ -137,11 +139,15 @@ struct GrpcServerConfig {
   std::string tls_cert_file;  // both empty: plaintext
   std::string tls_key_file;
   std::string client_ca_file;  // set: clients must present a certificate
+
+  bool operator==(const GrpcServerConfig&) const = default;
 };
 
 // `server.telemetry`: /metrics, /healthz, /readyz over plain HTTP.
 struct TelemetryServerConfig {
   std::string listen = "0.0.0.0:8080";
+
+  bool operator==(const TelemetryServerConfig&) const = default;
 };
 
 struct ServerConfig {

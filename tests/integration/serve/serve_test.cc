@@ -180,6 +180,8 @@ TEST_F(ServeTest, AppliesAGoodReloadAndKeepsTheRunningConfigOnABadOne) {
   EXPECT_TRUE(EventuallyEq(kRecommended, 6)) << Log();
   EXPECT_TRUE(
       EventuallyEq(R"(ballast_config_reloads_total{result="success"})", 1));
+  // Same `server` section: nothing to restart, so no warning.
+  EXPECT_EQ(Log().find("server settings changed"), std::string::npos);
 
   // minReplicas above maxReplicas: rejected, counted, logged; 6 stays.
   WriteConfig(1, "    minReplicas: 30\n");
