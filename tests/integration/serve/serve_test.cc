@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
@@ -87,7 +88,7 @@ class ServeTest : public ::testing::Test {
 server:
   pollIntervalSeconds: 1
   telemetry: {listen: "127.0.0.1:TELEMETRY"}
-  grpc: {listen: "127.0.0.1:GRPC"}
+SERVER_EXTRA  grpc: {listen: "127.0.0.1:GRPC"}
 targets:
   - name: asr-worker
     maxReplicas: 20
@@ -97,6 +98,7 @@ targets:
 EXTRA)",
         {{"REDIS", absl::StrCat(redis_.port())},
          {"TELEMETRY", absl::StrCat(telemetry_port_)},
+         {"SERVER_EXTRA", server_extra_},
          {"GRPC", absl::StrCat(grpc_port_)},
          {"AVG", absl::StrCat(average_value)},
          {"EXTRA", extra}});
@@ -156,6 +158,7 @@ EXTRA)",
   TempDir dir_;
   RedisServer redis_;
   int telemetry_port_ = 0;
+  std::string server_extra_;  // more keys of `server`, indented by two
   int grpc_port_ = 0;
   std::string config_path_;
   ChildProcess ballast_;
@@ -267,6 +270,101 @@ TEST_F(ServeTest, SigtermUnderLoadStopsCleanlyWithinSeconds) {
   EXPECT_GT(ok.load(), 0);
   EXPECT_EQ(bad.load(), 0);
   EXPECT_NE(Log().find(R"(msg="stopped")"), std::string::npos) << Log();
+}
+
+// The daemon behind HTTPS, as the aggregation layer reaches it: a client
+// certificate made here with the openssl CLI, curl as the client.
+class ServeExternalMetricsTest : public ServeTest {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<int> port = FreePort();
+    ASSERT_TRUE(port.ok());
+    https_port_ = *port;
+    tls_ = pki_dir_.path();
+    ASSERT_TRUE(RunCommand({"/bin/bash", "-ec",
+                            absl::StrReplaceAll(R"(
+cd DIR
+ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+openssl req -x509 $ec -keyout ca.key -out ca.crt -subj /CN=serving-ca 2>/dev/null
+openssl req -x509 $ec -keyout proxy-ca.key -out proxy-ca.crt -subj /CN=front-proxy-ca 2>/dev/null
+openssl req -new $ec -keyout server.key -out server.csr -subj /CN=ballast 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' > server.ext
+openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.crt 2>/dev/null
+openssl req -new $ec -keyout proxy.key -out proxy.csr -subj /CN=front-proxy-client 2>/dev/null
+openssl x509 -req -in proxy.csr -CA proxy-ca.crt -CAkey proxy-ca.key -CAcreateserial -days 2 -out proxy.crt 2>/dev/null
+)",
+                                                {{"DIR", tls_}})})
+                    .ok());
+    server_extra_ = absl::StrReplaceAll(
+        R"(  externalMetrics:
+    listen: "127.0.0.1:PORT"
+    tlsCertFile: DIR/server.crt
+    tlsKeyFile: DIR/server.key
+    requestheaderClientCAFile: DIR/proxy-ca.crt
+    requestheaderAllowedNames: [front-proxy-client]
+)",
+        {{"PORT", absl::StrCat(https_port_)}, {"DIR", tls_}});
+    ServeTest::SetUp();
+  }
+
+  // GET over HTTPS with curl; with the front-proxy certificate unless
+  // `anonymous`. Returns "CODE BODY".
+  std::string Curl(const std::string& path, bool anonymous = false) {
+    std::vector<std::string> argv = {
+        "/usr/bin/curl",  "-s", "--max-time",   "5",  "--cacert",
+        tls_ + "/ca.crt", "-w", "%{http_code}", "-o", tls_ + "/body"};
+    if (!anonymous) {
+      argv.insert(argv.end(), {"--cert", tls_ + "/proxy.crt", "--key",
+                               tls_ + "/proxy.key"});
+    }
+    argv.push_back(absl::StrCat("https://127.0.0.1:", https_port_, path));
+    absl::StatusOr<std::string> code = RunCommand(argv);
+    if (!code.ok()) return code.status().ToString();
+    return absl::StrCat(*code, " ", ReadFile(tls_ + "/body"));
+  }
+
+  TempDir pki_dir_;
+  std::string tls_;
+  int https_port_ = 0;
+};
+
+constexpr char kInputPath[] =
+    "/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/ballast_input"
+    "?labelSelector=target%3Dasr-worker%2Cinput%3Dbacklog";
+constexpr char kReplicasPath[] =
+    "/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/"
+    "ballast_recommended_replicas?labelSelector=target%3Dasr-worker";
+
+TEST_F(ServeExternalMetricsTest, ServesHeldValuesWithTheirTimeThroughAnOutage) {
+  ASSERT_TRUE(EventuallyEq(kRecommended, 4)) << Log();
+  auto timestamp = [](const std::string& body) {
+    const size_t at = body.find(R"("timestamp":")");
+    return at == std::string::npos ? std::string() : body.substr(at, 36);
+  };
+  const std::string before = Curl(kInputPath);
+  ASSERT_TRUE(absl::StartsWith(before, "200 ")) << before;
+  EXPECT_TRUE(absl::StrContains(before, R"("value":"12")")) << before;
+  EXPECT_TRUE(absl::StrContains(Curl(kReplicasPath), R"("value":"4")"));
+  // Without the front-proxy certificate: 401, as a Kubernetes Status.
+  const std::string anonymous = Curl(kReplicasPath, /*anonymous=*/true);
+  EXPECT_TRUE(absl::StartsWith(anonymous, "401 ")) << anonymous;
+  EXPECT_TRUE(absl::StrContains(anonymous, R"("kind":"Status")"));
+
+  // While Redis answers, each poll's read carries a new time.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  EXPECT_NE(timestamp(Curl(kInputPath)), timestamp(before));
+
+  redis_.Stop();
+  ASSERT_TRUE(Eventually(kBacklogAge, [](double v) { return v >= 3; }));
+  // The held value is served with the time it was read: it stops moving
+  // while Redis is down, which is how a client sees the staleness.
+  const std::string during = Curl(kInputPath);
+  EXPECT_TRUE(absl::StartsWith(during, "200 ")) << during;
+  EXPECT_TRUE(absl::StrContains(during, R"("value":"12")")) << during;
+  ASSERT_FALSE(timestamp(during).empty()) << during;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  EXPECT_EQ(timestamp(Curl(kInputPath)), timestamp(during));
+  EXPECT_TRUE(absl::StrContains(Curl(kReplicasPath), R"("value":"4")"));
 }
 
 }  // namespace
