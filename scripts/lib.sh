@@ -2,7 +2,7 @@
 
 # Debian packages ballast needs to build, test and run its demo.
 BALLAST_PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang-format
+  build-essential cmake ninja-build pkg-config clang-format ccache
   libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev openssl curl
@@ -35,7 +35,100 @@ ballast_build() {
   local dir=$1
   shift
   if [ ! -f "$dir/build.ninja" ]; then
-    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+    # ccache: a CI run in a fresh clone reuses what earlier builds compiled.
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@"
   fi
   cmake --build "$dir" -j "$(nproc)"
+}
+
+# The commands ballast_cluster_binaries builds, by binary name.
+BALLAST_CLUSTER_TOOLS=(kube-apiserver kube-controller-manager kubectl etcd)
+
+# _ballast_cluster_complete BIN: whether BIN holds every built command.
+_ballast_cluster_complete() {
+  local t
+  for t in "${BALLAST_CLUSTER_TOOLS[@]}"; do
+    [ -x "$1/$t" ] || return 1
+  done
+}
+
+# ballast_cluster_binaries: builds the Kubernetes control plane the cluster
+# tests run (kube-apiserver, kube-controller-manager, kubectl, etcd) from the
+# Go module in tests/cluster and prints the directory holding them on stdout;
+# everything else goes to stderr.
+#
+# The binaries live in ${XDG_CACHE_HOME:-$HOME/.cache}/ballast/cluster-<hash>/bin,
+# <hash> covering the files that decide what gets built (go.mod, go.sum,
+# etcd/main.go), so a warm run only checks that they are there. A build goes
+# to a temporary directory renamed into place once complete, under a lock:
+# concurrent callers wait for one build instead of racing (a cold build keeps
+# every core busy for many minutes). Go is /usr/local/go/bin/go unless
+# BALLAST_GO names another; its module and build caches make rebuilds fast.
+ballast_cluster_binaries() {
+  local src
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/cluster" && pwd) || return 1
+  local hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go" | sha256sum | cut -c1-16)
+  local root=${XDG_CACHE_HOME:-$HOME/.cache}/ballast/cluster-$hash
+  local bin=$root/bin
+  if _ballast_cluster_complete "$bin"; then
+    echo "$bin"
+    return 0
+  fi
+
+  mkdir -p "$root" || return 1
+  local lock status=0
+  exec {lock}>"$root/lock" || return 1
+  flock "$lock"
+  # Another caller may have finished the build while this one waited.
+  if ! _ballast_cluster_complete "$bin"; then
+    _ballast_cluster_build "$src" "$root" || status=$?
+  fi
+  exec {lock}>&-
+  [ "$status" -eq 0 ] || return "$status"
+  echo "$bin"
+}
+
+# _ballast_cluster_build SRC ROOT: go build of the control plane from module
+# SRC into ROOT/bin, holding ROOT's lock.
+_ballast_cluster_build() {
+  local src=$1 root=$2
+  local go=${BALLAST_GO:-/usr/local/go/bin/go}
+  if [ ! -x "$go" ]; then
+    echo "ballast_cluster_binaries: no Go toolchain at $go" >&2
+    return 1
+  fi
+  # Stamp the Kubernetes version the module pins, as a release build does, so
+  # `kube-apiserver --version` and `kubectl version` report it.
+  local version major minor
+  version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$src/go.mod")
+  IFS=. read -r major minor _ <<<"${version#v}"
+  local ldflags="-s -w" pkg
+  for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major"
+    ldflags+=" -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
+  done
+
+  # Left by builds that were interrupted (this caller holds the lock).
+  rm -rf "$root"/bin.tmp.*
+  local tmp
+  tmp=$(mktemp -d "$root/bin.tmp.XXXXXX") || return 1
+  echo "building the Kubernetes $version control plane into $root/bin" \
+    "(from empty Go caches this takes a long time)" >&2
+  local started=$SECONDS
+  if ! (cd "$src" && "$go" build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kubectl \
+    ./etcd) >&2; then
+    echo "ballast_cluster_binaries: go build failed" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  chmod 755 "$tmp"
+  # An incomplete bin directory (a binary deleted by hand) is replaced whole.
+  rm -rf "$root/bin"
+  mv -T "$tmp" "$root/bin"
+  echo "built the control plane in $((SECONDS - started))s" >&2
 }

@@ -20,6 +20,7 @@
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/grpc_server.h"
 #include "ballast/server/telemetry_server.h"
+#include "ballast/source/kubernetes_client.h"
 #include "ballast/source/poller.h"
 #include "ballast/store/recommendation_store.h"
 #include "boost/asio/io_context.hpp"
@@ -135,20 +136,47 @@ class Daemon::Impl {
                 {{"port", absl::StrCat(telemetry_->port())}});
     }
     if (s.external_metrics) {
+      using Mode = config::ExternalMetricsServerConfig;
+      std::optional<source::HttpClientOptions> kubernetes;
+      if (s.external_metrics->authentication_mode ==
+              Mode::AuthenticationMode::kCluster ||
+          s.external_metrics->authorization_mode ==
+              Mode::AuthorizationMode::kDelegated) {
+        absl::StatusOr<source::HttpClientOptions> client =
+            source::KubernetesClientOptions(config_->kubernetes);
+        if (!client.ok()) {
+          return Annotate(client.status(),
+                          "server.externalMetrics: the API server");
+        }
+        kubernetes = *std::move(client);
+      }
       auto server = server::ExternalMetricsServer::Start(
           io_, store_, *registry_,
           {.config = *s.external_metrics,
            .poll_interval_seconds = s.poll_interval_seconds,
-           .on_tls_reload = [this](const absl::Status& status) {
-             if (status.ok()) {
-               log_.Info("external metrics TLS certificate reloaded");
-             } else {
-               log_.Error(
-                   "external metrics TLS files refused; keeping the "
-                   "previous certificate",
-                   {{"error", std::string(status.message())}});
-             }
-           }});
+           .kubernetes = std::move(kubernetes),
+           .on_trust_change =
+               [this](const absl::Status& status) {
+                 if (status.ok()) {
+                   log_.Info(
+                       "front-proxy trust updated from "
+                       "kube-system/extension-apiserver-authentication");
+                 } else {
+                   log_.Error("front-proxy trust not updated",
+                              {{"error", std::string(status.message())}});
+                 }
+               },
+           .on_tls_reload =
+               [this](const absl::Status& status) {
+                 if (status.ok()) {
+                   log_.Info("external metrics TLS certificate reloaded");
+                 } else {
+                   log_.Error(
+                       "external metrics TLS files refused; keeping the "
+                       "previous certificate",
+                       {{"error", std::string(status.message())}});
+                 }
+               }});
       if (!server.ok()) {
         return Annotate(server.status(), "server.externalMetrics");
       }

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "ballast/engine/engine.h"
+#include "ballast/version.h"
 
 namespace ballast::app {
 namespace {
@@ -84,7 +85,7 @@ DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
       .Name("ballast_build_info")
       .Help("ballast's version; always 1")
       .Register(registry)
-      .Add({{"version", "0.1.0"}})
+      .Add({{"version", kVersion}})
       .Set(1);
 }
 

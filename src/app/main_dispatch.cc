@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "ballast/app/commands.h"
+#include "ballast/version.h"
 
 namespace ballast::app {
 namespace {
@@ -40,7 +41,7 @@ int Main(int argc, char** argv) {
   if (command == "probe") return RunProbe(args, std::cout, std::cerr);
   if (command == "serve") return RunServe(args, std::cout, std::cerr);
   if (command == "version" || command == "--version") {
-    std::cout << "ballast 0.1.0\n";
+    std::cout << "ballast " << kVersion << "\n";
     return 0;
   }
   if (command == "help" || command == "--help" || command == "-h") {

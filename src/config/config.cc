@@ -131,6 +131,17 @@ class Loader {
   Config Load(const YAML::Node& root) {
     MapReader top(sink_, Value{.node = root, .path = "", .mark = root.Mark()});
     if (!top.valid()) return config_;
+    if (std::optional<MapReader> kube = top.Map("kubernetes")) {
+      kube->Read("kubeconfig", &config_.kubernetes.kubeconfig);
+      kube->Read("context", &config_.kubernetes.context);
+      if (!config_.kubernetes.context.empty() &&
+          config_.kubernetes.kubeconfig.empty()) {
+        kube->Error(*kube->Find("context"),
+                    "a context needs a kubeconfig (in a pod, ballast uses "
+                    "its service account)");
+      }
+      kube->RejectUnknownKeys();
+    }
     if (std::optional<MapReader> sources = top.Map("sources")) {
       ReadSources(*sources);
     }
@@ -294,6 +305,33 @@ class Loader {
           Convert(*sink_, v, kAnyNumber,
                   &e.requestheader_allowed_names.emplace_back());
         }
+      }
+      using Authn = ExternalMetricsServerConfig::AuthenticationMode;
+      using Authz = ExternalMetricsServerConfig::AuthorizationMode;
+      if (std::optional<MapReader> a = r->Map("authentication")) {
+        a->ReadEnum("mode", &e.authentication_mode,
+                    {{"Files", Authn::kFiles}, {"Cluster", Authn::kCluster}});
+        a->Read("refreshSeconds", &e.authentication_refresh_seconds,
+                Between(1, 3600));
+        a->RejectUnknownKeys();
+      }
+      if (e.authentication_mode == Authn::kCluster &&
+          !e.requestheader_client_ca_file.empty()) {
+        r->Error(*r->Find("requestheaderClientCAFile"),
+                 "authentication.mode Cluster reads the front-proxy CA from "
+                 "the cluster; remove requestheaderClientCAFile or use mode "
+                 "Files");
+      }
+      if (std::optional<MapReader> a = r->Map("authorization")) {
+        a->ReadEnum("mode", &e.authorization_mode,
+                    {{"AlwaysAllow", Authz::kAlwaysAllow},
+                     {"Delegated", Authz::kDelegated}});
+        a->Read("allowedTtlSeconds", &e.authorization_allowed_ttl_seconds,
+                Between(0, 3600));
+        a->Read("deniedTtlSeconds", &e.authorization_denied_ttl_seconds,
+                Between(0, 3600));
+        a->Read("timeoutMs", &e.authorization_timeout_ms, Between(1, 60000));
+        a->RejectUnknownKeys();
       }
       r->Read("maxConnections", &e.max_connections, Between(1, 100000));
       r->Read("requestTimeoutMs", &e.request_timeout_ms, kPositive);

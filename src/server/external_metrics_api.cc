@@ -136,7 +136,21 @@ HttpResponse StatusResponse(const absl::Status& status) {
 
 ExternalMetricsApi::ExternalMetricsApi(const store::RecommendationStore& store,
                                        ExternalMetricsApiOptions options)
-    : store_(store), options_(std::move(options)) {}
+    : store_(store),
+      options_(std::move(options)),
+      request_header_(
+          std::make_shared<RequestHeaderConfig>(options_.request_header)) {}
+
+void ExternalMetricsApi::SetRequestHeaderConfig(RequestHeaderConfig config) {
+  auto next = std::make_shared<const RequestHeaderConfig>(std::move(config));
+  absl::MutexLock lock(&mu_);
+  request_header_ = std::move(next);
+}
+
+RequestHeaderConfig ExternalMetricsApi::request_header_config() const {
+  absl::MutexLock lock(&mu_);
+  return *request_header_;
+}
 
 absl::string_view ExternalMetricsApi::PathKind(absl::string_view path) {
   const std::vector<std::string> segments = SplitPath(path);
@@ -160,28 +174,43 @@ absl::StatusOr<RemoteUser> ExternalMetricsApi::Authenticate(
     return absl::UnauthenticatedError(
         "a client certificate signed by the request-header CA is required");
   }
-  const std::vector<std::string>& allowed = options_.allowed_names;
+  std::shared_ptr<const RequestHeaderConfig> config;
+  {
+    absl::MutexLock lock(&mu_);
+    config = request_header_;
+  }
+  const std::vector<std::string>& allowed = config->allowed_names;
   if (!allowed.empty() && std::find(allowed.begin(), allowed.end(),
                                     peer.client_common_name) == allowed.end()) {
     return absl::UnauthenticatedError(absl::StrCat(
         "client certificate common name \"", peer.client_common_name,
         "\" is not one of the request-header allowed names"));
   }
-  RemoteUser user{.groups = request.HeaderValues("x-remote-group")};
-  user.name = request.Header("x-remote-user").value_or(peer.client_common_name);
-  return user;
+  return UserFromHeaders(request, *config);
 }
 
-HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
-                                        const PeerInfo& peer) const {
+std::optional<HttpResponse> ExternalMetricsApi::Unauthenticated(
+    const HttpRequest& request) const {
   const absl::string_view kind = PathKind(request.path);
-  if (kind == "health") return {.status = 200, .body = "ok"};
+  if (kind == "health") return HttpResponse{.status = 200, .body = "ok"};
   if (kind == "openapi") {
     return StatusResponse(absl::NotFoundError(
         absl::StrCat("the server could not find ", request.path)));
   }
+  return std::nullopt;
+}
+
+HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
+                                        const PeerInfo& peer) const {
+  if (std::optional<HttpResponse> open = Unauthenticated(request)) {
+    return *std::move(open);
+  }
   absl::StatusOr<RemoteUser> user = Authenticate(request, peer);
   if (!user.ok()) return StatusResponse(user.status());
+  return Serve(request);
+}
+
+HttpResponse ExternalMetricsApi::Serve(const HttpRequest& request) const {
   if (request.method != "GET") {
     return StatusResponse(absl::UnimplementedError(absl::StrCat(
         "method ", request.method, " is not supported; this API is GET only")));

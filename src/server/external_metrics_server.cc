@@ -2,6 +2,10 @@
 // telemetry.
 #include "ballast/server/external_metrics_server.h"
 
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <iostream>
 #include <utility>
@@ -30,7 +34,22 @@ struct ExternalMetricsServer::Metrics {
                         .Name("ballast_external_metrics_tls_reloads_total")
                         .Help("Reloads of the serving certificate files after "
                               "they changed, by result.")
-                        .Register(registry)) {}
+                        .Register(registry)),
+        trust_reads(prometheus::BuildCounter()
+                        .Name("ballast_front_proxy_trust_reads_total")
+                        .Help("Reads of the cluster's front-proxy trust "
+                              "(kube-system/extension-apiserver-"
+                              "authentication) by result: unchanged, "
+                              "changed, failure.")
+                        .Register(registry)),
+        authorizations(
+            prometheus::BuildCounter()
+                .Name("ballast_external_metrics_authorizations_total")
+                .Help("Delegated authorization decisions by result (allowed, "
+                      "denied, error: the API server could not answer and "
+                      "the request failed closed) and whether the answer "
+                      "came from the cache.")
+                .Register(registry)) {}
 
   void Count(int code, absl::string_view path_kind) {
     requests
@@ -42,6 +61,118 @@ struct ExternalMetricsServer::Metrics {
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Histogram>& duration;
   prometheus::Family<prometheus::Counter>& tls_reloads;
+  prometheus::Family<prometheus::Counter>& trust_reads;
+  prometheus::Family<prometheus::Counter>& authorizations;
+};
+
+// Follows kube-system/extension-apiserver-authentication: reads it every
+// `interval` and applies a changed trust to the TLS context (the CA) and the
+// API (names and headers), then recycles open connections.
+struct ExternalMetricsServer::TrustFollower
+    : std::enable_shared_from_this<TrustFollower> {
+  TrustFollower(boost::asio::io_context& io, absl::Duration every)
+      : timer(io), interval(every) {}
+
+  void Schedule() {
+    timer.expires_after(absl::ToChronoNanoseconds(interval));
+    timer.async_wait(
+        [weak = weak_from_this()](const boost::system::error_code& ec) {
+          auto self = weak.lock();
+          if (ec || !self || self->stopped) return;
+          self->Read([weak](const absl::Status&) {
+            if (auto again = weak.lock(); again && !again->stopped) {
+              again->Schedule();
+            }
+          });
+        });
+  }
+
+  void Read(std::function<void(const absl::Status&)> done) {
+    http->Send({.target = kAuthenticationConfigMapPath},
+               [weak = weak_from_this(), done = std::move(done)](
+                   absl::StatusOr<source::HttpResponse> response) {
+                 auto self = weak.lock();
+                 if (!self) return;
+                 absl::Status status = self->Apply(response);
+                 if (done) done(status);
+               });
+  }
+
+  absl::Status Apply(const absl::StatusOr<source::HttpResponse>& response) {
+    absl::MutexLock lock(&mu);
+    absl::StatusOr<FrontProxyTrust> trust =
+        !response.ok() ? absl::StatusOr<FrontProxyTrust>(response.status())
+        : response->status != 200
+            ? absl::StatusOr<FrontProxyTrust>(absl::Status(
+                  source::CodeForHttpStatus(response->status),
+                  absl::StrCat("HTTP ", response->status, ": ",
+                               source::Shorten(response->body, 300),
+                               response->status == 403
+                                   ? " (ballast's service account needs the "
+                                     "extension-apiserver-authentication-"
+                                     "reader Role in kube-system)"
+                                   : "")))
+            : ParseAuthenticationConfigMap(response->body);
+    absl::Status status;
+    bool changed = false;
+    if (!trust.ok()) {
+      status = absl::Status(
+          trust.status().code(),
+          absl::StrCat("cannot read the front-proxy trust from "
+                       "kube-system/extension-apiserver-authentication "
+                       "(keeping the previous one): ",
+                       trust.status().message()));
+    } else if (current && *trust == *current) {
+      status = absl::OkStatus();
+    } else {
+      status = tls->SetClientCaPem(trust->client_ca_pem);
+      if (status.ok()) {
+        api->SetRequestHeaderConfig(trust->headers);
+        current = *trust;
+        changed = true;
+        if (http_server != nullptr) http_server->RecycleConnections();
+      } else {
+        status = absl::InvalidArgumentError(absl::StrCat(
+            "the cluster's requestheader-client-ca-file is unusable "
+            "(keeping the previous trust): ",
+            status.message()));
+      }
+    }
+    metrics->trust_reads
+        .Add({{"result", !status.ok() ? "failure"
+                         : changed    ? "changed"
+                                      : "unchanged"}})
+        .Increment();
+    // Told of changes and failures, not of every unchanged read; a failure
+    // is told once until the next success.
+    if (!status.ok() ? !failing : changed) {
+      if (on_change) {
+        on_change(status);
+      } else {
+        std::cerr << "external metrics server: "
+                  << (status.ok() ? "front-proxy trust updated from the cluster"
+                                  : status.message())
+                  << "\n";
+      }
+    }
+    failing = !status.ok();
+    last = status;
+    return status;
+  }
+
+  boost::asio::steady_timer timer;
+  const absl::Duration interval;
+  std::unique_ptr<source::HttpClient> http;
+  std::shared_ptr<TlsContextSource> tls;
+  ExternalMetricsApi* api = nullptr;
+  HttpServer* http_server = nullptr;
+  std::shared_ptr<Metrics> metrics;
+  std::function<void(const absl::Status&)> on_change;
+  absl::Mutex mu;  // a refresh may run beside the timer's read
+  std::optional<FrontProxyTrust> current;
+  bool failing = false;
+  absl::Status last;
+  std::atomic<bool> stopped{false};
 };
 
 namespace {
@@ -68,7 +199,11 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
       TlsContextSource::Create(
           {.cert_file = cfg.tls_cert_file,
            .key_file = cfg.tls_key_file,
-           .client_ca_file = cfg.requestheader_client_ca_file},
+           .client_ca_file = cfg.authentication_mode ==
+                                     config::ExternalMetricsServerConfig::
+                                         AuthenticationMode::kFiles
+                                 ? cfg.requestheader_client_ca_file
+                                 : ""},
           {.check_interval = options.tls_check_interval,
            .on_reload = [weak_metrics, on_tls_reload = options.on_tls_reload](
                             const absl::Status& status) {
@@ -88,12 +223,63 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
              }
            }});
   if (!tls.ok()) return tls.status();
+  server->tls_ = *tls;
+  RequestHeaderConfig request_header;
+  request_header.allowed_names = cfg.requestheader_allowed_names;
   server->api_ = std::make_unique<ExternalMetricsApi>(
-      store, ExternalMetricsApiOptions{
-                 .window_seconds = options.poll_interval_seconds,
-                 .allowed_names = cfg.requestheader_allowed_names,
-                 .trust_all_clients_for_benchmark =
-                     options.trust_all_clients_for_benchmark});
+      store,
+      ExternalMetricsApiOptions{.window_seconds = options.poll_interval_seconds,
+                                .request_header = std::move(request_header),
+                                .trust_all_clients_for_benchmark =
+                                    options.trust_all_clients_for_benchmark});
+  using Mode = config::ExternalMetricsServerConfig;
+  const bool from_cluster =
+      cfg.authentication_mode == Mode::AuthenticationMode::kCluster;
+  const bool delegated =
+      cfg.authorization_mode == Mode::AuthorizationMode::kDelegated;
+  if ((from_cluster || delegated) && !options.kubernetes) {
+    return absl::FailedPreconditionError(
+        "external metrics server: authentication mode Cluster and "
+        "authorization mode Delegated need the API server (`kubernetes`)");
+  }
+  if (delegated) {
+    source::HttpClientOptions client = *options.kubernetes;
+    client.timeout = absl::Milliseconds(cfg.authorization_timeout_ms);
+    client.max_in_flight = 16;
+    absl::StatusOr<std::unique_ptr<SubjectAccessReviewAuthorizer>> authorizer =
+        SubjectAccessReviewAuthorizer::Create(
+            io, std::move(client),
+            {.allowed_ttl =
+                 absl::Seconds(cfg.authorization_allowed_ttl_seconds),
+             .denied_ttl =
+                 absl::Seconds(cfg.authorization_denied_ttl_seconds)});
+    if (!authorizer.ok()) {
+      return absl::Status(authorizer.status().code(),
+                          absl::StrCat("external metrics authorization: ",
+                                       authorizer.status().message()));
+    }
+    server->authorizer_ = *std::move(authorizer);
+  }
+  if (from_cluster) {
+    auto follower = std::make_shared<TrustFollower>(
+        io, absl::Seconds(cfg.authentication_refresh_seconds));
+    source::HttpClientOptions client = *options.kubernetes;
+    client.max_in_flight = 1;
+    client.max_body_bytes = size_t{1} << 20;
+    absl::StatusOr<std::unique_ptr<source::HttpClient>> http =
+        source::HttpClient::Create(io, std::move(client));
+    if (!http.ok()) {
+      return absl::Status(http.status().code(),
+                          absl::StrCat("external metrics authentication: ",
+                                       http.status().message()));
+    }
+    follower->http = *std::move(http);
+    follower->tls = server->tls_;
+    follower->api = server->api_.get();
+    follower->metrics = server->metrics_;
+    follower->on_change = options.on_trust_change;
+    server->trust_ = std::move(follower);
+  }
   HttpServerOptions http{
       .name = "external metrics server",
       .listen = cfg.listen,
@@ -106,27 +292,95 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
         metrics->Count(status, status == 503 ? "connection" : "invalid");
       }};
   const ExternalMetricsApi* api = server->api_.get();
-  Metrics* metrics = server->metrics_.get();
+  SubjectAccessReviewAuthorizer* authorizer = server->authorizer_.get();
+  std::shared_ptr<Metrics> metrics = server->metrics_;
   absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
       io, std::move(http),
-      [api, metrics](const HttpRequest& request, const PeerInfo& peer) {
+      [api, authorizer, metrics](const HttpRequest& request,
+                                 const PeerInfo& peer, HttpReply reply) {
         const auto start = std::chrono::steady_clock::now();
-        HttpResponse response = api->Handle(request, peer);
-        const absl::string_view kind =
-            ExternalMetricsApi::PathKind(request.path);
-        metrics->Count(response.status, kind);
-        metrics->duration
-            .Add({{"path_kind", std::string(kind)}}, LatencyBuckets())
-            .Observe(std::chrono::duration<double>(
-                         std::chrono::steady_clock::now() - start)
-                         .count());
-        return response;
+        auto finish = [metrics, start, reply = std::move(reply),
+                       kind = ExternalMetricsApi::PathKind(request.path)](
+                          HttpResponse response) {
+          metrics->Count(response.status, kind);
+          metrics->duration
+              .Add({{"path_kind", std::string(kind)}}, LatencyBuckets())
+              .Observe(std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - start)
+                           .count());
+          reply(std::move(response));
+        };
+        if (std::optional<HttpResponse> open = api->Unauthenticated(request)) {
+          return finish(*std::move(open));
+        }
+        absl::StatusOr<RemoteUser> user = api->Authenticate(request, peer);
+        if (!user.ok()) return finish(StatusResponse(user.status()));
+        if (authorizer == nullptr) return finish(api->Serve(request));
+        const RequestAttributes attributes = AttributesOf(request);
+        authorizer->Authorize(
+            *user, attributes,
+            [api, metrics, request, user = *user, attributes,
+             finish = std::move(finish)](
+                absl::StatusOr<AuthorizationDecision> decision) mutable {
+              metrics->authorizations
+                  .Add({{"result", !decision.ok()      ? "error"
+                                   : decision->allowed ? "allowed"
+                                                       : "denied"},
+                        {"cached",
+                         decision.ok() && decision->cached ? "true" : "false"}})
+                  .Increment();
+              if (!decision.ok()) {
+                return finish(StatusResponse(absl::UnavailableError(
+                    absl::StrCat("authorization failed (denying): ",
+                                 decision.status().message()))));
+              }
+              if (!decision->allowed) {
+                return finish(StatusResponse(absl::PermissionDeniedError(
+                    DescribeDenial(user, attributes, decision->reason))));
+              }
+              finish(api->Serve(request));
+            });
       });
   if (!started.ok()) return started.status();
   server->http_ = *std::move(started);
+  if (server->trust_) {
+    server->trust_->http_server = server->http_.get();
+    server->trust_->Schedule();
+    // The first read starts at once; until it succeeds, requests are 401.
+    server->trust_->Read(nullptr);
+  }
   return server;
 }
 
-ExternalMetricsServer::~ExternalMetricsServer() = default;
+void ExternalMetricsServer::RefreshTrust(
+    std::function<void(const absl::Status&)> done) {
+  if (!trust_) {
+    if (done) done(absl::FailedPreconditionError("authentication mode Files"));
+    return;
+  }
+  trust_->Read(std::move(done));
+}
+
+void ExternalMetricsServer::Stop(absl::Duration grace,
+                                 std::function<void()> done) {
+  if (trust_) {
+    trust_->stopped = true;
+    boost::asio::post(trust_->timer.get_executor(),
+                      [trust = trust_] { trust->timer.cancel(); });
+  }
+  http_->Stop(grace, std::move(done));
+}
+
+void ExternalMetricsServer::StopAndWait(absl::Duration grace) {
+  if (trust_) trust_->stopped = true;
+  http_->StopAndWait(grace);
+}
+
+ExternalMetricsServer::~ExternalMetricsServer() {
+  if (trust_) {
+    trust_->stopped = true;
+    trust_->http_server = nullptr;
+  }
+}
 
 }  // namespace ballast::server

@@ -8,6 +8,7 @@
 #include <utility>
 //
 #include <openssl/err.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <sys/stat.h>
@@ -102,8 +103,34 @@ std::string OpenSslErrors() {
   return out.empty() ? "unknown OpenSSL error" : out;
 }
 
+// Trusts every certificate of `pem` as a client CA of `native` and names
+// them in the certificate request. InvalidArgument when there is none.
+absl::Status AddClientCas(SSL_CTX* native, absl::string_view pem) {
+  BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
+  if (bio == nullptr) return absl::ResourceExhaustedError("BIO_new_mem_buf");
+  X509_STORE* store = SSL_CTX_get_cert_store(native);
+  STACK_OF(X509_NAME)* names = sk_X509_NAME_new_null();
+  int count = 0;
+  while (X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr)) {
+    X509_STORE_add_cert(store, cert);
+    sk_X509_NAME_push(names, X509_NAME_dup(X509_get_subject_name(cert)));
+    X509_free(cert);
+    ++count;
+  }
+  BIO_free(bio);
+  ERR_clear_error();  // the end of the PEM data reads as an error
+  if (count == 0) {
+    sk_X509_NAME_pop_free(names, X509_NAME_free);
+    return absl::InvalidArgumentError(
+        "no PEM certificate in the client CA data");
+  }
+  SSL_CTX_set_client_CA_list(native, names);  // takes ownership
+  return absl::OkStatus();
+}
+
+// `client_ca_pem`, when not empty, is the client CA instead of the file.
 absl::StatusOr<std::shared_ptr<ssl::context>> BuildTlsContext(
-    const TlsFiles& files) {
+    const TlsFiles& files, const std::string& client_ca_pem) {
   ERR_clear_error();
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
   SSL_CTX* native = ctx->native_handle();
@@ -127,7 +154,10 @@ absl::StatusOr<std::shared_ptr<ssl::context>> BuildTlsContext(
     return fail("the private key does not match the certificate",
                 files.key_file);
   }
-  if (!files.client_ca_file.empty()) {
+  if (!client_ca_pem.empty()) {
+    absl::Status added = AddClientCas(native, client_ca_pem);
+    if (!added.ok()) return added;
+  } else if (!files.client_ca_file.empty()) {
     if (SSL_CTX_load_verify_locations(native, files.client_ca_file.c_str(),
                                       nullptr) != 1) {
       return fail("cannot load the client CA", files.client_ca_file);
@@ -138,6 +168,8 @@ absl::StatusOr<std::shared_ptr<ssl::context>> BuildTlsContext(
       return fail("no CA certificate in", files.client_ca_file);
     }
     SSL_CTX_set_client_CA_list(native, names);  // takes ownership
+  }
+  if (!client_ca_pem.empty() || !files.client_ca_file.empty()) {
     // Ask for a certificate but never fail the handshake over it: the
     // verification result is read after the handshake (PeerInfo), so that
     // an unauthenticated client gets a 401 Status rather than a TLS alert.
@@ -303,7 +335,7 @@ absl::StatusOr<std::shared_ptr<TlsContextSource>> TlsContextSource::Create(
       std::make_shared<TlsContextSource>(std::move(files), std::move(options));
   FileIds ids = source->StatFiles();
   absl::StatusOr<std::shared_ptr<ssl::context>> ctx =
-      BuildTlsContext(source->files_);
+      BuildTlsContext(source->files_, /*client_ca_pem=*/"");
   if (!ctx.ok()) return ctx.status();
   absl::MutexLock lock(&source->mu_);
   source->current_ = *std::move(ctx);
@@ -324,6 +356,22 @@ std::shared_ptr<ssl::context> TlsContextSource::Current() {
   return current_;
 }
 
+absl::Status TlsContextSource::SetClientCaPem(std::string pem) {
+  if (pem.empty()) {
+    return absl::InvalidArgumentError("the client CA data is empty");
+  }
+  const FileIds ids = StatFiles();
+  absl::StatusOr<std::shared_ptr<ssl::context>> ctx =
+      BuildTlsContext(files_, pem);
+  if (!ctx.ok()) return ctx.status();
+  absl::MutexLock lock(&mu_);
+  current_ = *std::move(ctx);
+  client_ca_pem_ = std::move(pem);
+  loaded_ = ids;
+  failed_.clear();
+  return absl::OkStatus();
+}
+
 absl::Status TlsContextSource::CheckNow() {
   FileIds ids = StatFiles();
   {
@@ -335,9 +383,15 @@ absl::Status TlsContextSource::CheckNow() {
                                   "the changed TLS files failed to load");
     }
   }
+  std::string pem;
+  {
+    absl::MutexLock lock(&mu_);
+    pem = client_ca_pem_;
+  }
   // Built outside the lock: reading files and keys takes a while, and
   // connections meanwhile keep getting the old context.
-  absl::StatusOr<std::shared_ptr<ssl::context>> ctx = BuildTlsContext(files_);
+  absl::StatusOr<std::shared_ptr<ssl::context>> ctx =
+      BuildTlsContext(files_, pem);
   absl::Status status = ctx.status();
   {
     absl::MutexLock lock(&mu_);
@@ -370,10 +424,12 @@ class Connection {
 }  // namespace
 
 struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
-  Core(asio::io_context& io_context, HttpServerOptions opts, HttpHandler h)
+  Core(asio::io_context& io_context, HttpServerOptions opts, HttpHandler h,
+       AsyncHttpHandler ah)
       : io(io_context),
         options(std::move(opts)),
         handler(std::move(h)),
+        async_handler(std::move(ah)),
         strand(asio::make_strand(io_context)),
         acceptor(strand),
         grace_timer(strand) {}
@@ -394,6 +450,24 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
               .body = absl::StrCat("internal error: ", e.what())};
     } catch (...) {
       return {.status = 500, .body = "internal error\n"};
+    }
+  }
+
+  // Calls the asynchronous handler; `reply` gets exactly one response.
+  void CallAsyncHandler(const HttpRequest& request, const PeerInfo& peer,
+                        const HttpReply& reply) {
+    absl::ReaderMutexLock lock(&handler_mu);
+    if (!async_handler) {
+      reply({.status = 503, .body = "server is shutting down\n"});
+      return;
+    }
+    try {
+      async_handler(request, peer, reply);
+    } catch (const std::exception& e) {
+      reply(
+          {.status = 500, .body = absl::StrCat("internal error: ", e.what())});
+    } catch (...) {
+      reply({.status = 500, .body = "internal error\n"});
     }
   }
 
@@ -465,6 +539,8 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
   const HttpServerOptions options;
   absl::Mutex handler_mu;
   HttpHandler handler ABSL_GUARDED_BY(handler_mu);
+  AsyncHttpHandler async_handler ABSL_GUARDED_BY(handler_mu);
+  const bool is_async = static_cast<bool>(async_handler);
   asio::strand<asio::io_context::executor_type> strand;
   tcp::acceptor acceptor;          // on `strand`
   asio::steady_timer grace_timer;  // on `strand`
@@ -631,8 +707,46 @@ class Session : public Connection,
           std::string(field.value()));
     }
     request.body = req.body();
-    out = MakeResponse(req.version(), core_->CallHandler(request, peer));
+    // Not a conditional expression: GCC 12 destroys the temporaries of a
+    // co_await inside `?:` twice.
+    HttpResponse response;
+    if (core_->is_async) {
+      response = co_await AwaitReply(request, peer);
+    } else {
+      response = core_->CallHandler(request, peer);
+    }
+    out = MakeResponse(req.version(), std::move(response));
     out->keep_alive(req.keep_alive());
+  }
+
+  // Runs the asynchronous handler and waits for its reply on this strand:
+  // a timer that the reply cancels, bounded by the request timeout.
+  asio::awaitable<HttpResponse> AwaitReply(const HttpRequest& request,
+                                           const PeerInfo& peer) {
+    struct Pending {
+      explicit Pending(const typename Stream::executor_type& executor)
+          : timer(executor) {}
+      asio::steady_timer timer;
+      std::optional<HttpResponse> response;
+      bool replied = false;
+    };
+    auto pending = std::make_shared<Pending>(stream_.get_executor());
+    pending->timer.expires_after(ToChrono(core_->options.request_timeout));
+    core_->CallAsyncHandler(request, peer, [pending](HttpResponse r) {
+      asio::post(pending->timer.get_executor(),
+                 [pending, r = std::move(r)]() mutable {
+                   if (pending->replied) return;  // late or repeated
+                   pending->replied = true;
+                   pending->response = std::move(r);
+                   pending->timer.cancel();
+                 });
+    });
+    error_code ec;
+    co_await pending->timer.async_wait(Await(ec));
+    pending->replied = true;  // from now on, a reply is dropped
+    if (pending->response) co_return std::move(*pending->response);
+    co_return HttpResponse{.status = 504,
+                           .body = "the handler did not answer in time\n"};
   }
 
   static http::response<http::string_body> MakeResponse(unsigned version,
@@ -704,10 +818,20 @@ asio::awaitable<void> HttpServer::Core::AcceptLoop() {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
     asio::io_context& io, HttpServerOptions options, HttpHandler handler) {
-  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(options.listen);
+  return Listen(io, std::make_shared<Core>(io, std::move(options),
+                                           std::move(handler), nullptr));
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(
+    asio::io_context& io, HttpServerOptions options, AsyncHttpHandler handler) {
+  return Listen(io, std::make_shared<Core>(io, std::move(options), nullptr,
+                                           std::move(handler)));
+}
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Listen(
+    asio::io_context& /*io*/, std::shared_ptr<Core> core) {
+  absl::StatusOr<tcp::endpoint> endpoint = ParseListen(core->options.listen);
   if (!endpoint.ok()) return endpoint.status();
-  auto core =
-      std::make_shared<Core>(io, std::move(options), std::move(handler));
   error_code ec;
   auto fail = [&](absl::string_view what) {
     return absl::UnavailableError(absl::StrCat(core->options.name, ": cannot ",
@@ -736,6 +860,7 @@ HttpServer::~HttpServer() {
   // Waits for handler calls in progress; later requests get 503.
   absl::MutexLock lock(&core_->handler_mu);
   core_->handler = nullptr;
+  core_->async_handler = nullptr;
 }
 
 void HttpServer::Stop(absl::Duration grace, std::function<void()> done) {
@@ -746,6 +871,11 @@ void HttpServer::StopAndWait(absl::Duration grace) {
   auto stopped = std::make_shared<absl::Notification>();
   Stop(grace, [stopped] { stopped->Notify(); });
   stopped->WaitForNotificationWithTimeout(grace + absl::Seconds(5));
+}
+
+void HttpServer::RecycleConnections() {
+  absl::MutexLock lock(&core_->mu);
+  for (Connection* c : core_->connections) c->BeginStop();
 }
 
 size_t HttpServer::connections() const {

@@ -396,6 +396,53 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
   bool shut_down_ = false;
 };
 
+namespace {
+
+// The client certificate and key of `options`, from files or inline PEM.
+absl::Status LoadClientCredentials(const HttpClientOptions& options,
+                                   ssl::context& tls) {
+  const bool files =
+      !options.client_cert_file.empty() || !options.client_key_file.empty();
+  const bool inline_pem =
+      !options.client_cert_pem.empty() || !options.client_key_pem.empty();
+  if (!files && !inline_pem) return absl::OkStatus();
+  if (files && inline_pem) {
+    return absl::InvalidArgumentError(
+        "give the client certificate as files or as PEM, not both");
+  }
+  boost::system::error_code ec;
+  if (files) {
+    if (options.client_cert_file.empty() || options.client_key_file.empty()) {
+      return absl::InvalidArgumentError(
+          "a client certificate needs both a certificate and a key file");
+    }
+    tls.use_certificate_chain_file(options.client_cert_file, ec);
+    if (!ec)
+      tls.use_private_key_file(options.client_key_file, ssl::context::pem, ec);
+  } else {
+    if (options.client_cert_pem.empty() || options.client_key_pem.empty()) {
+      return absl::InvalidArgumentError(
+          "a client certificate needs both a certificate and a key");
+    }
+    tls.use_certificate_chain(asio::buffer(options.client_cert_pem.data(),
+                                           options.client_cert_pem.size()),
+                              ec);
+    if (!ec) {
+      tls.use_private_key(asio::buffer(options.client_key_pem.data(),
+                                       options.client_key_pem.size()),
+                          ssl::context::pem, ec);
+    }
+  }
+  if (ec) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "cannot load the client certificate ",
+        files ? options.client_cert_file : "(inline PEM)", ": ", ec.message()));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(
     asio::io_context& io, HttpClientOptions options) {
   absl::StatusOr<Url> url = ParseUrl(options.base_url);
@@ -410,7 +457,10 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(
   if (url->tls) {
     tls = std::make_unique<ssl::context>(ssl::context::tls_client);
     boost::system::error_code ec;
-    if (options.ca_file.empty()) {
+    if (!options.ca_pem.empty()) {
+      tls->add_certificate_authority(
+          asio::buffer(options.ca_pem.data(), options.ca_pem.size()), ec);
+    } else if (options.ca_file.empty()) {
       tls->set_default_verify_paths(ec);
     } else {
       tls->load_verify_file(options.ca_file, ec);
@@ -423,6 +473,8 @@ absl::StatusOr<std::unique_ptr<HttpClient>> HttpClient::Create(
     }
     tls->set_verify_mode(options.verify_peer ? ssl::verify_peer
                                              : ssl::verify_none);
+    absl::Status client_cert = LoadClientCredentials(options, *tls);
+    if (!client_cert.ok()) return client_cert;
   }
   auto impl = std::make_shared<Impl>(io, std::move(options), *std::move(url),
                                      std::move(tls));

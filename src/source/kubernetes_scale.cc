@@ -104,6 +104,13 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
 
 absl::StatusOr<HttpClientOptions> KubernetesScaleReader::ClientOptions(
     const KubernetesScaleOptions& options) {
+  if (options.client) {
+    HttpClientOptions http = *options.client;
+    http.timeout = options.timeout;
+    http.max_body_bytes = size_t{1} << 20;
+    http.max_in_flight = options.max_in_flight;
+    return http;
+  }
   HttpClientOptions http{.base_url = options.api_server,
                          .timeout = options.timeout,
                          .max_body_bytes = size_t{1} << 20,

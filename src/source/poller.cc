@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "ballast/source/celery_backlog.h"
+#include "ballast/source/kubernetes_client.h"
 #include "ballast/source/kubernetes_scale.h"
 #include "ballast/source/prometheus_client.h"
 #include "boost/asio/io_context.hpp"
@@ -218,7 +219,13 @@ class Poller::Impl {
     }
     for (const config::TargetConfig& target : config_.targets) {
       if (target.current_replicas.kubernetes && !kubernetes_) {
-        auto reader = KubernetesScaleReader::Create(io_, {});
+        absl::StatusOr<HttpClientOptions> client =
+            KubernetesClientOptions(config_.kubernetes);
+        absl::StatusOr<std::unique_ptr<KubernetesScaleReader>> reader =
+            client.ok()
+                ? KubernetesScaleReader::Create(io_, {.client = *client})
+                : absl::StatusOr<std::unique_ptr<KubernetesScaleReader>>(
+                      client.status());
         if (!reader.ok()) {
           kubernetes_error_ = reader.status();
         } else {

@@ -125,6 +125,27 @@ struct ExternalMetricsServerConfig {
   // metric request gets 401.
   std::string requestheader_client_ca_file;
   std::vector<std::string> requestheader_allowed_names;  // empty: any CN
+  // `authentication.mode`: where the front-proxy trust comes from.
+  //   Files:   requestheaderClientCAFile (reloaded when it changes) and
+  //            requestheaderAllowedNames, with the default header names.
+  //   Cluster: the kube-system/extension-apiserver-authentication ConfigMap
+  //            (CA, allowed names, header names), read through `kubernetes`
+  //            and followed every `refreshSeconds`, as extension API servers
+  //            built on k8s.io/apiserver take it.
+  enum class AuthenticationMode { kFiles, kCluster };
+  AuthenticationMode authentication_mode = AuthenticationMode::kFiles;
+  int32_t authentication_refresh_seconds = 10;
+  // `authorization.mode`:
+  //   AlwaysAllow: every authenticated request is served (the API server
+  //                has authorized the user before proxying).
+  //   Delegated:   each request is checked with a SubjectAccessReview, as
+  //                k8s.io/apiserver's delegated authorization does; answers
+  //                are cached for allowedTtlSeconds / deniedTtlSeconds.
+  enum class AuthorizationMode { kAlwaysAllow, kDelegated };
+  AuthorizationMode authorization_mode = AuthorizationMode::kAlwaysAllow;
+  int32_t authorization_allowed_ttl_seconds = 10;
+  int32_t authorization_denied_ttl_seconds = 10;
+  int32_t authorization_timeout_ms = 5000;
   int32_t max_connections = 256;
   int32_t request_timeout_ms = 10000;  // whole request, headers and body
   int32_t idle_timeout_ms = 90000;     // keep-alive
@@ -158,7 +179,18 @@ struct ServerConfig {
   std::optional<TelemetryServerConfig> telemetry;
 };
 
+// `kubernetes`: how ballast reaches the API server (the scale reader, the
+// front-proxy trust and delegated authorization use it). Absent or without
+// `kubeconfig`: the pod's service account.
+struct KubernetesAccess {
+  std::string kubeconfig;  // a kubeconfig file, as kubectl reads it
+  std::string context;     // empty: its current-context
+
+  bool operator==(const KubernetesAccess&) const = default;
+};
+
 struct Config {
+  KubernetesAccess kubernetes;
   std::map<std::string, RedisSourceConfig> redis;
   std::map<std::string, PrometheusSourceConfig> prometheus;
   ServerConfig server;

@@ -30,13 +30,24 @@
 // The `{namespace}` path segment is accepted for any namespace and ignored:
 // targets are cluster-wide.
 //
-// Authentication: a request is authenticated iff the client presented a
-// certificate that verifies against `requestheader_client_ca_file` and, when
-// `requestheader_allowed_names` is not empty, whose common name is one of
-// them. Only then are `X-Remote-User`/`X-Remote-Group` read. Everything but
-// /healthz, /livez, /readyz (200 "ok") and /openapi/v2, /openapi/v3 (404) is
-// 401 Unauthorized otherwise. There is no SubjectAccessReview: the
-// kube-apiserver authorizes the user before it proxies to us.
+// Authentication (the front proxy's): a request is authenticated iff the
+// client presented a certificate that verifies against the request-header
+// CA and, when the allowed names are not empty, whose common name is one of
+// them, and it carries a user in a username header. Only then are the user,
+// group and extra headers read. The CA, names and headers come from files
+// (`authentication.mode: Files`) or from the cluster's
+// kube-system/extension-apiserver-authentication ConfigMap (`Cluster`),
+// followed every `refreshSeconds`: a changed CA applies to new connections,
+// and open ones are closed after their current response so that the front
+// proxy reconnects under the new trust. Everything but /healthz, /livez,
+// /readyz (200 "ok") and /openapi/v2, /openapi/v3 (404) is 401 Unauthorized
+// otherwise.
+//
+// Authorization: `AlwaysAllow` serves every authenticated request (the
+// kube-apiserver authorized the user before it proxied); `Delegated` asks
+// the API server with a SubjectAccessReview (delegated_auth.h): a denial is
+// 403 Forbidden, an API server that cannot answer makes the request fail
+// closed with 503.
 //
 // Errors are Kubernetes `Status` objects (application/json) whose code comes
 // from ToHttpError; a method other than GET is 400 BadRequest.
@@ -54,13 +65,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/server/delegated_auth.h"
 #include "ballast/server/http_server.h"
 #include "ballast/store/recommendation_store.h"
 
@@ -76,15 +90,11 @@ inline constexpr char kRecommendedReplicasMetric[] =
     "ballast_recommended_replicas";
 inline constexpr char kInputMetric[] = "ballast_input";
 
-// The identity of an authenticated request.
-struct RemoteUser {
-  std::string name;  // X-Remote-User, else the certificate's common name
-  std::vector<std::string> groups;  // X-Remote-Group, one per header
-};
-
 struct ExternalMetricsApiOptions {
-  int32_t window_seconds = 15;             // served as each item's `window`
-  std::vector<std::string> allowed_names;  // requestheader_allowed_names
+  int32_t window_seconds = 15;  // served as each item's `window`
+  // The initial allowed names and header names (SetRequestHeaderConfig
+  // replaces them).
+  RequestHeaderConfig request_header;
   // BENCHMARK ONLY (bench/external_metrics_server_bench.cc, whose load
   // generator cannot present client certificates): every request counts as
   // authenticated. Neither the config nor `ballast serve` can set it.
@@ -98,11 +108,21 @@ class ExternalMetricsApi {
   ExternalMetricsApi(const store::RecommendationStore& store,
                      ExternalMetricsApiOptions options);
 
+  // Authenticates, then serves (no authorization step).
   HttpResponse Handle(const HttpRequest& request, const PeerInfo& peer) const;
+  // Serves an authenticated (and authorized) request.
+  HttpResponse Serve(const HttpRequest& request) const;
+  // Answers health and OpenAPI paths, which need no authentication;
+  // nullopt for every other path.
+  std::optional<HttpResponse> Unauthenticated(const HttpRequest& request) const;
 
   // The user of an authenticated request; Unauthenticated saying why not.
   absl::StatusOr<RemoteUser> Authenticate(const HttpRequest& request,
                                           const PeerInfo& peer) const;
+
+  // Replaces the allowed names and header names (thread-safe).
+  void SetRequestHeaderConfig(RequestHeaderConfig config);
+  RequestHeaderConfig request_header_config() const;
 
   // The `path_kind` label of a request path: "discovery", "metric",
   // "health", "openapi" or "other".
@@ -115,6 +135,9 @@ class ExternalMetricsApi {
 
   const store::RecommendationStore& store_;
   const ExternalMetricsApiOptions options_;
+  mutable absl::Mutex mu_;
+  std::shared_ptr<const RequestHeaderConfig> request_header_
+      ABSL_GUARDED_BY(mu_);
 };
 
 // A Kubernetes `Status` response for a non-OK `status` (code and reason from
@@ -127,6 +150,12 @@ class ExternalMetricsServer {
     config::ExternalMetricsServerConfig config;
     int32_t poll_interval_seconds = 15;  // served as `window`
     absl::Duration tls_check_interval = absl::Seconds(2);
+    // The API server (KubernetesClientOptions), for authentication mode
+    // Cluster and authorization mode Delegated; unused otherwise.
+    std::optional<source::HttpClientOptions> kubernetes;
+    // Told when the front-proxy trust read from the cluster changes (OK) or
+    // cannot be read or used (the old trust stays); stderr when unset.
+    std::function<void(const absl::Status&)> on_trust_change;
     // Told of every reload of the TLS files (OK, or why the new files were
     // refused and the old certificate stays); stderr when unset.
     std::function<void(const absl::Status&)> on_tls_reload;
@@ -144,19 +173,27 @@ class ExternalMetricsServer {
   ~ExternalMetricsServer();
 
   int port() const { return http_->port(); }
-  // As HttpServer::Stop / StopAndWait.
-  void Stop(absl::Duration grace, std::function<void()> done = nullptr) {
-    http_->Stop(grace, std::move(done));
-  }
-  void StopAndWait(absl::Duration grace) { http_->StopAndWait(grace); }
+  // As HttpServer::Stop / StopAndWait; also stops following the cluster's
+  // front-proxy trust.
+  void Stop(absl::Duration grace, std::function<void()> done = nullptr);
+  void StopAndWait(absl::Duration grace);
+
+  // Reads the cluster's front-proxy trust now (mode Cluster) and applies it
+  // if it changed; `done` gets the result. For tests and startup.
+  void RefreshTrust(std::function<void(const absl::Status&)> done);
 
   struct Metrics;  // defined in external_metrics_server.cc
 
  private:
   ExternalMetricsServer() = default;
 
+  struct TrustFollower;  // defined in external_metrics_server.cc
+
   std::unique_ptr<ExternalMetricsApi> api_;
   std::shared_ptr<Metrics> metrics_;
+  std::shared_ptr<TlsContextSource> tls_;
+  std::unique_ptr<SubjectAccessReviewAuthorizer> authorizer_;
+  std::shared_ptr<TrustFollower> trust_;
   std::unique_ptr<HttpServer> http_;  // last: stops before the rest goes
 };
 

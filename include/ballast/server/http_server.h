@@ -101,6 +101,14 @@ struct PeerInfo {
 using HttpHandler =
     std::function<HttpResponse(const HttpRequest&, const PeerInfo&)>;
 
+// A handler that answers later: it must call `reply` exactly once, from any
+// thread (for a response that waits on another server, e.g. an
+// authorization check). A reply that has not come within the request
+// timeout is answered with 504 by the server; a late reply is dropped.
+using HttpReply = std::function<void(HttpResponse)>;
+using AsyncHttpHandler =
+    std::function<void(const HttpRequest&, const PeerInfo&, HttpReply reply)>;
+
 // Percent-decodes one query-string component; `+` is a space.
 // InvalidArgument on a malformed escape.
 absl::StatusOr<std::string> DecodeQueryComponent(absl::string_view text);
@@ -146,6 +154,11 @@ class TlsContextSource {
 
   // The context for a new connection (checks the files when due).
   std::shared_ptr<boost::asio::ssl::context> Current();
+  // Replaces the client CA with PEM certificates held in memory (a CA read
+  // from the cluster), used instead of `client_ca_file` from now on; new
+  // connections are verified against it. InvalidArgument (the old context
+  // stays) when `pem` holds no certificate or the context cannot be built.
+  absl::Status SetClientCaPem(std::string pem);
   // Checks the files now. OK when unchanged or reloaded; the load error when
   // a changed set failed (the old context stays).
   absl::Status CheckNow();
@@ -167,6 +180,7 @@ class TlsContextSource {
   const TlsFiles files_;
   const Options options_;
   absl::Mutex mu_;
+  std::string client_ca_pem_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<boost::asio::ssl::context> current_ ABSL_GUARDED_BY(mu_);
   FileIds loaded_ ABSL_GUARDED_BY(mu_);
   FileIds failed_ ABSL_GUARDED_BY(mu_);
@@ -194,6 +208,10 @@ class HttpServer {
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
       boost::asio::io_context& io, HttpServerOptions options,
       HttpHandler handler);
+  // As above, with a handler that replies asynchronously.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(
+      boost::asio::io_context& io, HttpServerOptions options,
+      AsyncHttpHandler handler);
 
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
@@ -213,9 +231,17 @@ class HttpServer {
   // Open connections right now.
   size_t connections() const;
 
+  // Makes every open connection close after the response it is working on
+  // (idle ones at once), without stopping the server: clients reconnect and
+  // are authenticated again, e.g. after the client CA changed.
+  void RecycleConnections();
+
   struct Core;  // shared with the connections; defined in http_server.cc
 
  private:
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Listen(
+      boost::asio::io_context& io, std::shared_ptr<Core> core);
+
   explicit HttpServer(std::shared_ptr<Core> core, int port)
       : core_(std::move(core)), port_(port) {}
 

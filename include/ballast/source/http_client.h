@@ -120,7 +120,17 @@ struct HttpClientOptions {
   // https: PEM CA bundle to verify the server against; empty uses the
   // system's default paths. Host name (or IP) is checked against the cert.
   std::string ca_file;
+  // https: PEM CA certificates given inline (a kubeconfig's
+  // certificate-authority-data); used instead of ca_file when set.
+  std::string ca_pem;
   bool verify_peer = true;
+  // https: a client certificate (chain, leaf first) and its key, as files or
+  // inline PEM (a kubeconfig's client-certificate[-data] and
+  // client-key[-data]); both of one kind or none.
+  std::string client_cert_file;
+  std::string client_key_file;
+  std::string client_cert_pem;
+  std::string client_key_pem;
   // https: the SNI and verified name; empty uses the URL's host.
   std::string tls_server_name;
   // Sent with every request.
@@ -153,7 +163,7 @@ class HttpClient {
   using Callback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
 
   // InvalidArgument for a bad base URL or limits; FailedPrecondition when
-  // the CA file cannot be loaded.
+  // the CA or the client certificate cannot be loaded.
   static absl::StatusOr<std::unique_ptr<HttpClient>> Create(
       boost::asio::io_context& io, HttpClientOptions options);
 

@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/functional/any_invocable.h"
@@ -31,6 +32,10 @@
 namespace ballast::source {
 
 struct KubernetesScaleOptions {
+  // The API server and credentials (KubernetesClientOptions: a kubeconfig or
+  // the service account). When set, every field below but `timeout` and
+  // `max_in_flight` is ignored.
+  std::optional<HttpClientOptions> client;
   // "https://host:port"; empty builds it from the two variables below.
   std::string api_server;
   std::string host_env = "KUBERNETES_SERVICE_HOST";

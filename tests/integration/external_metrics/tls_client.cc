@@ -223,6 +223,11 @@ absl::StatusOr<HttpReply> Get(int port, const ClientTls* tls,
       absl::StrCat(
           "GET ", target,
           " HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n"
+          // As the aggregator sends them; trusted only from a client whose
+          // certificate the server verifies.
+          "X-Remote-User: system:serviceaccount:kube-system:"
+          "horizontal-pod-autoscaler\r\n"
+          "X-Remote-Group: system:serviceaccounts\r\n"
           "Connection: close\r\n\r\n"));
   if (!e.ok()) return e.status();
   HttpReply reply = ParseReply(e->received);

@@ -68,7 +68,8 @@ struct HttpReply {
 // Parses the first HTTP/1.1 response in `received` (Content-Length bodies).
 HttpReply ParseReply(const std::string& received);
 
-// GET `target` with Connection: close, over TLS when `tls` is set.
+// GET `target` with Connection: close, over TLS when `tls` is set, with the
+// X-Remote-User/X-Remote-Group headers the aggregator sends for the HPA.
 absl::StatusOr<HttpReply> Get(int port, const ClientTls* tls,
                               const std::string& target);
 

@@ -314,8 +314,11 @@ openssl x509 -req -in proxy.csr -CA proxy-ca.crt -CAkey proxy-ca.key -CAcreatese
         "/usr/bin/curl",  "-s", "--max-time",   "5",  "--cacert",
         tls_ + "/ca.crt", "-w", "%{http_code}", "-o", tls_ + "/body"};
     if (!anonymous) {
-      argv.insert(argv.end(), {"--cert", tls_ + "/proxy.crt", "--key",
-                               tls_ + "/proxy.key"});
+      argv.insert(
+          argv.end(),
+          {"--cert", tls_ + "/proxy.crt", "--key", tls_ + "/proxy.key", "-H",
+           "X-Remote-User: system:serviceaccount:kube-system:"
+           "horizontal-pod-autoscaler"});
     }
     argv.push_back(absl::StrCat("https://127.0.0.1:", https_port_, path));
     absl::StatusOr<std::string> code = RunCommand(argv);

@@ -40,7 +40,8 @@ class ExternalMetricsApiTest : public ::testing::Test {
  protected:
   ExternalMetricsApiTest()
       : api_(store_,
-             {.window_seconds = 15, .allowed_names = {"front-proxy-client"}}) {}
+             {.window_seconds = 15,
+              .request_header = {.allowed_names = {"front-proxy-client"}}}) {}
 
   void Publish(std::vector<store::TargetState> targets) {
     store::Snapshot s;
@@ -50,6 +51,7 @@ class ExternalMetricsApiTest : public ::testing::Test {
 
   HttpResponse Get(const std::string& target, PeerInfo peer) {
     HttpRequest r{.method = "GET", .target = target};
+    r.headers = {{"x-remote-user", "system:serviceaccount:kube-system:hpa"}};
     const size_t q = target.find('?');
     r.path = target.substr(0, q);
     if (q != std::string::npos) r.query = target.substr(q + 1);
@@ -292,13 +294,41 @@ TEST_F(ExternalMetricsApiTest, TrustsRemoteUserHeadersOnlyWhenAuthenticated) {
                                                    "system:authenticated"));
   EXPECT_EQ(api_.Authenticate(r, PeerInfo{.tls = true}).status().code(),
             absl::StatusCode::kUnauthenticated);
+  // The front proxy's own identity is not a user: a request without one is
+  // refused, as k8s.io/apiserver's request-header authenticator does.
   r.headers.clear();
-  EXPECT_EQ(api_.Authenticate(r, Proxy())->name, "front-proxy-client");
+  EXPECT_EQ(api_.Authenticate(r, Proxy()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+}
+
+TEST_F(ExternalMetricsApiTest, FollowsChangedRequestHeaderNames) {
+  HttpRequest r{.method = "GET", .path = "/apis"};
+  r.headers = {{"x-user", "alice"},
+               {"x-remote-user", "mallory"},
+               {"x-groups", "devs"},
+               {"x-extra-scopes", "a"},
+               {"x-extra-scopes", "b"}};
+  EXPECT_EQ(api_.Authenticate(r, Proxy())->name, "mallory");
+  api_.SetRequestHeaderConfig({.allowed_names = {"aggregator"},
+                               .username_headers = {"X-User"},
+                               .group_headers = {"X-Groups"},
+                               .extra_header_prefixes = {"X-Extra-"}});
+  // The old proxy name is no longer allowed.
+  EXPECT_EQ(api_.Authenticate(r, Proxy()).status().code(),
+            absl::StatusCode::kUnauthenticated);
+  PeerInfo aggregator = Proxy();
+  aggregator.client_common_name = "aggregator";
+  absl::StatusOr<RemoteUser> user = api_.Authenticate(r, aggregator);
+  ASSERT_TRUE(user.ok()) << user.status();
+  EXPECT_EQ(user->name, "alice");
+  EXPECT_THAT(user->groups, ::testing::ElementsAre("devs"));
+  EXPECT_THAT(user->extra["scopes"], ::testing::ElementsAre("a", "b"));
 }
 
 TEST_F(ExternalMetricsApiTest, AnyCommonNameWhenAllowedNamesAreEmpty) {
   ExternalMetricsApi open(store_, {});
   HttpRequest r{.method = "GET", .path = "/apis"};
+  r.headers = {{"x-remote-user", "someone"}};
   EXPECT_EQ(open.Handle(r, PeerInfo{.client_cert_verified = true,
                                     .client_common_name = "anyone"})
                 .status,
@@ -318,6 +348,7 @@ TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationAndOpenApiIs404) {
 
 TEST_F(ExternalMetricsApiTest, OnlyGetIsServed) {
   HttpRequest r{.method = "POST", .path = "/apis"};
+  r.headers = {{"x-remote-user", "someone"}};
   ExpectStatus(api_.Handle(r, Proxy()), 405, "MethodNotAllowed");
 }
 
