@@ -128,6 +128,9 @@ int RunProbe(const Args& args, std::ostream& out, std::ostream& err) {
     err << config.status().message() << "\n";
     return 1;
   }
+  for (const config::ConfigError& w : config->warnings) {
+    err << "warning: " << w.ToString() << "\n";
+  }
   absl::StatusOr<source::PollResult> result = source::Poller::PollOnce(*config);
   if (!result.ok()) {
     err << "ballast probe: " << result.status().message() << "\n";

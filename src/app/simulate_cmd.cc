@@ -45,10 +45,14 @@ writes timeline.csv, summary.json and timeline.svg per target.
   --out DIR                   output directory (default ./simulate-out); with
                               several targets each writes DIR/<target>/
   --target NAME               run only this target
-  --baseline hpa              also run plain Kubernetes HPA defaults on the
-                              same inputs; outputs in <dir>/baseline-hpa/
+  --baseline hpa              also run plain Kubernetes HPA defaults (mode
+                              hpa, no behavior) on the same inputs; outputs
+                              in <dir>/baseline-hpa/
   --pod-startup-seconds N     time before a new pod is ready (default 30)
   --worker-concurrency N      queue slots per ready replica (default 1)
+  --initial-replicas N        closed loop: replicas at the start (default
+                              currentReplicas.static, else minReplicas); may
+                              lie outside [minReplicas, maxReplicas]
   --start T                   trace time of the first tick (default: first row)
   --duration SECONDS          length of the run (default: to the last row)
 )";
@@ -202,6 +206,12 @@ std::string ReadSimulateFlags(const Flags& flags, SimulateFlags& f) {
       r.Number("pod-startup-seconds", 0, false).value_or(30);
   f.options.worker_concurrency =
       r.PositiveInt("worker-concurrency").value_or(1);
+  if (std::optional<double> n = r.Number("initial-replicas", 0, false)) {
+    if (*n != static_cast<int32_t>(*n)) {
+      r.Fail("--initial-replicas: expected a whole number >= 0");
+    }
+    f.options.initial_replicas = static_cast<int32_t>(*n);
+  }
   f.options.start = r.Time("start");
   f.options.duration_seconds = r.Number("duration", 0, true);
   return r.error;
@@ -246,7 +256,7 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Flags> flags = ParseFlags(
       args, 0,
       {"config", "trace", "out", "target", "baseline", "pod-startup-seconds",
-       "worker-concurrency", "start", "duration"});
+       "worker-concurrency", "start", "duration", "initial-replicas"});
   if (!flags.ok())
     return Usage(err, kCmd, flags.status().message(), kSimulateUsage);
   if (flags->contains("help")) {
@@ -260,6 +270,9 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
 
   absl::StatusOr<config::Config> config = config::LoadConfigFile(f.config);
   if (!config.ok()) return Failure(err, kCmd, config.status());
+  for (const config::ConfigError& w : config->warnings) {
+    err << "warning: " << w.ToString() << "\n";
+  }
   absl::StatusOr<sim::Trace> trace = sim::LoadTraceFile(f.trace);
   if (!trace.ok()) return Failure(err, kCmd, trace.status());
   if (f.options.start && (*f.options.start < trace->times.front() ||

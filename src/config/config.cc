@@ -507,6 +507,9 @@ class Loader {
     if (!r) return rules;
     r->Read("stabilizationWindowSeconds", &rules.stabilization_window_seconds,
             Between(0, 3600));
+    // KEP-4951 (beta in Kubernetes 1.35): this direction's tolerance.
+    r->Read("tolerance", &rules.tolerance,
+            Range{.min = 0, .max = 1, .max_open = true});
     r->ReadEnum("selectPolicy", &rules.select_policy,
                 {{"Max", SelectPolicy::kMax},
                  {"Min", SelectPolicy::kMin},
@@ -552,8 +555,23 @@ class Loader {
     CurrentReplicasSource& c = target.current_replicas;
     if (r.Read("static", &c.static_replicas, kNonNegative)) {
       target.spec.initial_replicas = c.static_replicas;
-      if (bounds_ok) {
-        CheckWithinBounds(r, "static", *c.static_replicas, target.spec);
+      // Real workloads often sit outside an HPA's bounds when it is created:
+      // the first tick moves them to the bound.
+      const TargetSpec& spec = target.spec;
+      const int32_t x = *c.static_replicas;
+      if (bounds_ok && (x < spec.min_replicas || x > spec.max_replicas)) {
+        const Value at = *r.Find("static");
+        config_.warnings.push_back(ConfigError{
+            .line = std::max(at.mark.line, 0) + 1,
+            .column = std::max(at.mark.column, 0) + 1,
+            .path = at.path,
+            .message = absl::StrCat(
+                "outside [minReplicas, maxReplicas] = [", spec.min_replicas,
+                ", ", spec.max_replicas, "]: the first tick goes to ",
+                x < spec.min_replicas ? spec.min_replicas : spec.max_replicas,
+                spec.min_replicas > 0 && x == 0
+                    ? " (in mode hpa, 0 replicas disables scaling)"
+                    : "")});
       }
     }
     c.prometheus = ReadPrometheusQuery(r);
@@ -589,6 +607,8 @@ class Loader {
                            ") is greater than maxReplicas (", spec.max_replicas,
                            ")"));
     }
+    r.ReadEnum("mode", &spec.mode,
+               {{"ballast", Mode::kBallast}, {"hpa", Mode::kHpa}});
     r.Read("tolerance", &spec.tolerance,
            Range{.min = 0, .max = 1, .max_open = true});
     if (auto c = r.Map("currentReplicas")) {
@@ -612,6 +632,13 @@ class Loader {
     if (auto f = r.Map("fallback")) {
       Fallback fallback;
       f->Read("failureThreshold", &fallback.failure_threshold, kNonNegative);
+      f->ReadEnum("behavior", &fallback.behavior,
+                  {{"static", FallbackBehavior::kStatic},
+                   {"currentReplicas", FallbackBehavior::kCurrentReplicas},
+                   {"currentReplicasIfHigher",
+                    FallbackBehavior::kCurrentReplicasIfHigher},
+                   {"currentReplicasIfLower",
+                    FallbackBehavior::kCurrentReplicasIfLower}});
       if (f->Read("replicas", &fallback.replicas, kNonNegative, kRequired) &&
           bounds_ok) {
         CheckWithinBounds(*f, "replicas", fallback.replicas, spec);
@@ -656,6 +683,7 @@ std::optional<Config> ParseConfig(std::string_view yaml_text,
     return std::nullopt;
   }
   Config config = Loader(&sink).Load(root);
+  for (ConfigError& w : config.warnings) w.file = std::string(file_name);
   if (sink.count() > 0) {
     std::stable_sort(
         errors->end() - static_cast<std::ptrdiff_t>(sink.count()),

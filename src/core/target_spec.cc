@@ -45,4 +45,28 @@ Behavior Behavior::Defaults() {
                   .scale_down = DefaultScaleDown()};
 }
 
+std::string_view FallbackBehaviorName(FallbackBehavior b) {
+  switch (b) {
+    case FallbackBehavior::kStatic:
+      return "static";
+    case FallbackBehavior::kCurrentReplicas:
+      return "currentReplicas";
+    case FallbackBehavior::kCurrentReplicasIfHigher:
+      return "currentReplicasIfHigher";
+    case FallbackBehavior::kCurrentReplicasIfLower:
+      return "currentReplicasIfLower";
+  }
+  return "?";
+}
+
+std::string_view ModeName(Mode mode) {
+  switch (mode) {
+    case Mode::kBallast:
+      return "ballast";
+    case Mode::kHpa:
+      return "hpa";
+  }
+  return "?";
+}
+
 }  // namespace ballast

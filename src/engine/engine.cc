@@ -5,29 +5,10 @@
 #include <limits>
 #include <utility>
 
+#include "internal.h"
+
 namespace ballast::engine {
-namespace {
-
-// Proposals are replica counts; keep absurd inputs (1e300 requests/s) from
-// overflowing int32 arithmetic downstream.
-constexpr double kMaxProposal = 1e9;
-
-int32_t CeilToReplicas(double x) {
-  if (!(x > 0)) return 0;
-  return static_cast<int32_t>(std::min(std::ceil(x), kMaxProposal));
-}
-
-double Seconds(absl::Duration d) { return absl::ToDoubleSeconds(d); }
-
-// Linear interpolation between closest ranks (numpy's default, Prometheus'
-// quantile_over_time).
-double Quantile(std::vector<double> values, double q) {
-  std::sort(values.begin(), values.end());
-  const double rank = q * static_cast<double>(values.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(rank));
-  const size_t hi = std::min(lo + 1, values.size() - 1);
-  return values[lo] + (values[hi] - values[lo]) * (rank - std::floor(rank));
-}
+namespace internal {
 
 double Smooth(const Smoothing& smoothing, absl::Time now, double v,
               InputState& state) {
@@ -38,7 +19,7 @@ double Smooth(const Smoothing& smoothing, absl::Time now, double v,
       if (!state.ewma) {
         state.ewma = v;
       } else {
-        const double dt = Seconds(now - state.ewma_time);
+        const double dt = absl::ToDoubleSeconds(now - state.ewma_time);
         const double alpha = 1.0 - std::exp2(-dt / smoothing.half_life_seconds);
         *state.ewma += alpha * (v - *state.ewma);
       }
@@ -52,20 +33,76 @@ double Smooth(const Smoothing& smoothing, absl::Time now, double v,
       std::vector<double> values;
       values.reserve(state.window.size());
       for (const auto& [t, x] : state.window) values.push_back(x);
-      return Quantile(std::move(values), smoothing.quantile);
+      // Linear interpolation between closest ranks (numpy's default,
+      // Prometheus' quantile_over_time).
+      std::sort(values.begin(), values.end());
+      const double rank =
+          smoothing.quantile * static_cast<double>(values.size() - 1);
+      const auto lo = static_cast<size_t>(std::floor(rank));
+      const size_t hi = std::min(lo + 1, values.size() - 1);
+      return values[lo] + (values[hi] - values[lo]) * (rank - std::floor(rank));
     }
   }
   return v;
 }
 
-bool WithinTolerance(double ratio, double tolerance) {
-  return ratio >= 1.0 - tolerance && ratio <= 1.0 + tolerance;
+int32_t FallbackReplicas(const Fallback& fallback, int32_t current) {
+  switch (fallback.behavior) {
+    case FallbackBehavior::kStatic:
+      return fallback.replicas;
+    case FallbackBehavior::kCurrentReplicas:
+      return current;
+    case FallbackBehavior::kCurrentReplicasIfHigher:
+      return std::max(current, fallback.replicas);
+    case FallbackBehavior::kCurrentReplicasIfLower:
+      return std::min(current, fallback.replicas);
+  }
+  return fallback.replicas;
+}
+
+std::string MissingReason(const InputReading& reading) {
+  std::string why =
+      reading.value ? "non-finite value" : std::string(reading.error.message());
+  return why.empty() ? "missing" : why;
+}
+
+}  // namespace internal
+
+namespace {
+
+// Proposals are replica counts; keep absurd inputs (1e300 requests/s) from
+// overflowing int32 arithmetic downstream.
+constexpr double kMaxProposal = 1e9;
+
+int32_t CeilToReplicas(double x) {
+  if (!(x > 0)) return 0;
+  return static_cast<int32_t>(std::min(std::ceil(x), kMaxProposal));
+}
+
+// The tolerance of each direction: behavior.scaleDown/scaleUp.tolerance when
+// given, else the target's (controller-wide) tolerance.
+struct Tolerances {
+  double down;
+  double up;
+};
+
+Tolerances TolerancesOf(const TargetSpec& spec) {
+  Tolerances t{spec.tolerance, spec.tolerance};
+  if (spec.behavior) {
+    t.down = spec.behavior->scale_down.tolerance.value_or(t.down);
+    t.up = spec.behavior->scale_up.tolerance.value_or(t.up);
+  }
+  return t;
+}
+
+bool WithinTolerance(double ratio, Tolerances tolerance) {
+  return ratio >= 1.0 - tolerance.down && ratio <= 1.0 + tolerance.up;
 }
 
 // Fills proposal/untolerated_proposal/within_tolerance for a usable value,
 // with the HPA's arithmetic for external metrics.
 void Propose(const InputSpec& input, double v, int32_t current,
-             double tolerance, InputExplanation& ex) {
+             Tolerances tolerance, InputExplanation& ex) {
   int32_t untolerated = 0;
   bool within = false;
   if (input.target_type == TargetType::kAverageValue) {
@@ -233,13 +270,19 @@ std::string_view LimitName(Limit limit) {
       return "fallback";
     case Limit::kMissingData:
       return "missingData";
+    case Limit::kScalingDisabled:
+      return "scalingDisabled";
   }
   return "?";
 }
 
 TickResult Tick(const TargetSpec& spec, TargetHistory history,
                 const TickInput& in) {
+  if (spec.mode == Mode::kHpa) {
+    return internal::HpaTick(spec, std::move(history), in);
+  }
   TargetHistory& h = history;
+  const Tolerances tolerances = TolerancesOf(spec);
   h.inputs.resize(spec.inputs.size());
   // `observed` feeds the HPA arithmetic (the tolerance ratio, a Value
   // target's scaling). Windows and policies start from `current`: what ballast
@@ -269,17 +312,23 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
     if (reading.value && std::isfinite(*reading.value)) {
       ex.raw = reading.value;
       state.consecutive_failures = 0;
-      ex.smoothed = Smooth(input.smoothing, in.now, *reading.value, state);
-      Propose(input, *ex.smoothed, observed, spec.tolerance, ex);
+      ex.smoothed =
+          internal::Smooth(input.smoothing, in.now, *reading.value, state);
+      Propose(input, *ex.smoothed, observed, tolerances, ex);
     } else {
       ++state.consecutive_failures;
-      ex.error = reading.value ? "non-finite value"
-                               : std::string(reading.error.message());
-      if (ex.error.empty()) ex.error = "missing";
+      ex.error = internal::MissingReason(reading);
       if (spec.fallback &&
           state.consecutive_failures > spec.fallback->failure_threshold) {
+        // KEDA serves the fallback as a metric the HPA reads like any
+        // other, so within tolerance of the current count it keeps it.
         ex.fallback = true;
-        ex.proposal = ex.untolerated_proposal = spec.fallback->replicas;
+        const int32_t r = internal::FallbackReplicas(*spec.fallback, observed);
+        ex.untolerated_proposal = r;
+        ex.within_tolerance =
+            observed > 0 &&
+            WithinTolerance(static_cast<double>(r) / observed, tolerances);
+        ex.proposal = ex.within_tolerance ? observed : r;
       } else {
         any_missing = true;
       }
@@ -386,6 +435,7 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
 
 TargetSpec PlainHpaSpec(const TargetSpec& spec) {
   TargetSpec plain = spec;
+  plain.mode = Mode::kHpa;
   for (InputSpec& input : plain.inputs) input.smoothing = Smoothing{};
   plain.tolerance = 0.1;
   plain.behavior.reset();

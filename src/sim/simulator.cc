@@ -83,6 +83,9 @@ absl::Status CheckOptions(const SimOptions& o, const Trace& trace) {
   if (!(o.pod_startup_seconds >= 0) || !std::isfinite(o.pod_startup_seconds)) {
     return absl::InvalidArgumentError("pod startup must be >= 0 seconds");
   }
+  if (o.initial_replicas && *o.initial_replicas < 0) {
+    return absl::InvalidArgumentError("initial replicas must be >= 0");
+  }
   if (o.worker_concurrency <= 0) {
     return absl::InvalidArgumentError("worker concurrency must be > 0");
   }
@@ -170,7 +173,9 @@ class Replay {
         clock_(start),
         open_loop_(trace.ColumnIndex(kCurrentReplicasColumn)),
         actuator_(
-            std::max(spec.initial_replicas.value_or(spec.min_replicas), 0)),
+            std::max(options.initial_replicas.value_or(
+                         spec.initial_replicas.value_or(spec.min_replicas)),
+                     0)),
         pods_(actuator_),
         held_(spec.inputs.size(), std::nan("")) {
     const bool queue_signals =
@@ -294,6 +299,7 @@ class Replay {
       if (!std::isnan(c)) in.current_replicas = static_cast<int32_t>(c);
     } else {
       in.current_replicas = actuator_;
+      in.ready_replicas = pods_.ready();
     }
     engine::TickResult r = engine::Tick(spec_, std::move(history_), in);
     history_ = std::move(r.history);

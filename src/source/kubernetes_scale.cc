@@ -7,14 +7,10 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "ballast/source/json.h"
+#include "ballast/source/kubernetes_client.h"
 
 namespace ballast::source {
 namespace {
-
-std::string Env(const std::string& name) {
-  const char* value = std::getenv(name.c_str());
-  return value == nullptr ? "" : value;
-}
 
 // Kubernetes error bodies are Status objects whose "message" says why.
 std::string StatusMessage(absl::string_view body) {
@@ -104,32 +100,23 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
 
 absl::StatusOr<HttpClientOptions> KubernetesScaleReader::ClientOptions(
     const KubernetesScaleOptions& options) {
+  absl::StatusOr<HttpClientOptions> http = HttpClientOptions{};
   if (options.client) {
-    HttpClientOptions http = *options.client;
-    http.timeout = options.timeout;
-    http.max_body_bytes = size_t{1} << 20;
-    http.max_in_flight = options.max_in_flight;
-    return http;
+    http = *options.client;
+  } else if (!options.api_server.empty()) {
+    http = HttpClientOptions{.base_url = options.api_server,
+                             .ca_file = options.ca_file,
+                             .bearer_token_file = options.token_file};
+  } else {
+    http = KubernetesClientOptions({}, {.host_env = options.host_env,
+                                        .port_env = options.port_env,
+                                        .token_file = options.token_file,
+                                        .ca_file = options.ca_file});
   }
-  HttpClientOptions http{.base_url = options.api_server,
-                         .timeout = options.timeout,
-                         .max_body_bytes = size_t{1} << 20,
-                         .max_in_flight = options.max_in_flight,
-                         .ca_file = options.ca_file,
-                         .bearer_token_file = options.token_file};
-  if (http.base_url.empty()) {
-    const std::string host = Env(options.host_env);
-    const std::string port = Env(options.port_env);
-    if (host.empty() || port.empty()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(options.host_env, " and ", options.port_env,
-                       " are not set: not running in a Kubernetes pod? Set "
-                       "the API server URL explicitly"));
-    }
-    const bool ipv6 = host.find(':') != std::string::npos;
-    http.base_url = absl::StrCat("https://", ipv6 ? "[" : "", host,
-                                 ipv6 ? "]" : "", ":", port);
-  }
+  if (!http.ok()) return http.status();
+  http->timeout = options.timeout;
+  http->max_body_bytes = size_t{1} << 20;
+  http->max_in_flight = options.max_in_flight;
   return http;
 }
 

@@ -189,14 +189,6 @@ struct KubernetesAccess {
   bool operator==(const KubernetesAccess&) const = default;
 };
 
-struct Config {
-  KubernetesAccess kubernetes;
-  std::map<std::string, RedisSourceConfig> redis;
-  std::map<std::string, PrometheusSourceConfig> prometheus;
-  ServerConfig server;
-  std::vector<TargetConfig> targets;
-};
-
 struct ConfigError {
   std::string file;
   int line = 0;      // 1-based; 0 when unknown
@@ -207,6 +199,19 @@ struct ConfigError {
   // "FILE:LINE:COLUMN: key.path: message"
   std::string ToString() const;
 };
+
+struct Config {
+  KubernetesAccess kubernetes;
+  std::map<std::string, RedisSourceConfig> redis;
+  std::map<std::string, PrometheusSourceConfig> prometheus;
+  ServerConfig server;
+  std::vector<TargetConfig> targets;
+  // What a valid config may still want its author to see (a
+  // currentReplicas.static outside [minReplicas, maxReplicas]); same form
+  // as the errors.
+  std::vector<ConfigError> warnings;
+};
+
 using ConfigErrors = std::vector<ConfigError>;
 
 // Parses and validates `yaml_text`. On any error returns nullopt and appends

@@ -50,6 +50,9 @@ struct ScalingRules {
   int32_t stabilization_window_seconds = 0;  // 0..3600
   SelectPolicy select_policy = SelectPolicy::kMax;
   std::vector<ScalingPolicy> policies;
+  // HPAScalingRules.tolerance (KEP-4951): the tolerance of this direction;
+  // nullopt: TargetSpec::tolerance (the controller-wide value).
+  std::optional<double> tolerance;
 };
 
 // autoscaling/v2 HorizontalPodAutoscalerBehavior.
@@ -91,20 +94,46 @@ struct InputSpec {
   Slo slo;
 };
 
+// KEDA's fallback.behavior (2.17+): which count a failing input proposes.
+enum class FallbackBehavior {
+  kStatic,                   // fallback.replicas
+  kCurrentReplicas,          // the workload's current count
+  kCurrentReplicasIfHigher,  // max(current, fallback.replicas)
+  kCurrentReplicasIfLower,   // min(current, fallback.replicas)
+};
+std::string_view FallbackBehaviorName(FallbackBehavior b);  // "static", ...
+
 struct Fallback {
   // Consecutive failed polls of an input allowed before fallback applies:
   // fallback is used once failures exceed this number (KEDA's rule).
   int32_t failure_threshold = 3;
   int32_t replicas = 0;
+  FallbackBehavior behavior = FallbackBehavior::kStatic;
 };
+
+// Whose semantics the engine follows for a target.
+enum class Mode {
+  // ballast's: windows and policies run on ballast's own recommendation
+  // series; the observed count feeds the arithmetic (README, "Where ballast
+  // differs from the HPA").
+  kBallast,
+  // The Kubernetes HPA controller's, decision by decision (horizontal.go,
+  // replica_calculator.go of Kubernetes 1.35), with KEDA's fallback.
+  kHpa,
+};
+std::string_view ModeName(Mode mode);  // "ballast", "hpa"
 
 struct TargetSpec {
   std::string name;
+  Mode mode = Mode::kBallast;
   int32_t min_replicas = 1;
   int32_t max_replicas = 1;
   // Replicas assumed before anything is observed (currentReplicas.static, or
   // min_replicas when the config does not give it).
   std::optional<int32_t> initial_replicas;
+  // The controller-wide tolerance (kube-controller-manager's
+  // --horizontal-pod-autoscaler-tolerance), for both directions unless
+  // behavior.scaleUp/scaleDown.tolerance says otherwise.
   double tolerance = 0.1;
   std::vector<InputSpec> inputs;
   // nullopt: no `behavior` in the config, so Kubernetes' legacy rule applies

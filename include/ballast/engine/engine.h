@@ -15,8 +15,10 @@
 //
 // Semantics: Kubernetes' HPA (autoscaling/v2) for tolerance, max over inputs,
 // behavior stabilization windows and rate policies, min/max clamping; plus
-// per-input smoothing, hold-on-missing-data and KEDA-style fallback. See
-// README.md "Engine semantics" for the exact rules and the few deviations.
+// per-input smoothing, hold-on-missing-data and KEDA-style fallback. A target
+// in HPA mode (TargetSpec::mode) gets the controller's decisions exactly,
+// bookkeeping and Quantity arithmetic included. See README.md "Engine
+// semantics" for the exact rules and where ballast's mode differs.
 #ifndef BALLAST_ENGINE_ENGINE_H_
 #define BALLAST_ENGINE_ENGINE_H_
 
@@ -46,6 +48,9 @@ enum class Limit {
   kMaxReplicas,
   kFallback,
   kMissingData,
+  // HPA mode: the current count is 0 and minReplicas > 0, which the HPA
+  // reads as "scaling is disabled" and leaves alone.
+  kScalingDisabled,
 };
 std::string_view LimitName(Limit limit);  // "none", "scaleUpPolicy", ...
 
@@ -66,6 +71,10 @@ struct TickInput {
   // It feeds the HPA arithmetic (tolerance, Value targets); windows and rate
   // policies start from ballast's previous recommendation once there is one.
   std::optional<int32_t> current_replicas;
+  // Ready pods, if known (HPA mode: a Value target scales the ready count,
+  // as replica_calculator.go's getUsageRatioReplicaCount). nullopt: the
+  // current count.
+  std::optional<int32_t> ready_replicas;
   // One per spec.inputs, same order. A missing or non-finite value is missing
   // data for this tick.
   std::vector<InputReading> inputs;
@@ -107,6 +116,23 @@ struct InputState {
   int32_t consecutive_failures = 0;
 };
 
+// A scale event as the HPA controller keeps it (timestampedScaleEvent).
+struct HpaScaleEvent {
+  absl::Time time;
+  int32_t replicas = 0;  // replicas added (up list) or removed (down list)
+  bool outdated = false;
+};
+
+// The HPA controller's memory of one HPA (HPA mode), kept as horizontal.go
+// keeps it: a slot that has aged out is reused, not removed.
+struct HpaState {
+  // Unstabilized recommendations; empty until the first sync, which records
+  // the current count (recordInitialRecommendation).
+  std::vector<TimedReplicas> recommendations;
+  std::vector<HpaScaleEvent> scale_up_events;
+  std::vector<HpaScaleEvent> scale_down_events;
+};
+
 // Everything the engine remembers between ticks of one target. Bounded: no
 // entry is older than the longest window or policy period of the spec.
 struct TargetHistory {
@@ -115,6 +141,7 @@ struct TargetHistory {
   std::deque<TimedReplicas> scale_up_events;    // replicas added
   std::deque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
   std::vector<InputState> inputs;  // resized to spec.inputs on each tick
+  HpaState hpa;                    // HPA mode only
 };
 
 struct TickResult {
@@ -122,15 +149,16 @@ struct TickResult {
   TargetHistory history;
 };
 
-// Runs one tick. `spec` must be valid (as the config loader guarantees:
-// min <= max, targets > 0, one reading per input). Ticks of one target must
-// come with non-decreasing `now`. Cost: O(inputs + window and period sizes).
+// Runs one tick in the spec's mode (TargetSpec::mode). `spec` must be valid (as
+// the config loader guarantees: min <= max, targets > 0, one reading per
+// input). Ticks of one target must come with non-decreasing `now`. Cost:
+// O(inputs + window and period sizes).
 TickResult Tick(const TargetSpec& spec, TargetHistory history,
                 const TickInput& in);
 
-// A spec with the plain Kubernetes HPA defaults over the same inputs: no
-// smoothing, no fallback, tolerance 0.1, no `behavior` (legacy rule). Used by
-// `ballast simulate --baseline hpa`.
+// A spec with the plain Kubernetes HPA defaults over the same inputs, in HPA
+// mode: no smoothing, no fallback, tolerance 0.1, no `behavior` (legacy
+// rule). Used by `ballast simulate --baseline hpa`.
 TargetSpec PlainHpaSpec(const TargetSpec& spec);
 
 }  // namespace ballast::engine

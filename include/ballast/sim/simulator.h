@@ -19,7 +19,9 @@
 // A row's arrivals join the queue at the row's time.
 //
 // Replicas. Without a `current_replicas` column the loop is closed: the run
-// starts with spec.initial_replicas (else min_replicas), all ready; each
+// starts with options.initial_replicas, else spec.initial_replicas, else
+// min_replicas, all ready; the engine sees that count as current and the
+// ready pods as ready (HPA mode scales Value targets by them); each
 // tick's recommendation is applied at once as the workload's replica count
 // (the next tick's current_replicas); added pods become ready
 // pod_startup_seconds later; removed pods go at once (pending ones first, as
@@ -65,6 +67,9 @@ struct SimOptions {
   // Length of the run; default up to the last row. May extend past the last
   // row (its values then hold).
   std::optional<double> duration_seconds;
+  // Closed loop: replicas at the start, overriding spec.initial_replicas;
+  // may lie outside [min_replicas, max_replicas] (the first tick moves it).
+  std::optional<int32_t> initial_replicas;
 };
 
 // One entry per tick in every vector.

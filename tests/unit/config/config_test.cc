@@ -357,13 +357,54 @@ TEST(ConfigParse, RejectsNonPositiveTargets) {
 }
 
 TEST(ConfigParse, ChecksReplicaCountsAgainstBounds) {
+  // A static current count outside the bounds is a warning (issue 9: real
+  // workloads start anywhere), see WarnsOfStaticReplicasOutsideBounds.
   EXPECT_THAT(
       Errors(Target("    currentReplicas: {static: 11}\n"
                     "    fallback: {replicas: 0}\n")),
-      ElementsAre("t.yaml:6:31: targets[0].currentReplicas.static: must be "
-                  "within [minReplicas, maxReplicas] = [1, 10], got 11",
-                  "t.yaml:7:26: targets[0].fallback.replicas: must be within "
+      ElementsAre("t.yaml:7:26: targets[0].fallback.replicas: must be within "
                   "[minReplicas, maxReplicas] = [1, 10], got 0"));
+}
+
+TEST(ConfigParse, WarnsOfStaticReplicasOutsideBounds) {
+  const Config above = Parse(Target("    currentReplicas: {static: 11}\n"));
+  ASSERT_EQ(above.warnings.size(), 1u);
+  EXPECT_EQ(above.warnings[0].ToString(),
+            "t.yaml:6:31: targets[0].currentReplicas.static: outside "
+            "[minReplicas, maxReplicas] = [1, 10]: the first tick goes to 10");
+  EXPECT_EQ(above.targets[0].spec.initial_replicas, 11);
+  const Config zero = Parse(Target("    currentReplicas: {static: 0}\n"));
+  ASSERT_EQ(zero.warnings.size(), 1u);
+  EXPECT_THAT(zero.warnings[0].message,
+              testing::HasSubstr("0 replicas disables scaling"));
+  EXPECT_TRUE(
+      Parse(Target("    currentReplicas: {static: 10}\n")).warnings.empty());
+}
+
+TEST(ConfigParse, ReadsHpaModeToleranceAndFallbackBehavior) {
+  const Config c = Parse(Target(
+      "    mode: hpa\n"
+      "    tolerance: 0.2\n"
+      "    behavior:\n"
+      "      scaleUp: {tolerance: 0.05}\n"
+      "      scaleDown: {tolerance: 0.15}\n"
+      "    fallback: {replicas: 3, behavior: currentReplicasIfHigher}\n"));
+  ASSERT_EQ(c.targets.size(), 1u);
+  const TargetSpec& spec = c.targets[0].spec;
+  EXPECT_EQ(spec.mode, Mode::kHpa);
+  EXPECT_EQ(spec.tolerance, 0.2);
+  EXPECT_EQ(spec.behavior->scale_up.tolerance, 0.05);
+  EXPECT_EQ(spec.behavior->scale_down.tolerance, 0.15);
+  EXPECT_EQ(spec.fallback->behavior,
+            FallbackBehavior::kCurrentReplicasIfHigher);
+  EXPECT_EQ(Parse(Target("")).targets[0].spec.mode, Mode::kBallast);
+  EXPECT_THAT(Errors(Target("    mode: keda\n")),
+              ElementsAre(testing::HasSubstr("targets[0].mode")));
+  EXPECT_THAT(Errors(Target("    behavior: {scaleUp: {tolerance: 1}}\n")),
+              ElementsAre(testing::HasSubstr(
+                  "targets[0].behavior.scaleUp.tolerance: must be in [0, 1)")));
+  EXPECT_THAT(Errors(Target("    fallback: {replicas: 2, behavior: last}\n")),
+              ElementsAre(testing::HasSubstr("targets[0].fallback.behavior")));
 }
 
 TEST(ConfigParse, ReportsMissingRequiredKeysAtTheirMap) {
@@ -519,6 +560,69 @@ TEST(ConfigTestdata, ExampleShowsEveryKind) {
   EXPECT_TRUE(c->targets[0].spec.fallback.has_value());
   EXPECT_TRUE(c->targets[1].current_replicas.kubernetes.has_value());
   EXPECT_TRUE(c->targets[2].current_replicas.prometheus.has_value());
+}
+
+TEST(ConfigServer, KubernetesAccessAndDelegatedAuth) {
+  const Config c = Parse(R"(
+kubernetes: {kubeconfig: /etc/ballast/kubeconfig, context: prod}
+server:
+  externalMetrics:
+    listen: "127.0.0.1:0"
+    tlsCertFile: /tls/tls.crt
+    tlsKeyFile: /tls/tls.key
+    authentication: {mode: Cluster, refreshSeconds: 30}
+    authorization: {mode: Delegated, allowedTtlSeconds: 60, deniedTtlSeconds: 5, timeoutMs: 2000}
+targets: []
+)");
+  EXPECT_EQ(c.kubernetes,
+            (KubernetesAccess{.kubeconfig = "/etc/ballast/kubeconfig",
+                              .context = "prod"}));
+  const ExternalMetricsServerConfig& e = *c.server.external_metrics;
+  EXPECT_EQ(e.authentication_mode,
+            ExternalMetricsServerConfig::AuthenticationMode::kCluster);
+  EXPECT_EQ(e.authentication_refresh_seconds, 30);
+  EXPECT_EQ(e.authorization_mode,
+            ExternalMetricsServerConfig::AuthorizationMode::kDelegated);
+  EXPECT_EQ(e.authorization_allowed_ttl_seconds, 60);
+  EXPECT_EQ(e.authorization_denied_ttl_seconds, 5);
+  EXPECT_EQ(e.authorization_timeout_ms, 2000);
+}
+
+TEST(ConfigServer, AuthDefaultsAreFilesAndAlwaysAllow) {
+  const Config c = Parse(R"(
+server:
+  externalMetrics: {tlsCertFile: /a.crt, tlsKeyFile: /a.key}
+targets: []
+)");
+  EXPECT_EQ(c.server.external_metrics->authentication_mode,
+            ExternalMetricsServerConfig::AuthenticationMode::kFiles);
+  EXPECT_EQ(c.server.external_metrics->authorization_mode,
+            ExternalMetricsServerConfig::AuthorizationMode::kAlwaysAllow);
+  EXPECT_EQ(c.server.external_metrics->authorization_allowed_ttl_seconds, 10);
+  EXPECT_EQ(c.server.external_metrics->authorization_denied_ttl_seconds, 10);
+}
+
+TEST(ConfigServer, RejectsContradictoryAuthSettings) {
+  EXPECT_THAT(
+      Errors(R"(kubernetes: {context: prod, kubeConfig: /x}
+server:
+  externalMetrics:
+    tlsCertFile: /a.crt
+    tlsKeyFile: /a.key
+    requestheaderClientCAFile: /ca.crt
+    authentication: {mode: cluster}
+    authorization: {mode: Delegated, deniedTtlSeconds: -1}
+targets: []
+)"),
+      ElementsAre(
+          "t.yaml:1:23: kubernetes.context: a context needs a kubeconfig (in a "
+          "pod, ballast uses its service account)",
+          "t.yaml:1:29: kubernetes.kubeConfig: unknown key 'kubeConfig'; did "
+          "you mean 'kubeconfig'?",
+          "t.yaml:7:28: server.externalMetrics.authentication.mode: expected "
+          "one of Files, Cluster, got 'cluster'",
+          "t.yaml:8:56: server.externalMetrics.authorization.deniedTtlSeconds: "
+          "must be in [0, 3600], got -1"));
 }
 
 }  // namespace
@@ -700,7 +804,14 @@ TEST(ConfigTestdata, KubernetesManifestConfigParses) {
     const Config c = Parse(doc["data"]["ballast.yaml"].as<std::string>());
     ASSERT_EQ(c.targets.size(), 1u);
     EXPECT_TRUE(c.targets[0].current_replicas.kubernetes.has_value());
-    EXPECT_TRUE(c.server.external_metrics.has_value());
+    ASSERT_TRUE(c.server.external_metrics.has_value());
+    // In a cluster: trust from the cluster, SubjectAccessReviews, and the
+    // pod's service account (no kubeconfig).
+    EXPECT_EQ(c.server.external_metrics->authentication_mode,
+              ExternalMetricsServerConfig::AuthenticationMode::kCluster);
+    EXPECT_EQ(c.server.external_metrics->authorization_mode,
+              ExternalMetricsServerConfig::AuthorizationMode::kDelegated);
+    EXPECT_TRUE(c.kubernetes.kubeconfig.empty());
     ++checked;
   }
   EXPECT_EQ(checked, 1);
