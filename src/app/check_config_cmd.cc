@@ -25,6 +25,11 @@ int RunCheckConfig(const Args& args, std::ostream& out, std::ostream& err) {
   config::ConfigErrors errors;
   absl::StatusOr<config::Config> config = config::LoadConfigFile(path, &errors);
   if (config.ok()) {
+    // Warnings (e.g. a static current count outside [min, max], which is
+    // valid: workloads often start outside an HPA's bounds) do not fail.
+    for (const config::ConfigError& w : config->warnings) {
+      err << "warning: " << w.ToString() << "\n";
+    }
     const size_t n = config->targets.size();
     out << path << ": ok (" << n << " targets)\n";
     return 0;

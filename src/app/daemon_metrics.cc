@@ -23,6 +23,7 @@ constexpr engine::Limit kLimits[] = {
     engine::Limit::kMaxReplicas,
     engine::Limit::kFallback,
     engine::Limit::kMissingData,
+    engine::Limit::kScalingDisabled,
 };
 
 }  // namespace

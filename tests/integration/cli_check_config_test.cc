@@ -40,6 +40,20 @@ TEST(CheckConfigCli, ValidConfigsExit0) {
   }
 }
 
+TEST(CheckConfigCli, WarningsAreShownAndDoNotFail) {
+  const CliRun run =
+      Ballast(kConfigs, "check-config warn_static_outside_bounds.yaml", true);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(run.output.find(
+                "warning: warn_static_outside_bounds.yaml:7:31: "
+                "targets[0].currentReplicas.static: outside [minReplicas, "
+                "maxReplicas] = [2, 10]: the first tick goes to 10\n"),
+            std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find(": ok (1 targets)"), std::string::npos)
+      << run.output;
+}
+
 TEST(CheckConfigCli, MissingFileAndUsageErrors) {
   EXPECT_EQ(Ballast(kConfigs, "check-config no-such-file.yaml").exit_code, 1);
   EXPECT_EQ(Ballast(kConfigs, "check-config").exit_code, 2);
