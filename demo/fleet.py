@@ -2,10 +2,12 @@
 recommends for a target, and exports what it runs for Prometheus.
 
 Every second it reads ballast_recommended_replicas{target=...} from ballast's
-/metrics and starts workers (`celery worker -Q asr --concurrency 1 ...`, one
-process group with this script) or stops the newest ones with SIGTERM (Celery's
-warm shutdown: a worker finishes its job, then exits). On SIGTERM/SIGINT it
-stops all its workers and exits.
+/metrics (with --cluster INFO.json instead: spec.replicas of the target's
+Deployment in the demo's Kubernetes API server, which the real HPA sets from
+ballast's recommendation; see demo/cluster.py) and starts workers (`celery
+worker -Q asr --concurrency 1 ...`, one process group with this script) or
+stops the newest ones with SIGTERM (Celery's warm shutdown: a worker finishes
+its job, then exits). On SIGTERM/SIGINT it stops all its workers and exits.
 
 Exported on --port (scraped by Prometheus, read back by ballast):
   fleet_workers           workers started and not told to stop
@@ -15,6 +17,7 @@ Exported on --port (scraped by Prometheus, read back by ballast):
 
   python3 fleet.py --ballast http://127.0.0.1:P/metrics --port P2 \
       --broker redis://127.0.0.1:P3/0 --ready-dir DIR --log-dir DIR
+  python3 fleet.py --cluster INFO.json ...   (scripts/demo --cluster)
 """
 import argparse
 import base64
@@ -30,6 +33,7 @@ from prometheus_client import start_http_server
 from prometheus_client.core import REGISTRY, GaugeMetricFamily
 
 import ballast_metrics
+import kube
 
 
 class Fleet:
@@ -123,21 +127,35 @@ class Fleet:
             return float("nan")
 
 
+def follower(a):
+    """A function returning the worker count to run, or None when unknown:
+    the target's Deployment's spec.replicas with --cluster, else ballast's
+    recommendation."""
+    if a.cluster:
+        cluster = kube.Kube.load(a.cluster)
+        return lambda: cluster.spec_replicas(a.target)
+    return lambda: ballast_metrics.recommended(a.ballast, a.target)
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--ballast", required=True, help="ballast's /metrics URL")
+    follow = p.add_mutually_exclusive_group(required=True)
+    follow.add_argument("--ballast", help="ballast's /metrics URL: follow its recommendation")
+    follow.add_argument("--cluster", help="demo/cluster.py's INFO.json: follow the Deployment")
     p.add_argument("--target", default="asr-worker")
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--broker", required=True)
     p.add_argument("--ready-dir", required=True)
     p.add_argument("--log-dir", required=True)
-    p.add_argument("--initial", type=int, default=2, help="workers before ballast answers")
+    p.add_argument("--initial", type=int, default=2,
+                   help="workers before ballast (or the API server) answers")
     p.add_argument("--max-workers", type=int, default=40, help="safety cap")
     a = p.parse_args()
     os.environ["DEMO_READY_DIR"] = a.ready_dir  # for the workers
     os.environ["DEMO_BROKER_URL"] = a.broker
 
     fleet = Fleet(a)
+    wanted = follower(a)
     stop = []
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda *_: stop.append(True))
@@ -146,7 +164,7 @@ def main():
     fleet.scale_to(a.initial)
     while not stop:
         fleet.reap()
-        want = ballast_metrics.recommended(a.ballast, a.target)
+        want = wanted()
         if want is not None:
             fleet.scale_to(want)
         elif len(fleet.running) < a.initial:

@@ -5,7 +5,9 @@ Prometheus metrics, with a latency that grows with the load per replica.
 answers; until then it serves the first minute); the request rate keeps its
 recorded value (requests/s), only time runs faster. The replica count is
 ballast's recommendation for tts-api (read every second from ballast's
-/metrics, as if a Deployment followed it at once). Each replica serves
+/metrics, as if a Deployment followed it at once), or with --cluster INFO.json
+the spec.replicas of the tts-api Deployment, which the real HPA sets
+(scripts/demo --cluster; see demo/cluster.py). Each replica serves
 --capacity requests/s; at utilization u = rps / (replicas * capacity) a
 request takes an exponential time of mean base / (1 - u) (the M/M/1
 response time), capped at --cap seconds. The histogram is built from that
@@ -31,6 +33,7 @@ from prometheus_client.core import (REGISTRY, CounterMetricFamily, GaugeMetricFa
                                     HistogramMetricFamily)
 
 import ballast_metrics
+import kube
 
 BUCKETS = [0.05, 0.1, 0.2, 0.5, 1, 2, 3, 5, 10, 20]
 
@@ -98,6 +101,8 @@ def main():
     p.add_argument("--cap", type=float, default=3,
                    help="mean latency when overloaded (requests time out)")
     p.add_argument("--initial", type=int, default=2, help="replicas before ballast answers")
+    p.add_argument("--cluster", help="demo/cluster.py's INFO.json: the replicas are the "
+                   "target's Deployment's spec.replicas")
     a = p.parse_args()
 
     times, rps = read_trace(a.trace)
@@ -105,6 +110,7 @@ def main():
         tzinfo=datetime.timezone.utc).timestamp()
     first = bisect.bisect_left(times, start)
     tts = Tts(a)
+    cluster = kube.Kube.load(a.cluster) if a.cluster else None
     REGISTRY.register(tts)
     start_http_server(a.port, addr="127.0.0.1")
     t0 = None  # the trace's clock starts when ballast first answers
@@ -112,12 +118,15 @@ def main():
     while True:
         time.sleep(0.25)
         now = time.monotonic()
-        if now - followed >= 1:  # once a second: follow ballast
+        if now - followed >= 1:  # once a second: follow ballast (or the Deployment)
             followed = now
             want = ballast_metrics.recommended(a.ballast, a.target)
             if want is not None:
-                tts.replicas = want
                 t0 = t0 or now
+            if cluster:
+                want = cluster.spec_replicas(a.target)
+            if want is not None:
+                tts.replicas = want
         played = (now - t0) * a.speed if t0 else 0  # trace seconds played
         minute = first + int(played / 60) % a.minutes
         tts.trace_time = times[minute]

@@ -30,8 +30,8 @@ ballast_ensure_packages() {
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 }
 
-# ballast_build DIR [cmake args...]: configure (once) and build.
-ballast_build() {
+# ballast_configure DIR [cmake args...]: configure DIR (once).
+ballast_configure() {
   local dir=$1
   shift
   if [ ! -f "$dir/build.ninja" ]; then
@@ -39,7 +39,12 @@ ballast_build() {
     cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
       -DCMAKE_CXX_COMPILER_LAUNCHER=ccache "$@"
   fi
-  cmake --build "$dir" -j "$(nproc)"
+}
+
+# ballast_build DIR [cmake args...]: configure (once) and build.
+ballast_build() {
+  ballast_configure "$@" || return
+  cmake --build "$1" -j "$(nproc)"
 }
 
 # The commands ballast_cluster_binaries builds, by binary name.
