@@ -129,6 +129,13 @@ class Ballast:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+                raise AssertionError("ballast ignored SIGTERM for 10 s:\n" +
+                                     self.log_tail())
+            # SIGTERM is a clean exit (0); anything else, e.g. a sanitizer
+            # report at exit, fails the test.
+            if self.proc.returncode != 0:
+                raise AssertionError("ballast exited %d on SIGTERM:\n%s" % (
+                    self.proc.returncode, self.log_tail()))
 
     def metrics(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.telemetry_port,
@@ -173,13 +180,15 @@ class ClusterTest(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if getattr(cls, "ballast", None):
-            cls.ballast.stop()
-        if getattr(cls, "redis", None) and cls.redis.poll() is None:
-            cls.redis.terminate()
-            cls.redis.wait()
-        cls.cp.stop()
-        shutil.rmtree(cls.tmp, ignore_errors=True)
+        try:
+            if getattr(cls, "ballast", None):
+                cls.ballast.stop()  # raises if ballast did not exit cleanly
+        finally:
+            if getattr(cls, "redis", None) and cls.redis.poll() is None:
+                cls.redis.terminate()
+                cls.redis.wait()
+            cls.cp.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     # -- setup -------------------------------------------------------------
 
