@@ -41,6 +41,12 @@ ballast_configure() {
   fi
 }
 
+# ccache: compile results are shared between checkouts (CI builds in a fresh
+# clone elsewhere): paths under the checkout are hashed relative to it, and
+# the working directory (in the debug info) is not hashed.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$(pwd)}"
+export CCACHE_NOHASHDIR=1
+
 # ballast_build DIR [cmake args...]: configure (once) and build.
 ballast_build() {
   ballast_configure "$@" || return
