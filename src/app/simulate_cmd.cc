@@ -65,7 +65,9 @@ Turns a shipped public trace into simulate's CSV (--out - writes to stdout).
   worldcup98 (period,count per minute) -> time,rps
     --scale F                       multiply the rate (default 1)
   azure-llm (TIMESTAMP,ContextTokens,GeneratedTokens) -> time,arrivals,work_seconds
-    --bucket-seconds N              bucket size (default 1)
+    --bucket-seconds N              bucket size (default 1); at most 1,000,000
+                                    buckets from the first request (a longer
+                                    span is refused: select --from/--to)
     --base-seconds S                service time per job (default 0.5)
     --seconds-per-context-token S   (default 0.0005)
     --seconds-per-generated-token S (default 0.02)

@@ -21,7 +21,14 @@ double Smooth(const Smoothing& smoothing, absl::Time now, double v,
       } else {
         const double dt = absl::ToDoubleSeconds(now - state.ewma_time);
         const double alpha = 1.0 - std::exp2(-dt / smoothing.half_life_seconds);
-        *state.ewma += alpha * (v - *state.ewma);
+        const double moved = *state.ewma + alpha * (v - *state.ewma);
+        // v - ewma overflows when both are near +-DBL_MAX; the weighted
+        // mean itself always lies between them.
+        constexpr double kMax = std::numeric_limits<double>::max();
+        state.ewma = std::isfinite(moved)
+                         ? moved
+                         : std::clamp((1.0 - alpha) * *state.ewma + alpha * v,
+                                      -kMax, kMax);
       }
       state.ewma_time = now;
       return *state.ewma;
@@ -40,7 +47,10 @@ double Smooth(const Smoothing& smoothing, absl::Time now, double v,
           smoothing.quantile * static_cast<double>(values.size() - 1);
       const auto lo = static_cast<size_t>(std::floor(rank));
       const size_t hi = std::min(lo + 1, values.size() - 1);
-      return values[lo] + (values[hi] - values[lo]) * (rank - std::floor(rank));
+      const double f = rank - std::floor(rank);
+      const double q = values[lo] + (values[hi] - values[lo]) * f;
+      // values[hi] - values[lo] overflows for values near +-DBL_MAX.
+      return std::isfinite(q) ? q : values[lo] * (1.0 - f) + values[hi] * f;
     }
   }
   return v;
@@ -124,11 +134,12 @@ void Propose(const InputSpec& input, double v, int32_t current,
 }
 
 // Sum of the event sizes strictly newer than now - period (HPA's
-// getReplicasChangePerPeriod).
-int32_t ChangeInPeriod(const std::deque<TimedReplicas>& events, absl::Time now,
+// getReplicasChangePerPeriod), in int64: events of up to maxReplicas each
+// (2^31 - 1) add up past int32.
+int64_t ChangeInPeriod(const std::deque<TimedReplicas>& events, absl::Time now,
                        int32_t period_seconds) {
   const absl::Time cutoff = now - absl::Seconds(period_seconds);
-  int32_t sum = 0;
+  int64_t sum = 0;
   for (const TimedReplicas& e : events) {
     if (e.time > cutoff) sum += e.replicas;
   }
@@ -149,6 +160,14 @@ int32_t ToReplicas(int64_t x) {
       std::clamp<int64_t>(x, 0, std::numeric_limits<int32_t>::max()));
 }
 
+// A Percent policy's limit, computed in float64 like the controller's and
+// saturated to +-2^62 before the conversion (a double past int64 is UB).
+int64_t SaturatedInt64(double x) {
+  constexpr double kBound = 4611686018427387904.0;  // 2^62
+  if (std::isnan(x)) return 0;
+  return static_cast<int64_t>(std::clamp(x, -kBound, kBound));
+}
+
 // The most replicas the scale-up policies allow (HPA's
 // calculateScaleUpLimitWithScalingRules): Max takes the largest allowance,
 // Min the smallest.
@@ -161,8 +180,8 @@ int32_t ScaleUpLimit(const ScalingRules& rules, const TargetHistory& h,
     const int64_t proposed =
         p.type == PolicyType::kPods
             ? start + p.value
-            : static_cast<int64_t>(std::ceil(static_cast<double>(start) *
-                                             (1.0 + p.value / 100.0)));
+            : SaturatedInt64(std::ceil(static_cast<double>(start) *
+                                       (1.0 + p.value / 100.0)));
     result = !result ? proposed
              : rules.select_policy == SelectPolicy::kMin
                  ? std::min(*result, proposed)
@@ -180,11 +199,10 @@ int32_t ScaleDownLimit(const ScalingRules& rules, const TargetHistory& h,
   std::optional<int64_t> result;
   for (const ScalingPolicy& p : rules.policies) {
     const int64_t start = PeriodStart(h, now, current, p.period_seconds);
-    const int64_t proposed =
-        p.type == PolicyType::kPods
-            ? start - p.value
-            : static_cast<int64_t>(static_cast<double>(start) *
-                                   (1.0 - p.value / 100.0));
+    const int64_t proposed = p.type == PolicyType::kPods
+                                 ? start - p.value
+                                 : SaturatedInt64(static_cast<double>(start) *
+                                                  (1.0 - p.value / 100.0));
     result = !result ? proposed
              : rules.select_policy == SelectPolicy::kMin
                  ? std::max(*result, proposed)
@@ -380,8 +398,11 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
     replicas = StabilizeLegacy(spec.legacy_downscale_window_seconds, h, in.now,
                                desired);
     if (replicas != desired) limit = Limit::kScaleDownStabilization;
-    const int32_t up_limit = std::max(2 * current, 4);
-    const int32_t max_allowed = std::min(spec.max_replicas, up_limit);
+    // max(2 * current, 4) in int64: with maxReplicas up to 2^31 - 1, twice
+    // the current count does not fit int32; the limit is then maxReplicas.
+    const int64_t up_limit = std::max<int64_t>(2 * int64_t{current}, 4);
+    const auto max_allowed =
+        static_cast<int32_t>(std::min<int64_t>(spec.max_replicas, up_limit));
     if (replicas < spec.min_replicas) {
       replicas = spec.min_replicas;
       limit = Limit::kMinReplicas;

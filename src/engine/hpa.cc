@@ -57,16 +57,14 @@ int32_t CeilToInt32(double x) {
 // replica_calculator.go GetExternalPerPodMetricReplicas (averageValue):
 // usage and target in milli-units, the tolerance on usage / (target *
 // status.replicas).
-void PerPodProposal(int64_t usage, int64_t target, int32_t status_replicas,
+void PerPodProposal(double usage, int64_t target, int32_t status_replicas,
                     Tolerances tol, InputExplanation& ex) {
-  const double untolerated =
-      static_cast<double>(usage) / static_cast<double>(target);
+  const double untolerated = usage / static_cast<double>(target);
   ex.untolerated_proposal = CeilToInt32(untolerated);
   // With 0 replicas the ratio is +Inf or NaN: never within tolerance.
   ex.within_tolerance =
       status_replicas != 0 &&
-      tol.IsWithin(static_cast<double>(usage) /
-                   (static_cast<double>(target) * status_replicas));
+      tol.IsWithin(usage / (static_cast<double>(target) * status_replicas));
   ex.proposal =
       ex.within_tolerance ? status_replicas : *ex.untolerated_proposal;
 }
@@ -74,9 +72,9 @@ void PerPodProposal(int64_t usage, int64_t target, int32_t status_replicas,
 // replica_calculator.go GetExternalMetricReplicas and
 // getUsageRatioReplicaCount (value): the ratio usage / target against the
 // tolerance, then scaled by the ready pods; from 0 replicas ceil(ratio).
-void ValueProposal(int64_t usage, int64_t target, int32_t spec_replicas,
+void ValueProposal(double usage, int64_t target, int32_t spec_replicas,
                    int32_t ready_pods, Tolerances tol, InputExplanation& ex) {
-  const double ratio = static_cast<double>(usage) / static_cast<double>(target);
+  const double ratio = usage / static_cast<double>(target);
   if (spec_replicas == 0) {
     ex.proposal = ex.untolerated_proposal = CeilToInt32(ratio);
     return;
@@ -87,13 +85,28 @@ void ValueProposal(int64_t usage, int64_t target, int32_t spec_replicas,
   ex.proposal = ex.within_tolerance ? spec_replicas : *ex.untolerated_proposal;
 }
 
+// KEDA's fallback value int64(target) * 1000 * replicas in milli-units:
+// exact in int64 when it fits; past int64 (where Go wraps) the float64
+// product, so that the HPA still computes `replicas` from it.
+double FallbackUsage(double target, int32_t replicas) {
+  const double whole = std::trunc(target);
+  int64_t product = 0;
+  if (std::abs(whole) < 9.2e18 &&
+      !__builtin_mul_overflow(static_cast<int64_t>(whole),
+                              int64_t{1000} * replicas, &product)) {
+    return static_cast<double>(product);
+  }
+  return whole * 1000.0 * static_cast<double>(replicas);
+}
+
 // horizontal.go getReplicasChangePerPeriod: events strictly newer than
-// now - period, outdated or not.
-int32_t ChangePerPeriod(int32_t period_seconds,
+// now - period, outdated or not. Summed in int64 (the controller's int32 sum
+// wraps past 2^31 - 1, which events of a large maxReplicas reach).
+int64_t ChangePerPeriod(int32_t period_seconds,
                         const std::vector<HpaScaleEvent>& events,
                         absl::Time now) {
   const absl::Time cutoff = now - absl::Seconds(period_seconds);
-  int32_t replicas = 0;
+  int64_t replicas = 0;
   for (const HpaScaleEvent& e : events) {
     if (e.time > cutoff) replicas += e.replicas;
   }
@@ -110,6 +123,14 @@ int64_t ClampToInt32(int64_t x) {
   return std::clamp<int64_t>(x, std::numeric_limits<int32_t>::min(), kMaxInt32);
 }
 
+// A float64 limit as int64, saturated to +-2^62 (converting a double past
+// int64 is undefined; the result is clamped to int32 after).
+int64_t SaturatedInt64(double x) {
+  constexpr double kBound = 4611686018427387904.0;  // 2^62
+  if (std::isnan(x)) return 0;
+  return static_cast<int64_t>(std::clamp(x, -kBound, kBound));
+}
+
 // horizontal.go calculateScaleUpLimitWithScalingRules.
 int32_t ScaleUpLimit(int32_t current, const HpaState& h,
                      const ScalingRules& rules, absl::Time now) {
@@ -121,7 +142,7 @@ int32_t ScaleUpLimit(int32_t current, const HpaState& h,
     const int64_t proposed =
         p.type == PolicyType::kPods
             ? start + p.value
-            : static_cast<int64_t>(
+            : SaturatedInt64(
                   std::ceil(static_cast<double>(start) *
                             (1 + static_cast<double>(p.value) / 100)));
     result = min ? std::min(result, proposed) : std::max(result, proposed);
@@ -140,8 +161,8 @@ int32_t ScaleDownLimit(int32_t current, const HpaState& h,
     const int64_t proposed =
         p.type == PolicyType::kPods
             ? start - p.value
-            : static_cast<int64_t>(static_cast<double>(start) *
-                                   (1 - static_cast<double>(p.value) / 100));
+            : SaturatedInt64(static_cast<double>(start) *
+                             (1 - static_cast<double>(p.value) / 100));
     result = min ? std::max(result, proposed) : std::min(result, proposed);
   }
   return static_cast<int32_t>(ClampToInt32(result));
@@ -214,9 +235,11 @@ int32_t NormalizeLegacy(const TargetSpec& spec, HpaState& h, absl::Time now,
   Record(h, old, desired, now);
   if (stabilized != desired) limit = Limit::kScaleDownStabilization;
 
-  // calculateScaleUpLimit: int32(math.Max(2 * current, 4)).
-  const int32_t up_limit =
-      static_cast<int32_t>(std::max(2.0 * static_cast<double>(current), 4.0));
+  // calculateScaleUpLimit: int32(math.Max(2 * current, 4)), clamped to
+  // MaxInt32 (so never below maxReplicas) instead of Go's out-of-range
+  // conversion, which gives MinInt32 on amd64 for a current past 2^30.
+  const int32_t up_limit = static_cast<int32_t>(std::min(
+      std::max(2.0 * static_cast<double>(current), 4.0), double{kMaxInt32}));
   const bool rate_limited = spec.max_replicas > up_limit;
   const int32_t max_allowed = rate_limited ? up_limit : spec.max_replicas;
   if (stabilized < spec.min_replicas) {
@@ -348,12 +371,14 @@ TickResult HpaTick(const TargetSpec& spec, TargetHistory history,
             : InputReading::Missing(absl::NotFoundError("no reading"));
     const int64_t target = MilliValue(input.target);
     const bool average = input.target_type == TargetType::kAverageValue;
-    std::optional<int64_t> usage;
+    // Milli-units, an int64 as the controller's, held as the double its
+    // arithmetic converts it to at once.
+    std::optional<double> usage;
     if (reading.value && std::isfinite(*reading.value)) {
       ex.raw = reading.value;
       state.consecutive_failures = 0;
       ex.smoothed = Smooth(input.smoothing, in.now, *reading.value, state);
-      usage = MilliValue(*ex.smoothed);
+      usage = static_cast<double>(MilliValue(*ex.smoothed));
     } else {
       ++state.consecutive_failures;
       ex.error = MissingReason(reading);
@@ -362,9 +387,8 @@ TickResult HpaTick(const TargetSpec& spec, TargetHistory history,
       if (spec.fallback && average &&
           state.consecutive_failures > spec.fallback->failure_threshold) {
         ex.fallback = true;
-        const auto whole_target =
-            static_cast<int64_t>(ApproximateFloat64(input.target));
-        usage = whole_target * 1000 * FallbackReplicas(*spec.fallback, current);
+        usage = FallbackUsage(ApproximateFloat64(input.target),
+                              FallbackReplicas(*spec.fallback, current));
       }
     }
     ex.consecutive_failures = state.consecutive_failures;

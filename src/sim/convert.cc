@@ -84,24 +84,47 @@ absl::StatusOr<int64_t> ConvertAzureLlm(absl::string_view text,
   if (!input.ok()) return input.status();
   const auto& [trace, columns] = *input;
 
-  std::optional<double> first;
+  std::optional<size_t> first_row;
   std::optional<double> last;
-  for (const double t : trace.times) {
-    if (!options.range.Contains(t)) continue;
-    if (!first) first = t;
-    last = t;
+  for (size_t row = 0; row < trace.rows(); ++row) {
+    if (!options.range.Contains(trace.times[row])) continue;
+    if (!first_row) first_row = row;
+    last = trace.times[row];
   }
-  if (!first) return NothingSelected(file_name);
-  const double start = options.range.from.value_or(std::floor(*first));
+  if (!first_row) return NothingSelected(file_name);
+  const double first = trace.times[*first_row];
+  const double start = options.range.from.value_or(std::floor(first));
   const double span = (options.range.to ? *options.range.to : *last) - start;
   // With `to` the buckets cover [start, to); else up to the last request.
   const double buckets_real =
       options.range.to ? std::ceil(span / options.bucket_seconds)
                        : std::floor(span / options.bucket_seconds) + 1;
-  if (!(buckets_real <= 100'000'000)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("too many buckets (", buckets_real,
-                     "): raise the bucket size or narrow the range"));
+  if (!(buckets_real <= kMaxAzureLlmBuckets)) {
+    // Every bucket is written, empty ones too: a timestamp years off (a
+    // typo in the year) would fill the disk. Name the first request past
+    // the limit, else the --to that makes the span.
+    const std::string limit = absl::StrCat(
+        "more than ", kMaxAzureLlmBuckets, " buckets of ",
+        FormatNumber(options.bucket_seconds),
+        " s from the start; check the timestamp, select a range with "
+        "--from/--to, or raise --bucket-seconds");
+    const std::string from =
+        options.range.from ? absl::StrCat(FormatRfc3339(start), " (--from)")
+                           : absl::StrCat(FormatRfc3339(start), " (line ",
+                                          trace.lines[*first_row], ")");
+    for (size_t row = *first_row; row < trace.rows(); ++row) {
+      const double t = trace.times[row];
+      if (!options.range.Contains(t)) continue;
+      if ((t - start) / options.bucket_seconds >= kMaxAzureLlmBuckets) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(file_name, ":", trace.lines[row], ": TIMESTAMP ",
+                         FormatRfc3339(t), " is ", FormatNumber(t - start),
+                         " s after the start ", from, ": ", limit));
+      }
+    }
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--to ", FormatRfc3339(*options.range.to), " is ", FormatNumber(span),
+        " s after the start ", from, ": ", limit));
   }
   const int64_t buckets = static_cast<int64_t>(std::max(buckets_real, 0.0));
   std::vector<int64_t> arrivals(static_cast<size_t>(buckets), 0);

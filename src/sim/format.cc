@@ -120,6 +120,9 @@ std::string FormatNumber(double value) {
 }
 
 std::string FormatRfc3339(double epoch_seconds) {
+  // Beyond about year 33,000 (or non-finite) the microseconds would not fit
+  // int64 (llround's result is then unspecified): the plain number.
+  if (!(std::abs(epoch_seconds) < 1e12)) return FormatNumber(epoch_seconds);
   // Round to microseconds so that 0.68 does not print as 0.679999999.
   const absl::Time rounded =
       absl::UnixEpoch() + absl::Microseconds(std::llround(epoch_seconds * 1e6));

@@ -18,10 +18,11 @@ void JobQueue::Arrive(double time, int64_t count, double work_seconds) {
 
 void JobQueue::AdvanceTo(double time) {
   StartJobs();
-  while (!busy_.empty() && busy_.top() <= time) {
-    now_ = std::max(now_, busy_.top());
+  while (!busy_.empty() && busy_.top().finish <= time) {
+    now_ = std::max(now_, busy_.top().finish);
+    completed_ += busy_.top().count;
+    in_service_ -= busy_.top().count;
     busy_.pop();
-    ++completed_;
     StartJobs();
   }
   now_ = std::max(now_, time);
@@ -37,15 +38,28 @@ double JobQueue::OldestWaitSeconds() const {
 }
 
 void JobQueue::StartJobs() {
-  while (!line_.empty() && in_service() < slots_) {
+  // The jobs of the head batch that free slots allow start together, as one
+  // cohort: the same as starting them one by one at now_. Zero-work jobs
+  // hold a slot for no time: with one slot free the whole batch passes
+  // through now (one by one, a step per job).
+  while (!line_.empty() && in_service_ < slots_) {
     Batch& head = line_.front();
+    const bool instant = head.work_each == 0;
+    const int64_t n =
+        instant ? head.count : std::min(head.count, slots_ - in_service_);
     const double wait = now_ - head.arrival;
-    total_wait_ += wait;
+    total_wait_ += wait * static_cast<double>(n);
     max_wait_ = std::max(max_wait_, wait);
-    busy_.push(now_ + head.work_each);
-    ++started_;
-    --waiting_;
-    if (--head.count == 0) line_.pop_front();
+    started_ += n;
+    waiting_ -= n;
+    head.count -= n;
+    if (instant) {
+      completed_ += n;
+    } else {
+      busy_.push({now_ + head.work_each, n});
+      in_service_ += n;
+    }
+    if (head.count == 0) line_.pop_front();
   }
 }
 

@@ -109,46 +109,65 @@ absl::Status CheckOptions(const SimOptions& o, const Trace& trace) {
   return CheckColumn(trace, kCurrentReplicasColumn, true, 1e9);
 }
 
-// The pods of a closed loop: ready ones and ones still starting.
+// The pods of a closed loop: ready ones and ones still starting, the latter
+// as cohorts (a count and the time they become ready), not one entry per
+// pod, so that a recommendation of 1e9 replicas costs one entry.
 class PodPool {
  public:
   explicit PodPool(int32_t ready) : ready_(ready) {}
 
   int32_t ready() const { return ready_; }
   double NextReadyTime() const {
-    return pending_.empty() ? kInfinity : pending_.front();
+    return pending_.empty() ? kInfinity : pending_.front().ready_at;
   }
 
   // Sets the total to `replicas` at `now`: new pods are ready after
   // `startup`; removal takes starting pods (newest first), then ready ones.
   void Scale(int32_t replicas, double now, double startup) {
-    int32_t total = ready_ + static_cast<int32_t>(pending_.size());
-    for (; total < replicas; ++total) {
+    const int64_t total = int64_t{ready_} + pending_count_;
+    if (replicas > total) {
+      const int64_t added = replicas - total;
       if (startup > 0) {
-        pending_.push_back(now + startup);
+        const double at = now + startup;
+        if (!pending_.empty() && pending_.back().ready_at == at) {
+          pending_.back().count += added;
+        } else {
+          pending_.push_back({at, added});
+        }
+        pending_count_ += added;
       } else {
-        ++ready_;
+        ready_ = static_cast<int32_t>(ready_ + added);
       }
+      return;
     }
-    for (; total > replicas; --total) {
-      if (!pending_.empty()) {
-        pending_.pop_back();
-      } else {
-        --ready_;
-      }
+    int64_t remove = total - replicas;
+    while (remove > 0 && !pending_.empty()) {
+      Cohort& newest = pending_.back();
+      const int64_t taken = std::min(remove, newest.count);
+      newest.count -= taken;
+      pending_count_ -= taken;
+      remove -= taken;
+      if (newest.count == 0) pending_.pop_back();
     }
+    ready_ = static_cast<int32_t>(ready_ - remove);
   }
 
   void PromoteUntil(double t) {
-    while (!pending_.empty() && pending_.front() <= t) {
+    while (!pending_.empty() && pending_.front().ready_at <= t) {
+      ready_ = static_cast<int32_t>(ready_ + pending_.front().count);
+      pending_count_ -= pending_.front().count;
       pending_.pop_front();
-      ++ready_;
     }
   }
 
  private:
+  struct Cohort {
+    double ready_at;
+    int64_t count;  // > 0
+  };
   int32_t ready_;
-  std::deque<double> pending_;  // ready times, ascending
+  int64_t pending_count_ = 0;
+  std::deque<Cohort> pending_;  // ascending ready_at
 };
 
 bool Violates(const InputSpec& input, double value, int32_t ready) {

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,11 @@ struct Panel {
   double top;
   double bottom;
   double y_max;  // value at the top edge
-  double Y(double v) const { return bottom - v / y_max * (bottom - top); }
+  // Far-off values (v / y_max overflows for a subnormal y_max) are drawn
+  // at most 1000 panel heights away, never at +-inf.
+  double Y(double v) const {
+    return bottom - std::clamp(v / y_max, -1e3, 1e3) * (bottom - top);
+  }
 };
 
 // The ticks one x position stands for, in order of time.
@@ -83,7 +88,7 @@ class StepPath {
       size_t first = b.end;
       size_t last = b.end;
       for (size_t k = b.begin; k < b.end; ++k) {
-        if (std::isnan(values[k])) continue;
+        if (!std::isfinite(values[k])) continue;  // NaN = gap; +-Inf too
         if (first == b.end) first = lo = hi = k;
         if (values[k] < values[lo]) lo = k;
         if (values[k] > values[hi]) hi = k;
@@ -140,14 +145,21 @@ std::string Series(const Panel& panel, double x_scale,
       StepPath(panel, x_scale).Build(time, values, buckets, end_time));
 }
 
-// A round step for about `count` ticks up to `max`.
+// A round step for about `count` ticks up to `max`, at least max / count
+// (so at most count + 1 ticks). `max` is finite and > 0; when max / count is
+// subnormal or zero (max near 5e-324) the step is `max` itself, whose
+// decimal magnitude would underflow.
 double NiceStep(double max, int count) {
   const double raw = max / count;
+  if (!std::isnormal(raw)) return max;
   const double magnitude = std::pow(10, std::floor(std::log10(raw)));
   for (const double m : {1.0, 2.0, 2.5, 5.0, 10.0}) {
-    if (m * magnitude >= raw) return m * magnitude;
+    // m * magnitude <= 10 * raw <= 2 * DBL_MAX / count: finite for count >= 2.
+    if (m * magnitude >= raw && std::isfinite(m * magnitude)) {
+      return m * magnitude;
+    }
   }
-  return 10 * magnitude;
+  return max;
 }
 
 std::string Text(double x, double y, absl::string_view anchor,
@@ -164,10 +176,25 @@ std::string Line(double x1, double y1, double x2, double y2,
       x2, y2, style);
 }
 
+// The top of a panel for values up to `max`: 5% (or `headroom`) above the
+// largest finite value, at most DBL_MAX, and 1 when there is none (all
+// values <= 0 or non-finite).
+double PanelTop(double max, double headroom) {
+  if (!(max > 0) || !std::isfinite(max)) return 1;
+  return std::min(max * headroom, std::numeric_limits<double>::max());
+}
+
+// The axis has at most kMaxYTicks lines, whatever p.y_max is (finite, > 0).
+constexpr int kMaxYTicks = 7;
+
 std::string YAxis(const Panel& p, absl::string_view title, bool percent) {
   std::string out = Line(kLeft, p.top, kLeft, p.bottom, "stroke=\"#333\"");
   const double step = NiceStep(p.y_max, 5);
-  for (double v = 0; v <= p.y_max * 1.0001; v += step) {
+  // Ticks as i * step (never an accumulated sum that stops growing or
+  // overflows); the 1.0001 slack is taken off step, not added to y_max.
+  for (int i = 0; i < kMaxYTicks; ++i) {
+    const double v = i * step;
+    if (i > 0 && v / 1.0001 > p.y_max) break;
     out += Line(kLeft, p.Y(v), kRight, p.Y(v), "stroke=\"#eee\"");
     out += Text(kLeft - 6, p.Y(v) + 4, "end",
                 absl::StrCat(FormatNumber(v), percent ? "%" : ""));
@@ -189,7 +216,12 @@ std::string XAxis(const Panel& p, double duration, double x_scale,
     step = s;
     if (hours / s <= 14) break;
   }
-  for (double h = 0; h <= hours * 1.0001; h += step) {
+  // Past 14 x 30 days (the simulator allows up to 1e8 ticks), whole
+  // multiples of 720 h: still at most 15 lines.
+  if (hours / step > 14) step = 720 * std::ceil(hours / 14 / 720);
+  for (int i = 0; i <= 15; ++i) {
+    const double h = i * step;
+    if (h > hours * 1.0001) break;
     const double x = kLeft + h * 3600 * x_scale;
     out += Line(x, p.top, x, p.bottom, "stroke=\"#eee\"");
     if (labels) {
@@ -219,10 +251,11 @@ std::string Legend(const Panel& p, const std::vector<std::string>& names,
   return out;
 }
 
+// The largest finite value (0 if none is above 0).
 double MaxOf(const std::vector<double>& v) {
   double m = 0;
   for (const double x : v) {
-    if (!std::isnan(x)) m = std::max(m, x);
+    if (std::isfinite(x)) m = std::max(m, x);
   }
   return m;
 }
@@ -264,14 +297,17 @@ std::string TimelineSvg(const SimResult& result, size_t max_points) {
     const double peak = MaxOf(tl.input_values[i]);
     std::vector<double> v = tl.input_values[i];
     if (normalise) {
-      for (double& x : v) x = peak > 0 ? x / peak * 100 : 0;
+      // x / peak <= 1 for finite x; an infinite x is a gap, like NaN.
+      for (double& x : v) {
+        x = std::isinf(x) ? std::nan("") : peak > 0 ? x / peak * 100 : 0;
+      }
     }
     load_max = std::max(load_max, MaxOf(v));
     names.push_back(absl::StrFormat("%s (peak %.4g)", tl.inputs[i], peak));
     colors.push_back(kInputColors[i % std::size(kInputColors)]);
     series.push_back(std::move(v));
   }
-  const Panel load{70, 320, load_max > 0 ? load_max * 1.05 : 1};
+  const Panel load{70, 320, PanelTop(load_max, 1.05)};
   svg += YAxis(load,
                normalise ? "load, % of each input's peak"
                          : (tl.inputs.empty() ? "load" : tl.inputs[0]),
@@ -289,7 +325,7 @@ std::string TimelineSvg(const SimResult& result, size_t max_points) {
   const std::vector<double> ready(tl.ready.begin(), tl.ready.end());
   const double replicas_max =
       std::max({MaxOf(recommendation), MaxOf(ready), 1.0});
-  const Panel replicas{350, 600, replicas_max * 1.1};
+  const Panel replicas{350, 600, PanelTop(replicas_max, 1.1)};
   svg += YAxis(replicas, "replicas", false);
   svg += XAxis(replicas, duration, x_scale, true);
   svg += Series(replicas, x_scale, tl.time, ready, buckets, duration,

@@ -121,6 +121,9 @@ absl::StatusOr<QueryResult> FromScalar(const Json& result,
   return QueryResult{.value = sample->value, .timestamp = sample->time};
 }
 
+// The aggregate of finite `values` (at least one). A sum can overflow to
+// +-Inf (the caller reports it); an average of finite values cannot, so when
+// the plain sum overflows it is taken over the terms value / n.
 double Reduce(Aggregate aggregate, const std::vector<double>& values) {
   switch (aggregate) {
     case Aggregate::kMax:
@@ -133,8 +136,12 @@ double Reduce(Aggregate aggregate, const std::vector<double>& values) {
   }
   double sum = 0;
   for (const double v : values) sum += v;
-  return aggregate == Aggregate::kAvg ? sum / static_cast<double>(values.size())
-                                      : sum;
+  if (aggregate == Aggregate::kSum) return sum;
+  const auto n = static_cast<double>(values.size());
+  if (std::isfinite(sum)) return sum / n;
+  double mean = 0;
+  for (const double v : values) mean += v / n;
+  return mean;
 }
 
 // NaN series (e.g. a ratio over an idle series) are left out; a ±Inf series
@@ -165,6 +172,16 @@ absl::StatusOr<QueryResult> FromVector(const Json& result,
   out.series = static_cast<int>(values.size());
   if (!values.empty()) {
     out.value = Reduce(query.aggregate, values);
+    if (!std::isfinite(out.value)) {
+      // Finite samples whose sum does not fit a double: as unusable as a
+      // NaN, and never to be passed on as a (huge) good value.
+      return report(
+          absl::StatusCode::kNotFound,
+          absl::StrCat("query returned ", values.size(),
+                       " finite series whose ", AggregateName(query.aggregate),
+                       " overflows to ", NonFiniteName(out.value),
+                       " (no usable value)"));
+    }
     return out;
   }
   if (out.nan_series > 0) {

@@ -22,6 +22,11 @@
 // hour-long 2023 trace (19,365 requests, mean 5.3 s of work each) needs
 // about 29 busy workers on average and 35 in its busiest minute.
 //
+// azure-llm writes at most kMaxAzureLlmBuckets buckets (11.5 days at 1 s,
+// about 40 MB of CSV; the hour-long 2023 trace needs 3,600): a longer span,
+// e.g. from a typo in one timestamp's year, is InvalidArgument naming the
+// first request past the limit (FILE:LINE), or `to`.
+//
 // Both keep the rows with from <= time < to when those are given.
 #ifndef BALLAST_SIM_CONVERT_H_
 #define BALLAST_SIM_CONVERT_H_
@@ -34,6 +39,8 @@
 #include "absl/strings/string_view.h"
 
 namespace ballast::sim {
+
+inline constexpr int64_t kMaxAzureLlmBuckets = 1'000'000;
 
 struct TimeRange {
   std::optional<double> from;  // epoch seconds, inclusive

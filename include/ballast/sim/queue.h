@@ -45,7 +45,7 @@ class JobQueue {
   double now() const { return now_; }
   int64_t slots() const { return slots_; }
   int64_t waiting() const { return waiting_; }
-  int64_t in_service() const { return static_cast<int64_t>(busy_.size()); }
+  int64_t in_service() const { return in_service_; }
   int64_t arrived() const { return arrived_; }
   int64_t started() const { return started_; }
   int64_t completed() const { return completed_; }
@@ -67,8 +67,16 @@ class JobQueue {
   int64_t slots_;
   std::deque<Batch> line_;
   int64_t waiting_ = 0;
-  // Finish times of the jobs in service, earliest first.
-  std::priority_queue<double, std::vector<double>, std::greater<>> busy_;
+  // The jobs in service as cohorts (finish time, count) that started
+  // together, earliest finish first: one entry per start, not per job, so
+  // that a billion slots and jobs cost no more than one.
+  struct Running {
+    double finish;
+    int64_t count;
+    bool operator>(const Running& other) const { return finish > other.finish; }
+  };
+  std::priority_queue<Running, std::vector<Running>, std::greater<>> busy_;
+  int64_t in_service_ = 0;
   int64_t arrived_ = 0;
   int64_t started_ = 0;
   int64_t completed_ = 0;

@@ -347,6 +347,63 @@ TEST(EngineLegacy, NoBehaviorLimitsScaleUpToDoubleOrFour) {
   RunTimeline(spec, {{0, 60, {200}, 100, Limit::kMaxReplicas}});
 }
 
+// Values the config accepts (maxReplicas and Pods policies up to 2^31 - 1)
+// must not overflow int32 in either mode: twice a current count near 2e9 on
+// the legacy path, and the sum of the scale events of a policy period. A
+// limit past maxReplicas is clamped, never wrapped (UBSan checks the rest).
+TEST(EngineOverflow, LimitsPastInt32AreClampedInBothModes) {
+  constexpr int32_t kMaxInt32 = std::numeric_limits<int32_t>::max();
+  Behavior huge_pods;
+  huge_pods.scale_up = {.stabilization_window_seconds = 0,
+                        .select_policy = SelectPolicy::kMax,
+                        .policies = {{PolicyType::kPods, kMaxInt32, 1800}}};
+  huge_pods.scale_down = huge_pods.scale_up;
+  huge_pods.scale_down.policies = {{PolicyType::kPods, kMaxInt32 - 1, 1800}};
+  // Up to 1e9 and back to 1 every 15 s: by t=75 the up events of the period
+  // sum to 3e9 - 3, by t=90 the down events too; the period always starts
+  // at 1, so every step is allowed.
+  std::vector<Step> seesaw;
+  for (int64_t t = 0; t <= 120; t += 15) {
+    const bool up = t % 30 == 0;
+    seesaw.push_back({t,
+                      std::nullopt,
+                      {up ? 1e9 : 0.0},
+                      up ? 1'000'000'000 : 1,
+                      up ? Limit::kNone : Limit::kMinReplicas});
+  }
+  for (const Mode mode : {Mode::kBallast, Mode::kHpa}) {
+    SCOPED_TRACE(ModeName(mode));
+    TargetSpec legacy = Spec({Average(1)}, 1, kMaxInt32);
+    legacy.mode = mode;
+    legacy.behavior.reset();
+    // 2 * current is past int32 from current 2^30 on: the limit is then
+    // maxReplicas, never a wrapped (negative or tiny) count.
+    if (mode == Mode::kBallast) {
+      // Proposals stop at 1e9 here, and the window holds only proposals.
+      RunTimeline(legacy,
+                  {{0, 2'000'000'000, {1e9}, 1'000'000'000, Limit::kNone}});
+      RunTimeline(legacy, {{0, kMaxInt32, {5e8}, 500'000'000, Limit::kNone}});
+      // In range the doubling limit holds as before.
+      RunTimeline(
+          legacy,
+          {{0, 400'000'000, {1e9}, 800'000'000, Limit::kScaleUpPolicy}});
+    } else {
+      RunTimeline(legacy,
+                  {{0, 1'800'000'000, {2.1e9}, 2'100'000'000, Limit::kNone}});
+      RunTimeline(legacy,
+                  {{0, 1'500'000'000, {1e18}, kMaxInt32, Limit::kNone}});
+      RunTimeline(
+          legacy,
+          {{0, 1'000'000'000, {2.1e9}, 2'000'000'000, Limit::kScaleUpPolicy}});
+    }
+
+    TargetSpec policies = Spec({Average(1)}, 1, kMaxInt32);
+    policies.mode = mode;
+    policies.behavior = huge_pods;
+    RunTimeline(policies, seesaw);
+  }
+}
+
 TEST(EngineLegacy, NoBehaviorHoldsScaleDownInclusiveEdge) {
   TargetSpec spec = Spec({Average(1)});
   spec.behavior.reset();

@@ -210,6 +210,14 @@ std::vector<Case> Cases() {
        // int64(0.5) = 0: KEDA serves 0 and the HPA goes to 0.
        {{0, 10, {kMissing}, 10, Limit::kMissingData},
         {15, std::nullopt, {kMissing}, 0, Limit::kFallback}}},
+      {"FallbackValuePastInt64",
+       "doFallback (int64(target) * 1000 * replicas)",
+       WithFallback(Hpa({Average(5e15)}, 1, 100, quick),
+                    FallbackBehavior::kStatic),
+       // 5e15 * 1000 * 4 = 2e19 is past int64 (Go wraps it): the float64
+       // product still makes the HPA compute the 4 replicas KEDA meant.
+       {{0, 10, {kMissing}, 10, Limit::kMissingData},
+        {15, std::nullopt, {kMissing}, 4, Limit::kFallback}}},
       {"NoFallbackForValueTargets",
        "isFallbackEnabled",
        WithFallback(Hpa({Level(1)}, 1, 100, quick), FallbackBehavior::kStatic),

@@ -1,6 +1,9 @@
 #include "ballast/sim/convert.h"
 
+#include <optional>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "ballast/sim/format.h"
 #include "gmock/gmock.h"
@@ -104,6 +107,77 @@ TEST(ConvertAzureLlm, RejectsAnEmptyTokenCellWithTheLine) {
           .status()
           .message(),
       HasSubstr("az.csv:2: column 'GeneratedTokens': empty or negative"));
+}
+
+// Every bucket is written, empty ones too, so a timestamp years off (a typo
+// in the year) would write gigabytes: past kMaxAzureLlmBuckets buckets the
+// conversion is refused, naming the first request past the limit. Nothing
+// is written then.
+TEST(ConvertAzureLlm, RefusesASpanOfMoreThanTheBucketLimitNamingTheLine) {
+  struct Case {
+    std::string name;
+    std::string csv;
+    AzureLlmOptions options;
+    std::optional<int64_t> want_rows;  // nullopt: refused with want_error
+    std::string want_error;
+  };
+  const std::string header = "TIMESTAMP,ContextTokens,GeneratedTokens\n";
+  AzureLlmOptions minutes;
+  minutes.bucket_seconds = 60;
+  AzureLlmOptions far_to;
+  far_to.range.to = ParseTraceTime("2053-11-16T10:00:00Z");
+  const std::vector<Case> cases = {
+      {"TypoInTheYear",
+       header + "2023-11-16 10:00:00,1,1\n2023-11-16 10:00:01,1,1\n" +
+           "2053-11-16 10:00:02,1,1\n",
+       {},
+       std::nullopt,
+       "az.csv:4: TIMESTAMP 2053-11-16T10:00:02Z is 946771202 s after the "
+       "start 2023-11-16T10:00:00Z (line 2): more than 1000000 buckets of 1 "
+       "s from the start"},
+      {"SecondsSinceEpochOneAndAHundredYearsLater",
+       header + "0,1,1\n3153600000,1,1\n",
+       {},
+       std::nullopt,
+       "az.csv:3: TIMESTAMP 2069-12-07T00:00:00Z is 3153600000 s after the "
+       "start 1970-01-01T00:00:00Z (line 2)"},
+      {"HugeNumberAsTime",
+       header + "0,1,1\n1e300,1,1\n",
+       {},
+       std::nullopt,
+       "az.csv:3: TIMESTAMP 1e+300 is 1e+300 s after the start"},
+      {"FarTo", header + "2023-11-16 10:00:00,1,1\n", far_to, std::nullopt,
+       "--to 2053-11-16T10:00:00Z is 946771200 s after the start "
+       "2023-11-16T10:00:00Z (line 2): more than 1000000 buckets"},
+      // Exactly at the limit: buckets 0 .. 999999 (11.57 days at 1 s).
+      {"LastBucketWithinTheLimit",
+       header + "0,1,1\n999999.5,1,1\n",
+       {},
+       1'000'001,
+       ""},
+      {"FirstBucketPastTheLimit",
+       header + "0,1,1\n1000000,1,1\n",
+       {},
+       std::nullopt,
+       "az.csv:3: TIMESTAMP 1970-01-12T13:46:40Z is 1000000 s"},
+      // Larger buckets make a longer span fit: a year in minutes.
+      {"YearInMinutes", header + "0,1,1\n31536000,1,1\n", minutes, 525'602, ""},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    std::ostringstream out;
+    const absl::StatusOr<int64_t> rows =
+        ConvertAzureLlm(c.csv, "az.csv", c.options, out);
+    if (c.want_rows) {
+      ASSERT_TRUE(rows.ok()) << rows.status();
+      EXPECT_EQ(*rows, *c.want_rows);
+    } else {
+      ASSERT_FALSE(rows.ok());
+      EXPECT_EQ(rows.status().code(), absl::StatusCode::kInvalidArgument);
+      EXPECT_THAT(rows.status().message(), HasSubstr(c.want_error));
+      EXPECT_EQ(out.str(), "");
+    }
+  }
 }
 
 }  // namespace

@@ -86,5 +86,41 @@ TEST(JobQueue, ZeroWorkJobsPassThrough) {
   EXPECT_EQ(q.waiting(), 0);
 }
 
+// Jobs in service are cohorts (finish time, count), not one entry per job:
+// a billion slots serving two billion jobs is a handful of entries, and
+// the numbers are those of starting the jobs one by one.
+TEST(JobQueue, ABillionSlotsAndJobsAreCohorts) {
+  struct Case {
+    int64_t slots;
+    int64_t jobs;
+    double work_each;
+    double at;  // AdvanceTo
+    int64_t want_waiting;
+    int64_t want_in_service;
+    int64_t want_completed;
+    double want_total_wait;
+  };
+  const Case cases[] = {
+      {1'000'000'000, 2'000'000'000, 1, 0, 1'000'000'000, 1'000'000'000, 0, 0},
+      {1'000'000'000, 2'000'000'000, 1, 1, 0, 1'000'000'000, 1'000'000'000,
+       1e9},
+      {1'000'000'000, 2'000'000'000, 1, 2, 0, 0, 2'000'000'000, 1e9},
+      {3, 1'000'000'000'000'000, 0, 0, 0, 0, 1'000'000'000'000'000, 0},
+      {1'000'000'000'000, 10, 5, 4.9, 0, 10, 0, 0},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message()
+                 << c.slots << " slots, " << c.jobs << " jobs, at " << c.at);
+    JobQueue q(0, c.slots);
+    q.Arrive(0, c.jobs, static_cast<double>(c.jobs) * c.work_each);
+    q.AdvanceTo(c.at);
+    EXPECT_EQ(q.waiting(), c.want_waiting);
+    EXPECT_EQ(q.in_service(), c.want_in_service);
+    EXPECT_EQ(q.completed(), c.want_completed);
+    EXPECT_EQ(q.started(), c.jobs - c.want_waiting);
+    EXPECT_DOUBLE_EQ(q.total_wait_seconds(), c.want_total_wait);
+  }
+}
+
 }  // namespace
 }  // namespace ballast::sim

@@ -1,8 +1,10 @@
 #include "ballast/sim/report.h"
 
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
@@ -126,6 +128,106 @@ TEST(TimelineSvg, DownsamplingKeepsAPeakOfOneTick) {
   EXPECT_THAT(load_path, HasSubstr(" 81.9"));
   // At most a handful of points per bucket, not one per tick.
   EXPECT_LT(std::count(load_path.begin(), load_path.end(), 'L'), 500);
+}
+
+// A run of one tick per value of each input, 15 s apart.
+SimResult RunOf(std::vector<std::vector<double>> inputs) {
+  SimResult r;
+  r.summary.target = "extreme";
+  Timeline& tl = r.timeline;
+  const size_t n = inputs[0].size();
+  r.summary.duration_seconds = 15.0 * static_cast<double>(n);
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    tl.inputs.push_back("in" + std::to_string(i));
+    tl.proposals.emplace_back(n, 1);
+  }
+  tl.input_values = std::move(inputs);
+  for (size_t k = 0; k < n; ++k) {
+    tl.time.push_back(15.0 * static_cast<double>(k));
+    tl.desired.push_back(1);
+    tl.recommendation.push_back(1);
+    tl.ready.push_back(1);
+    tl.limited_by.push_back(engine::Limit::kNone);
+  }
+  return r;
+}
+
+// The y-axis labels (text-anchor "end") of the load panel (y < 330), in
+// order.
+std::vector<std::string> LoadAxisLabels(const std::string& svg) {
+  std::vector<std::string> labels;
+  const std::string anchor = "text-anchor=\"end\">";
+  for (size_t p = svg.find(anchor); p != std::string::npos;
+       p = svg.find(anchor, p + 1)) {
+    const size_t y = svg.rfind(" y=\"", p) + 4;
+    if (std::stod(svg.substr(y, svg.find('"', y) - y)) > 330) continue;
+    const size_t begin = p + anchor.size();
+    labels.push_back(svg.substr(begin, svg.find('<', begin) - begin));
+  }
+  return labels;
+}
+
+// The y-axis stepped by an accumulated v += step: a step of inf (values
+// near DBL_MAX) or 0 (subnormal values) never ended and grew the SVG until
+// bad_alloc. Every finite value now gets a bounded axis, non-finite values
+// are gaps, and no coordinate is inf or nan.
+TEST(TimelineSvg, AxisIsBoundedForEveryFiniteValue) {
+  constexpr double kMax = std::numeric_limits<double>::max();
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  const double kNan = std::nan("");
+  struct Case {
+    std::string name;
+    std::vector<std::vector<double>> inputs;
+    std::vector<std::string> want_labels;  // of the load panel
+  };
+  const std::vector<Case> cases = {
+      {"NearDblMax", {{1, kMax}}, {"0", "5e+307", "1e+308", "1.5e+308"}},
+      {"ScaledPastDblMax", {{1.75e308}}, {"0", "5e+307", "1e+308", "1.5e+308"}},
+      {"Subnormal", {{0, 5e-324}}, {"0", "4.940656458e-324"}},
+      // A fifth of the top is subnormal: just 0 and the top.
+      {"SmallestNormal",
+       {{2.2250738585072014e-308}},
+       {"0", "2.336327551e-308"}},
+      {"Tiny", {{1e-300}}, {"0", "2.5e-301", "5e-301", "7.5e-301", "1e-300"}},
+      {"Ordinary", {{0, 42}}, {"0", "10", "20", "30", "40"}},
+      // Only the finite values set the scale; +-Inf are gaps like NaN.
+      {"InfinitiesAndNan", {{kInf, 3, -kInf, kNan}}, {"0", "1", "2", "3"}},
+      {"NothingFinite", {{kInf, kNan}}, {"0", "0.2", "0.4", "0.6", "0.8", "1"}},
+      {"NegativeHugeWithSubnormalPeak",
+       {{-kMax, 5e-324}},
+       {"0", "4.940656458e-324"}},
+      // Normalised to % of each peak.
+      {"TwoInputsAtTheExtremes",
+       {{kMax, 1}, {5e-324, 0}},
+       {"0%", "25%", "50%", "75%", "100%"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string svg = TimelineSvg(RunOf(c.inputs));
+    EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+    EXPECT_LT(svg.size(), 20'000u);
+    EXPECT_THAT(svg, Not(HasSubstr("inf")));
+    EXPECT_THAT(svg, Not(HasSubstr("nan")));
+    EXPECT_EQ(LoadAxisLabels(svg), c.want_labels);
+  }
+}
+
+// The x-axis too steps a bounded number of times for the longest run the
+// simulator allows (1e8 ticks of 15 s, 47 years).
+TEST(TimelineSvg, TimeAxisIsBoundedForTheLongestRun) {
+  SimResult r = RunOf({{1, 2}});
+  r.summary.duration_seconds = 1.5e9;
+  r.timeline.time = {0, 1.5e9};
+  const std::string svg = TimelineSvg(r);
+  size_t labels = 0;
+  for (size_t p = svg.find("text-anchor=\"middle\">"); p != std::string::npos;
+       p = svg.find("text-anchor=\"middle\">", p + 1)) {
+    ++labels;
+  }
+  // 15 or fewer hour labels, the y titles and the x title.
+  EXPECT_LE(labels, 15u + 3u);
+  EXPECT_THAT(svg, HasSubstr(">0h<"));
+  EXPECT_THAT(svg, HasSubstr(">30240h<"));  // 42 x 720 h, the second line
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -114,6 +115,43 @@ TEST(Simulate, ScaleDownRemovesStartingPodsFirstAndAtOnce) {
   // The five pods still starting at t=15 are dropped; none ever gets ready.
   EXPECT_THAT(r.timeline.ready, ElementsAre(1, 1, 1, 1));
   EXPECT_DOUBLE_EQ(r.summary.replica_seconds, 45);
+}
+
+// Starting pods are cohorts (count, ready time), not one entry per pod: a
+// recommendation of a billion replicas used to allocate gigabytes.
+TEST(Simulate, ABillionStartingPodsAreOneCohort) {
+  TargetSpec spec = DirectSpec();
+  spec.max_replicas = 2'000'000'000;
+  spec.inputs[0].target = 1;
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 2'000'000'000, 15}};
+  struct Case {
+    std::string name;
+    std::string csv;
+    std::vector<int32_t> want_recommendation;
+    std::vector<int32_t> want_ready;
+    double want_replica_seconds;
+  };
+  const std::vector<Case> cases = {
+      {"ReadyAfterStartup",
+       "time,load\n0,1e9\n60,1\n",
+       {1'000'000'000, 1'000'000'000, 1'000'000'000, 1'000'000'000, 1},
+       {1, 1, 1'000'000'000, 1'000'000'000, 1},
+       1 * 30 + 1e9 * 30},
+      // Cohorts of t=0 (ready at 30) and t=15 (ready at 45); the scale-down
+      // at t=30 drops all 4e8 of the starting one, then 1e8 ready pods.
+      {"ScaleDownTakesTheNewestCohortsFirst",
+       "time,load\n0,6e8\n15,1e9\n30,5e8\n",
+       {600'000'000, 1'000'000'000, 500'000'000},
+       {1, 1, 500'000'000},
+       1 * 30},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    const SimResult r = MustSimulate(spec, MustParse(c.csv), Startup(30));
+    EXPECT_EQ(r.timeline.recommendation, c.want_recommendation);
+    EXPECT_EQ(r.timeline.ready, c.want_ready);
+    EXPECT_DOUBLE_EQ(r.summary.replica_seconds, c.want_replica_seconds);
+  }
 }
 
 TEST(Simulate, OpenLoopTakesCurrentReplicasFromTheTrace) {

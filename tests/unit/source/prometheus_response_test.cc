@@ -1,6 +1,7 @@
 // ParseQueryResponse on responses recorded from a real Prometheus
 // (tests/testdata/prometheus/README.md says how each was made).
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 
@@ -110,6 +111,60 @@ TEST(ParseQueryResponse, LeavesNanSeriesOutOfTheAggregate) {
   EXPECT_EQ(r->value, 3);
   EXPECT_EQ(r->series, 1);
   EXPECT_EQ(r->nan_series, 1);
+}
+
+// A vector response with one series per value (sample values as given).
+std::string VectorOf(std::initializer_list<const char*> values) {
+  std::string result;
+  int i = 0;
+  for (const char* v : values) {
+    if (!result.empty()) result += ",";
+    result += "{\"metric\":{\"pod\":\"p" + std::to_string(i++) +
+              "\"},\"value\":[1700000000.5,\"" + v + "\"]}";
+  }
+  return "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\","
+         "\"result\":[" +
+         result + "]}}";
+}
+
+// Finite samples whose aggregate does not fit a double are an error, as a
+// NaN is, never +-Inf passed on as a value; aggregates that fit are exact.
+TEST(ParseQueryResponse, AggregateOverflowIsAnError) {
+  struct Case {
+    std::initializer_list<const char*> values;
+    Aggregate aggregate;
+    std::optional<double> want;  // nullopt: NotFound naming `overflow`
+    const char* overflow;
+  };
+  const Case cases[] = {
+      {{"1e308", "1e308"}, Aggregate::kSum, std::nullopt, "+Inf"},
+      {{"-1.7e308", "-1e308"}, Aggregate::kSum, std::nullopt, "-Inf"},
+      {{"1.7976931348623157e308", "1e300", "1e300"},
+       Aggregate::kSum,
+       std::nullopt,
+       "+Inf"},
+      {{"1e308", "-1e308", "1e308"}, Aggregate::kSum, 1e308, ""},
+      {{"1e308", "5e307"}, Aggregate::kSum, 1.5e308, ""},
+      // The average of finite values is finite even when their sum is not.
+      {{"1e308", "1e308"}, Aggregate::kAvg, 1e308, ""},
+      {{"1.7e308", "1.5e308", "-1.7e308"}, Aggregate::kAvg, 0.5e308, ""},
+      {{"1e308", "1e308"}, Aggregate::kMax, 1e308, ""},
+      {{"-1e308", "-1e308"}, Aggregate::kMin, -1e308, ""},
+  };
+  for (const Case& c : cases) {
+    const absl::StatusOr<QueryResult> r = ParseQueryResponse(
+        200, VectorOf(c.values), {.promql = "q", .aggregate = c.aggregate});
+    SCOPED_TRACE(VectorOf(c.values));
+    if (c.want) {
+      ASSERT_TRUE(r.ok()) << r.status();
+      EXPECT_DOUBLE_EQ(r->value, *c.want);
+      EXPECT_EQ(r->series, static_cast<int>(c.values.size()));
+    } else {
+      ExpectError(r, absl::StatusCode::kNotFound,
+                  {"query \"q\"", "finite series whose sum overflows to",
+                   c.overflow, "no usable value"});
+    }
+  }
 }
 
 TEST(ParseQueryResponse, MapsErrorEnvelopes) {
