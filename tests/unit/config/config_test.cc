@@ -19,6 +19,7 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
+using ::testing::Not;
 
 const std::filesystem::path kConfigDir =
     std::filesystem::path(BALLAST_SOURCE_DIR) / "tests/testdata/configs";
@@ -560,6 +561,32 @@ TEST(ConfigTestdata, ExampleShowsEveryKind) {
   EXPECT_TRUE(c->targets[0].spec.fallback.has_value());
   EXPECT_TRUE(c->targets[1].current_replicas.kubernetes.has_value());
   EXPECT_TRUE(c->targets[2].current_replicas.prometheus.has_value());
+}
+
+TEST(ConfigSources, CredentialsInUrlsAreRefusedAndNeverEchoed) {
+  const std::vector<std::string> errors = Errors(R"(sources:
+  redis:
+    a: {address: "redis://user:s3cretA@127.0.0.1:6379"}
+    b: {address: "redis://user:s3cretB@127.0.0.1:notaport"}
+  prometheus:
+    p: {url: "http://ops:s3cretC@127.0.0.1:9090"}
+    q: {url: "ftp://ops:s3cretD@127.0.0.1:9090"}
+targets: []
+)");
+  EXPECT_THAT(errors,
+              ElementsAre(HasSubstr("a password in a redis URL is not "
+                                    "accepted: use passwordEnv or "
+                                    "passwordFile"),
+                          HasSubstr("a password in a redis URL is not "
+                                    "accepted"),
+                          HasSubstr("credentials in the URL are not accepted: "
+                                    "use basicAuth or bearerTokenFile"),
+                          // An invalid value is quoted without its password.
+                          HasSubstr("invalid value 'ftp://REDACTED@127.0.0.1:"
+                                    "9090'")));
+  for (const std::string& e : errors) {
+    EXPECT_THAT(e, Not(HasSubstr("s3cret"))) << e;
+  }
 }
 
 TEST(ConfigServer, KubernetesAccessAndDelegatedAuth) {
