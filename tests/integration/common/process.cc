@@ -157,6 +157,11 @@ int ChildProcess::Stop() {
   return status_;
 }
 
+void RedisServer::Kill() {
+  process_.Signal(SIGKILL);
+  process_.Stop();
+}
+
 absl::Status RedisServer::Start(const std::vector<std::string>& extra_args) {
   absl::StatusOr<std::string> binary = FindBinary("redis-server");
   if (!binary.ok()) return binary.status();

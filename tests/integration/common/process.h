@@ -87,6 +87,9 @@ class RedisServer {
   // Stops it (data is lost; Start() again gives an empty server on the same
   // port, for outage-and-recovery tests).
   void Stop() { process_.Stop(); }
+  // SIGKILLs it (no shutdown of its own) and reaps it; Start() again as
+  // after Stop().
+  void Kill();
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
