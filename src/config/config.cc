@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "ballast/core/url_text.h"
 #include "yaml_reader.h"
 
 namespace ballast::config {
@@ -86,25 +87,6 @@ bool IsHttpUrl(absl::string_view s) {
   return false;
 }
 
-// Whether a URL carries user information (user[:password]@host): anything
-// up to the last '@' after the scheme, as a password may hold '/' or '@'.
-size_t UserinfoEnd(absl::string_view text) {
-  const size_t scheme = text.find("://");
-  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
-  const size_t at = text.rfind('@');
-  return at == absl::string_view::npos || at < start ? 0 : at;
-}
-
-// `text` for a message: a URL's user information, which may hold a
-// password, is never echoed.
-std::string Redacted(absl::string_view text) {
-  const size_t at = UserinfoEnd(text);
-  if (at == 0) return std::string(text);
-  const size_t scheme = text.find("://");
-  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
-  return absl::StrCat(text.substr(0, start), "REDACTED", text.substr(at));
-}
-
 // Reads a string key and checks it with `valid`, explaining with `rule`.
 bool ReadChecked(MapReader& r, absl::string_view key, std::string* out,
                  bool (*valid)(absl::string_view), absl::string_view rule,
@@ -112,8 +94,8 @@ bool ReadChecked(MapReader& r, absl::string_view key, std::string* out,
   std::string text;
   if (!r.Read(key, &text, internal::kAnyNumber, need)) return false;
   if (!valid(text)) {
-    r.Error(*r.Find(key),
-            absl::StrCat("invalid value '", Redacted(text), "': ", rule));
+    r.Error(*r.Find(key), absl::StrCat("invalid value '",
+                                       RedactUrlUserinfo(text), "': ", rule));
     return false;
   }
   *out = std::move(text);
@@ -203,7 +185,7 @@ class Loader {
                 if (ReadChecked(r, "url", &c.url, IsHttpUrl,
                                 "expected an http:// or https:// URL")) {
                   c.tls.enabled = absl::StartsWith(c.url, "https://");
-                  if (UserinfoEnd(c.url) != 0) {
+                  if (UrlUserinfoEnd(c.url) != 0) {
                     r.Error(*r.Find("url"),
                             "credentials in the URL are not accepted: use "
                             "basicAuth or bearerTokenFile");
@@ -240,7 +222,7 @@ class Loader {
     } else if (!absl::ConsumePrefix(&rest, "redis://") &&
                absl::StrContains(rest, "://")) {
       r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", Redacted(text),
+              absl::StrCat("invalid value '", RedactUrlUserinfo(text),
                            "': expected host:port, redis://host:port[/db] or "
                            "rediss://host:port[/db]"));
       return;
@@ -259,13 +241,13 @@ class Loader {
       if (!absl::SimpleAtoi(rest.substr(slash + 1), &c.db) || c.db < 0) {
         r.Error(*r.Find("address"),
                 absl::StrCat("invalid database '", rest.substr(slash + 1),
-                             "' in '", Redacted(text), "'"));
+                             "' in '", RedactUrlUserinfo(text), "'"));
       }
       rest = rest.substr(0, slash);
     }
     if (!IsHostPort(rest)) {
       r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", Redacted(text),
+              absl::StrCat("invalid value '", RedactUrlUserinfo(text),
                            "': expected host:port, e.g. 127.0.0.1:6379"));
       return;
     }

@@ -14,23 +14,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "ballast/core/url_text.h"
 #include "ballast/source/http_client.h"
 
 namespace ballast::source {
 namespace {
 
-// Never echoes user information (user:password@): everything between the
-// scheme and the last '@' is replaced, as a password may hold '/' or '@'.
+// Never echoes user information (user:password@).
 absl::Status BadUrl(absl::string_view url, absl::string_view why) {
-  const size_t scheme = url.find("://");
-  const size_t start = scheme == absl::string_view::npos ? 0 : scheme + 3;
-  const size_t at = url.rfind('@');
-  const std::string shown =
-      at == absl::string_view::npos || at < start
-          ? std::string(url)
-          : absl::StrCat(url.substr(0, start), "REDACTED", url.substr(at));
   return absl::InvalidArgumentError(
-      absl::StrCat("invalid URL \"", shown, "\": ", why));
+      absl::StrCat("invalid URL \"", RedactUrlUserinfo(url), "\": ", why));
 }
 
 bool IsUnreserved(char c) {
