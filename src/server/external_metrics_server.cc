@@ -361,18 +361,21 @@ void ExternalMetricsServer::RefreshTrust(
   trust_->Read(std::move(done));
 }
 
+void ExternalMetricsServer::StopFollowingTrust() {
+  if (!trust_) return;
+  trust_->stopped = true;
+  boost::asio::post(trust_->timer.get_executor(),
+                    [trust = trust_] { trust->timer.cancel(); });
+}
+
 void ExternalMetricsServer::Stop(absl::Duration grace,
                                  std::function<void()> done) {
-  if (trust_) {
-    trust_->stopped = true;
-    boost::asio::post(trust_->timer.get_executor(),
-                      [trust = trust_] { trust->timer.cancel(); });
-  }
+  StopFollowingTrust();
   http_->Stop(grace, std::move(done));
 }
 
 void ExternalMetricsServer::StopAndWait(absl::Duration grace) {
-  if (trust_) trust_->stopped = true;
+  StopFollowingTrust();
   http_->StopAndWait(grace);
 }
 

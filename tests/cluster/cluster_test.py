@@ -466,11 +466,11 @@ targets:
         self.set_backlog(55)
         wait_until("the HPA at 6", lambda: self.spec_replicas() == 6, 60)
         # Redis goes away: ballast holds its last value, the HPA stays.
+        errors_before = self.ballast.counter("ballast_source_errors_total")
         self.redis.send_signal(signal.SIGSTOP)
         try:
-            wait_until("ballast notices the outage", lambda: self.ballast.counter(
-                "ballast_source_errors_total") > 0 or
-                "error" in self.ballast.log_tail(5).lower(), 20)
+            wait_until("ballast counts the outage", lambda: self.ballast.counter(
+                "ballast_source_errors_total") > errors_before, 20)
             for _ in range(4 * HPA_SYNC_SECONDS):
                 self.assertEqual(self.served_value(), 6)
                 self.assertEqual(self.spec_replicas(), 6)
@@ -528,7 +528,9 @@ targets:
             changed_before)
         self.assertEqual(self.ballast.proc.pid, pid, "ballast was restarted")
         # The aggregator's own certificate still works.
-        self.assertEqual(self.served_value(), self.served_value())
+        # The aggregator (the original CA) is still trusted: the API server
+        # still serves the recommendation, within the target's bounds.
+        self.assertIn(self.served_value(), range(2, 41))
 
     def test_9b_authorization_fails_closed_when_the_api_server_cannot_answer(
             self):

@@ -186,6 +186,7 @@ class ExternalMetricsServer {
 
  private:
   ExternalMetricsServer() = default;
+  void StopFollowingTrust();
 
   struct TrustFollower;  // defined in external_metrics_server.cc
 
