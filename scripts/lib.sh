@@ -6,7 +6,7 @@ BALLAST_PACKAGES=(
   libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev openssl curl
-  redis-server prometheus
+  redis-server prometheus libfaketime
   python3 python3-celery python3-redis python3-prometheus-client python3-grpcio
 )
 

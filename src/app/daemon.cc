@@ -370,7 +370,7 @@ class Daemon::Impl {
     // The poller stays alive until its callback has run, even if a reload
     // replaces it meanwhile; it is released on the strand, never inside its
     // own callback.
-    poller_->Poll(absl::Now(), [this, generation, keep = poller_](
+    poller_->Poll(options_.clock(), [this, generation, keep = poller_](
                                    source::PollResult result) mutable {
       asio::post(strand_, [this, generation, result = std::move(result),
                            keep = std::move(keep)]() mutable {
@@ -452,7 +452,7 @@ class Daemon::Impl {
   void PublishSnapshot() {
     store::Snapshot snapshot;
     snapshot.config_generation = config_generation_;
-    snapshot.time = absl::Now();
+    snapshot.time = options_.clock();
     for (const config::TargetConfig& t : config_->targets) {
       const TargetRuntime& runtime = runtimes_.at(t.spec.name);
       store::TargetState state{.spec = t.spec,

@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include "ballast/core/clock.h"
+
 #include "app/log.h"
 
 namespace ballast::app {
@@ -26,6 +28,9 @@ struct DaemonOptions {
   int config_check_seconds = 2;
   // The last N recommendations kept per target for `ballast explain`.
   int history = 20;
+  // The engine's time, inputs' ages and snapshot times: monotonic, so that
+  // a step of the wall clock neither freezes nor expires the windows.
+  Clock clock = MonotonicNow;
 };
 
 class Daemon {

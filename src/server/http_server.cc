@@ -4,6 +4,8 @@
 // HTTP status; nothing is thrown out of this file.
 #include "ballast/server/http_server.h"
 
+#include "ballast/core/clock.h"
+
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
 //
@@ -340,7 +342,7 @@ absl::StatusOr<std::shared_ptr<TlsContextSource>> TlsContextSource::Create(
   absl::MutexLock lock(&source->mu_);
   source->current_ = *std::move(ctx);
   source->loaded_ = std::move(ids);
-  source->next_check_ = absl::Now() + source->options_.check_interval;
+  source->next_check_ = MonotonicNow() + source->options_.check_interval;
   return source;
 }
 
@@ -348,7 +350,7 @@ std::shared_ptr<ssl::context> TlsContextSource::Current() {
   bool due = false;
   {
     absl::MutexLock lock(&mu_);
-    due = absl::Now() >= next_check_;
+    due = MonotonicNow() >= next_check_;
     if (!due) return current_;
   }
   CheckNow().IgnoreError();  // reported to on_reload
@@ -376,7 +378,7 @@ absl::Status TlsContextSource::CheckNow() {
   FileIds ids = StatFiles();
   {
     absl::MutexLock lock(&mu_);
-    next_check_ = absl::Now() + options_.check_interval;
+    next_check_ = MonotonicNow() + options_.check_interval;
     if (ids == loaded_ || ids == failed_) {
       return ids == loaded_ ? absl::OkStatus()
                             : absl::FailedPreconditionError(

@@ -1,6 +1,7 @@
 #include "ballast/source/poller.h"
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -158,13 +159,16 @@ class PollState {
     }
   }
 
-  // Marks one source as finished at `now`.
-  void SourceDone(size_t source, absl::Time now) {
+  // Marks one source as finished; its duration is measured on the
+  // monotonic clock from the start of the tick.
+  void SourceDone(size_t source) {
+    const absl::Duration took =
+        absl::FromChrono(std::chrono::steady_clock::now() - started_);
     absl::AnyInvocable<void(PollResult)> done;
     PollResult result;
     {
       absl::MutexLock lock(&mu_);
-      result_.sources[source].duration = now - result_.time;
+      result_.sources[source].duration = took;
       if (--pending_ > 0) return;
       done = std::move(done_);
       result = std::move(result_);
@@ -177,6 +181,8 @@ class PollState {
   PollResult result_ ABSL_GUARDED_BY(mu_);
   int pending_ ABSL_GUARDED_BY(mu_);
   absl::AnyInvocable<void(PollResult)> done_;
+  const std::chrono::steady_clock::time_point started_ =
+      std::chrono::steady_clock::now();
 };
 
 class Poller::Impl {
@@ -291,7 +297,7 @@ class Poller::Impl {
       for (size_t i = 0; i < slots.size() && i < r.inputs.size(); ++i) {
         state->Record(index, slots[i], std::move(r.inputs[i]));
       }
-      state->SourceDone(index, absl::Now());
+      state->SourceDone(index);
     });
   }
 
@@ -314,7 +320,7 @@ class Poller::Impl {
       }
     }
     if (queries.empty()) {
-      state->SourceDone(index, absl::Now());
+      state->SourceDone(index);
       return;
     }
     auto pending =
@@ -326,7 +332,7 @@ class Poller::Impl {
             state->Record(
                 index, slot,
                 r.ok() ? absl::StatusOr<double>(r->value) : r.status());
-            if (--*pending == 0) state->SourceDone(index, absl::Now());
+            if (--*pending == 0) state->SourceDone(index);
           });
     }
   }
@@ -340,7 +346,7 @@ class Poller::Impl {
       for (size_t t : targets) {
         state->Record(index, {t, -1}, kubernetes_error_);
       }
-      state->SourceDone(index, absl::Now());
+      state->SourceDone(index);
       return;
     }
     auto pending =
@@ -353,7 +359,7 @@ class Poller::Impl {
             state->Record(
                 index, {t, -1},
                 r.ok() ? absl::StatusOr<double>(r->spec_replicas) : r.status());
-            if (--*pending == 0) state->SourceDone(index, absl::Now());
+            if (--*pending == 0) state->SourceDone(index);
           });
     }
   }

@@ -35,6 +35,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ballast/core/clock.h"
 #include "ballast/server/http_server.h"
 #include "ballast/source/http_client.h"
 
@@ -156,7 +157,8 @@ class SubjectAccessReviewAuthorizer {
     absl::Duration denied_ttl = absl::Seconds(10);
     // Members are allowed without a review.
     std::vector<std::string> always_allow_groups = {"system:masters"};
-    std::function<absl::Time()> now = [] { return absl::Now(); };
+    // Monotonic: a step of the wall clock must not stretch a TTL.
+    Clock now = MonotonicNow;
   };
   using Callback =
       absl::AnyInvocable<void(absl::StatusOr<AuthorizationDecision>) &&>;
