@@ -1,7 +1,9 @@
 #include "app/daemon.h"
 
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <csignal>
 #include <deque>
@@ -52,6 +54,26 @@ std::optional<FileStamp> Stamp(const std::string& path) {
                    .inode = st.st_ino};
 }
 
+// Each connection the servers hold is a descriptor: raise the soft limit on
+// open files to the hard one, as servers commonly do (the default soft
+// limit, often 1024, would refuse connections long before maxConnections).
+void RaiseOpenFileLimit(Logger& log) {
+  struct rlimit limit {};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  // The kernel refuses more than fs.nr_open (2^20 by default).
+  const rlim_t want = std::min<rlim_t>(limit.rlim_max, rlim_t{1} << 20);
+  if (limit.rlim_cur >= want) return;
+  const rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = want;
+  if (setrlimit(RLIMIT_NOFILE, &limit) != 0) {
+    log.Warn("cannot raise the open file limit",
+             {{"soft", absl::StrCat(before)}, {"wanted", absl::StrCat(want)}});
+    return;
+  }
+  log.Info("raised the open file limit",
+           {{"from", absl::StrCat(before)}, {"to", absl::StrCat(want)}});
+}
+
 std::chrono::nanoseconds ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
@@ -63,6 +85,10 @@ struct TargetRuntime {
   std::optional<engine::Recommendation> latest;
   std::deque<engine::Recommendation> recent;
   uint64_t replicas_version = 0;
+  // The last good read of currentReplicas (kubernetes, prometheus) and when
+  // it was made: held, as inputs are, while reads fail.
+  std::optional<int32_t> current_replicas;
+  absl::Time current_sampled_at = absl::InfinitePast();
 };
 
 }  // namespace
@@ -81,6 +107,7 @@ class Daemon::Impl {
         metrics_(*registry_) {}
 
   int Run() {
+    RaiseOpenFileLimit(log_);
     config::ConfigErrors errors;
     absl::StatusOr<config::Config> config =
         config::LoadConfigFile(options_.config_path, &errors);
@@ -127,6 +154,7 @@ class Daemon::Impl {
 
   absl::Status StartServers() {
     const config::ServerConfig& s = config_->server;
+    started_servers_ = s;
     if (s.telemetry) {
       auto server = server::TelemetryServer::Start(io_, store_, {registry_},
                                                    *s.telemetry);
@@ -248,7 +276,14 @@ class Daemon::Impl {
     config_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_) return;
       const std::optional<FileStamp> stamp = Stamp(options_.config_path);
-      if (stamp && stamp != config_stamp_) Reload("file changed");
+      if (!stamp && config_stamp_) {
+        // Deleted (or mid-replace): keep running; its return is a change.
+        log_.Warn("config file missing; keeping the running config",
+                  {{"file", options_.config_path}});
+        config_stamp_.reset();
+      } else if (stamp && stamp != config_stamp_) {
+        Reload("file changed");
+      }
       WatchConfigFile();
     });
   }
@@ -287,7 +322,9 @@ class Daemon::Impl {
     absl::StatusOr<std::unique_ptr<source::Poller>> poller =
         source::Poller::Create(io_, *config);
     if (!poller.ok()) return poller.status();
-    if (config_ && !SameServers(config_->server, config->server)) {
+    // Against what the servers were started with, not the last config: a
+    // change that is then reverted leaves nothing pending.
+    if (started_servers_ && !SameServers(*started_servers_, config->server)) {
       log_.Warn("server settings changed; they apply at the next restart");
     }
     std::map<std::string, TargetRuntime> runtimes;
@@ -296,6 +333,10 @@ class Daemon::Impl {
       if (auto old = runtimes_.find(t.spec.name); old != runtimes_.end()) {
         runtime = std::move(old->second);
         RemapInputs(*FindSpec(t.spec.name), t.spec, runtime);
+        // currentReplicas may now come from elsewhere: no count is held
+        // across a reload.
+        runtime.current_replicas.reset();
+        runtime.current_sampled_at = absl::InfinitePast();
       } else {
         for (const InputSpec& input : t.spec.inputs) {
           runtime.inputs.push_back({.name = input.name});
@@ -399,11 +440,24 @@ class Daemon::Impl {
     if (r.current_replicas) {
       if (r.current_replicas->ok()) {
         in.current_replicas = **r.current_replicas;
+        runtime.current_replicas = **r.current_replicas;
+        runtime.current_sampled_at = now;
+      } else if (runtime.current_replicas) {
+        in.current_replicas = runtime.current_replicas;
+        log_.Warn(
+            "current replicas unreadable; holding the last good count",
+            {{"target", spec.name},
+             {"replicas", absl::StrCat(*runtime.current_replicas)},
+             {"age_seconds", absl::StrCat(absl::ToInt64Seconds(
+                                 now - runtime.current_sampled_at))},
+             {"kind", source::ErrorKind(r.current_replicas->status())},
+             {"error", std::string(r.current_replicas->status().message())}});
       } else {
         log_.Warn(
             "current replicas unreadable; assuming ballast's last "
             "recommendation",
             {{"target", spec.name},
+             {"kind", source::ErrorKind(r.current_replicas->status())},
              {"error", std::string(r.current_replicas->status().message())}});
       }
     }
@@ -461,6 +515,10 @@ class Daemon::Impl {
                                .recent = runtime.recent,
                                .replicas_version = runtime.replicas_version};
       metrics_.ObserveTarget(state, snapshot.time);
+      if (runtime.current_replicas) {
+        metrics_.ObserveCurrentReplicasAge(
+            t.spec.name, runtime.current_sampled_at, snapshot.time);
+      }
       snapshot.targets.emplace(t.spec.name, std::move(state));
     }
     store_.Publish(std::move(snapshot));
@@ -480,6 +538,8 @@ class Daemon::Impl {
 
   // Touched only on the strand once Run() has started the loop.
   std::shared_ptr<const config::Config> config_;
+  // The `server` section the servers were started with.
+  std::optional<config::ServerConfig> started_servers_;
   uint64_t config_generation_ = 0;
   std::optional<FileStamp> config_stamp_;
   std::shared_ptr<source::Poller> poller_;

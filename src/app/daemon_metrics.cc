@@ -1,5 +1,6 @@
 #include "app/daemon_metrics.h"
 
+#include <iterator>
 #include <string_view>
 
 #include "ballast/engine/engine.h"
@@ -24,7 +25,13 @@ constexpr engine::Limit kLimits[] = {
     engine::Limit::kFallback,
     engine::Limit::kMissingData,
     engine::Limit::kScalingDisabled,
+    engine::Limit::kTrend,
+    engine::Limit::kBurst,
+    engine::Limit::kScaleDownMinChange,
 };
+// Every reason the engine can give has its gauge.
+static_assert(std::size(kLimits) ==
+              static_cast<size_t>(engine::Limit::kScaleDownMinChange) + 1);
 
 }  // namespace
 
@@ -42,6 +49,11 @@ DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
                    .Name("ballast_current_replicas")
                    .Help("The replica count the engine started from")
                    .Register(registry)),
+      current_age_(BuildGauge()
+                       .Name("ballast_current_replicas_age_seconds")
+                       .Help("Seconds since the current replica count's last "
+                             "good read (Kubernetes or Prometheus)")
+                       .Register(registry)),
       input_value_(BuildGauge()
                        .Name("ballast_input_value")
                        .Help("The last good value read for an input")
@@ -133,6 +145,16 @@ void DaemonMetrics::ObserveTarget(const store::TargetState& state,
     gauge->Set(reason == active ? 1 : 0);
 }
 
+void DaemonMetrics::ObserveCurrentReplicasAge(const std::string& target,
+                                              absl::Time sampled_at,
+                                              absl::Time now) {
+  TargetSeries& s = SeriesOf(target);
+  if (s.current_age == nullptr) {
+    s.current_age = &current_age_.Add({{"target", target}});
+  }
+  s.current_age->Set(absl::ToDoubleSeconds(now - sampled_at));
+}
+
 void DaemonMetrics::ForgetTarget(const std::string& target) {
   auto it = targets_.find(target);
   if (it == targets_.end()) return;
@@ -140,6 +162,7 @@ void DaemonMetrics::ForgetTarget(const std::string& target) {
   recommended_.Remove(s.recommended);
   desired_.Remove(s.desired);
   current_.Remove(s.current);
+  if (s.current_age != nullptr) current_age_.Remove(s.current_age);
   for (auto& [k, g] : s.input_value) input_value_.Remove(g);
   for (auto& [k, g] : s.input_age) input_age_.Remove(g);
   for (auto& [k, g] : s.limited_by) limited_by_.Remove(g);

@@ -35,6 +35,10 @@ class DaemonMetrics {
   // Per target: recommendation, desired, current, each input's held value
   // and age, and which limit applied (1 for the active one, 0 for others).
   void ObserveTarget(const store::TargetState& state, absl::Time now);
+  // The age of a target's last good current replica count (read from
+  // Kubernetes or Prometheus; the count is ballast_current_replicas).
+  void ObserveCurrentReplicasAge(const std::string& target,
+                                 absl::Time sampled_at, absl::Time now);
   // Removes every series of a target that is no longer configured.
   void ForgetTarget(const std::string& target);
   // Per source: poll duration, reads and errors by kind.
@@ -47,6 +51,7 @@ class DaemonMetrics {
     prometheus::Gauge* recommended;
     prometheus::Gauge* desired;
     prometheus::Gauge* current;
+    prometheus::Gauge* current_age = nullptr;  // once a count was read
     std::map<std::string, prometheus::Gauge*> input_value;
     std::map<std::string, prometheus::Gauge*> input_age;
     std::map<std::string, prometheus::Gauge*> limited_by;
@@ -56,6 +61,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Gauge>& recommended_;
   prometheus::Family<prometheus::Gauge>& desired_;
   prometheus::Family<prometheus::Gauge>& current_;
+  prometheus::Family<prometheus::Gauge>& current_age_;
   prometheus::Family<prometheus::Gauge>& input_value_;
   prometheus::Family<prometheus::Gauge>& input_age_;
   prometheus::Family<prometheus::Gauge>& limited_by_;

@@ -504,6 +504,32 @@ class Loader {
       source.prometheus = ReadPrometheusQuery(r);
     }
     if (auto s = r.Map("smoothing")) in.smoothing = ReadSmoothing(*s);
+    if (auto t = r.Map("trend")) {
+      Trend trend;
+      const Range seconds{.min = 0, .max = 3600, .min_open = true};
+      t->Read("horizonSeconds", &trend.horizon_seconds, seconds, kRequired);
+      t->Read("windowSeconds", &trend.window_seconds, seconds);
+      t->RejectUnknownKeys();
+      RejectInHpaMode(*t, target.spec);
+      in.trend = trend;
+    }
+    if (auto d = r.Map("drain")) {
+      Drain drain;
+      d->Read("seconds", &drain.seconds,
+              Range{.min = 0, .max = 86400, .min_open = true}, kRequired);
+      d->Read("windowSeconds", &drain.window_seconds,
+              Range{.min = 0, .max = 3600, .min_open = true});
+      d->Read("throughputWindowSeconds", &drain.throughput_window_seconds,
+              Range{.min = 0, .max = 86400, .min_open = true});
+      d->RejectUnknownKeys();
+      if (r.Has("value")) {
+        d->Error(d->self(),
+                 "drain needs averageValue (the rule it uses until a "
+                 "throughput is measured), not value");
+      }
+      RejectInHpaMode(*d, target.spec);
+      in.drain = drain;
+    }
     if (auto slo = r.Map("slo")) {
       slo->Read("max", &in.slo.max, kPositive);
       slo->Read("maxPerReplica", &in.slo.max_per_replica, kPositive);
@@ -514,12 +540,33 @@ class Loader {
     target.sources.push_back(std::move(source));
   }
 
+  // ballast-mode features are errors in mode hpa, which the HPA controller
+  // decides alone.
+  static void RejectInHpaMode(MapReader& r, const TargetSpec& spec) {
+    if (spec.mode != Mode::kHpa) return;
+    r.Error(r.self(),
+            "not available in mode hpa (the Kubernetes HPA has no such "
+            "feature); use mode ballast");
+  }
+
   static ScalingRules ReadRules(MapReader& behavior, absl::string_view key,
-                                ScalingRules rules) {
+                                ScalingRules rules, const TargetSpec& spec) {
     std::optional<MapReader> r = behavior.Map(key);
     if (!r) return rules;
     r->Read("stabilizationWindowSeconds", &rules.stabilization_window_seconds,
             Between(0, 3600));
+    if (key == "scaleDown") {
+      // ballast's calmer scale-down: no scale-down smaller than this.
+      const bool pods =
+          r->Read("minChangePods", &rules.min_change_pods, kNonNegative);
+      const bool ratio = r->Read("minChangeRatio", &rules.min_change_ratio,
+                                 Range{.min = 0, .max = 1, .max_open = true});
+      if (spec.mode == Mode::kHpa && (pods || ratio)) {
+        r->Error(*r->Find(pods ? "minChangePods" : "minChangeRatio"),
+                 "not available in mode hpa (the Kubernetes HPA has no "
+                 "such feature); use mode ballast");
+      }
+    }
     // KEP-4951 (beta in Kubernetes 1.35): this direction's tolerance.
     r->Read("tolerance", &rules.tolerance,
             Range{.min = 0, .max = 1, .max_open = true});
@@ -548,6 +595,35 @@ class Loader {
     }
     r->RejectUnknownKeys();
     return rules;
+  }
+
+  static Burst ReadBurst(MapReader& r, const TargetSpec& spec) {
+    Burst burst;
+    r.Read("threshold", &burst.threshold,
+           Range{.min = 1, .max = 100, .min_open = true});
+    r.Read("windowSeconds", &burst.window_seconds, Between(0, 3600));
+    r.Read("stableWindowSeconds", &burst.stable_window_seconds,
+           Between(1, 3600));
+    if (auto inputs = r.List("inputs")) {
+      if (inputs->empty()) r.Error(*r.Find("inputs"), "must list an input");
+      for (const Value& item : *inputs) {
+        std::string name;
+        if (!Convert(r.sink(), item, kAnyNumber, &name)) continue;
+        const bool known =
+            std::any_of(spec.inputs.begin(), spec.inputs.end(),
+                        [&](const InputSpec& in) { return in.name == name; });
+        if (!known) {
+          std::vector<absl::string_view> names;
+          for (const InputSpec& in : spec.inputs) names.push_back(in.name);
+          r.Error(item, absl::StrCat("unknown input '", name, "' (inputs: ",
+                                     absl::StrJoin(names, ", "), ")"));
+        }
+        burst.inputs.push_back(std::move(name));
+      }
+    }
+    r.RejectUnknownKeys();
+    RejectInHpaMode(r, spec);
+    return burst;
   }
 
   // Reports `key` of `r` unless its value lies within the target's bounds.
@@ -637,9 +713,13 @@ class Loader {
     }
     if (auto b = r.Map("behavior")) {
       spec.behavior = Behavior{
-          .scale_up = ReadRules(*b, "scaleUp", Behavior::DefaultScaleUp()),
+          .scale_up =
+              ReadRules(*b, "scaleUp", Behavior::DefaultScaleUp(), spec),
           .scale_down =
-              ReadRules(*b, "scaleDown", Behavior::DefaultScaleDown())};
+              ReadRules(*b, "scaleDown", Behavior::DefaultScaleDown(), spec)};
+      if (auto burst = b->Map("burst")) {
+        spec.behavior->burst = ReadBurst(*burst, spec);
+      }
       b->RejectUnknownKeys();
     }
     if (auto f = r.Map("fallback")) {

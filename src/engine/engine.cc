@@ -133,6 +133,12 @@ void Propose(const InputSpec& input, double v, int32_t current,
   ex.proposal = within ? current : untolerated;
 }
 
+// An input's proposal by its rules: the drain target once a throughput is
+// measured (averageValue's otherwise), raised by the trend when it rises.
+void ProposeWithRules(const InputSpec& input, const InputState& state,
+                      absl::Time now, double v, int32_t observed, int32_t ready,
+                      Tolerances tolerance, InputExplanation& ex);
+
 // Sum of the event sizes strictly newer than now - period (HPA's
 // getReplicasChangePerPeriod), in int64: events of up to maxReplicas each
 // (2^31 - 1) add up past int32.
@@ -264,6 +270,172 @@ int32_t StabilizeLegacy(int32_t window_seconds, TargetHistory& h,
   return result;
 }
 
+// A least-squares line through the raw samples strictly newer than
+// now - window: its slope (per second) and its value at `now`.
+struct Line {
+  double slope = 0;
+  double at_now = 0;
+};
+
+std::optional<Line> FitLine(const std::deque<RawSample>& raw, absl::Time now,
+                            double window_seconds) {
+  const absl::Time cutoff = now - absl::Seconds(window_seconds);
+  double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (const RawSample& s : raw) {
+    if (s.time <= cutoff) continue;
+    const double x = absl::ToDoubleSeconds(s.time - now);
+    n += 1;
+    sx += x;
+    sy += s.value;
+    sxx += x * x;
+    sxy += x * s.value;
+  }
+  const double denom = n * sxx - sx * sx;
+  if (n < 2 || !(denom > 0)) return std::nullopt;
+  Line line;
+  line.slope = (n * sxy - sx * sy) / denom;
+  line.at_now = (sy - line.slope * sx) / n;
+  if (!std::isfinite(line.slope) || !std::isfinite(line.at_now)) {
+    return std::nullopt;
+  }
+  return line;
+}
+
+// The mean of the raw samples strictly newer than now - window (the latest
+// one always counts).
+double WindowMean(const std::deque<RawSample>& raw, absl::Time now,
+                  double window_seconds) {
+  const absl::Time cutoff = now - absl::Seconds(window_seconds);
+  double mean = raw.back().value;
+  double n = 1;
+  for (size_t i = 0; i + 1 < raw.size(); ++i) {
+    if (raw[i].time <= cutoff) continue;
+    n += 1;
+    mean += (raw[i].value - mean) / n;  // no overflow near DBL_MAX
+  }
+  return mean;
+}
+
+bool BurstWatches(const Burst& burst, const std::string& input) {
+  return burst.inputs.empty() ||
+         std::find(burst.inputs.begin(), burst.inputs.end(), input) !=
+             burst.inputs.end();
+}
+
+// How long an input's raw samples must be kept (< 0: not at all).
+double RawWindowSeconds(const TargetSpec& spec, const InputSpec& input) {
+  double keep = -1;
+  if (input.trend) keep = std::max(keep, input.trend->window_seconds);
+  if (input.drain) keep = std::max(keep, input.drain->window_seconds);
+  if (spec.behavior && spec.behavior->burst &&
+      BurstWatches(*spec.behavior->burst, input.name)) {
+    keep = std::max(keep, spec.behavior->burst->window_seconds);
+  }
+  return keep;
+}
+
+// Records this tick's raw value: the drain observation against the
+// previous sample, then the sample itself, keeping those within `keep`
+// seconds and the previous one.
+void RecordRaw(const InputSpec& input, double keep, absl::Time now, double v,
+               int32_t ready, InputState& state) {
+  const absl::Time cutoff = now - absl::Seconds(keep);
+  while (state.raw.size() > 1 && state.raw.front().time <= cutoff) {
+    state.raw.pop_front();
+  }
+  if (input.drain) {
+    // The value fell by at least what the replicas took from it: arrivals
+    // only add. So the fall per replica and second is a lower bound of the
+    // per-replica throughput; the estimate is the highest of the window.
+    if (!state.raw.empty()) {
+      const RawSample& prev = state.raw.back();
+      const double dt = absl::ToDoubleSeconds(now - prev.time);
+      const int32_t workers = std::max(prev.ready, ready);
+      if (v < prev.value && dt > 0 && workers > 0) {
+        const double rate = (prev.value - v) / (dt * workers);
+        if (std::isfinite(rate)) state.drain_rates.emplace_back(now, rate);
+      }
+    }
+    const absl::Time rates_cutoff =
+        now - absl::Seconds(input.drain->throughput_window_seconds);
+    while (!state.drain_rates.empty() &&
+           state.drain_rates.front().first <= rates_cutoff) {
+      state.drain_rates.pop_front();
+    }
+    if (!state.drain_rates.empty()) {
+      double best = 0;
+      for (const auto& [t, rate] : state.drain_rates) {
+        best = std::max(best, rate);
+      }
+      state.throughput = best;
+    }
+  }
+  if (!state.raw.empty() && state.raw.back().time == now) state.raw.pop_back();
+  state.raw.push_back({now, v, ready});
+}
+
+void ProposeWithRules(const InputSpec& input, const InputState& state,
+                      absl::Time now, double v, int32_t observed, int32_t ready,
+                      Tolerances tolerance, InputExplanation& ex) {
+  // Drain: while the backlog b stays > 0 every replica is busy, so the
+  // arrivals are b' + ready * throughput; draining b within `seconds` on top
+  // of them takes (arrivals + b / seconds) / throughput replicas. A backlog
+  // that was empty within the slope's window says nothing of the arrivals.
+  bool drain =
+      input.drain && state.throughput && *state.throughput > 0 && v > 0;
+  if (drain) {
+    const absl::Time cutoff = now - absl::Seconds(input.drain->window_seconds);
+    for (const RawSample& sample : state.raw) {
+      if (sample.time > cutoff && !(sample.value > 0)) drain = false;
+    }
+  }
+  double slope = 0;
+  if (drain) {
+    if (std::optional<Line> line =
+            FitLine(state.raw, now, input.drain->window_seconds)) {
+      slope = line->slope;
+    }
+  }
+  auto rule = [&](double value, InputExplanation& out) {
+    if (!drain) {
+      Propose(input, value, observed, tolerance, out);
+      return;
+    }
+    const double needed =
+        ready + (value / input.drain->seconds + slope) / *state.throughput;
+    out.untolerated_proposal = CeilToReplicas(needed);
+    out.within_tolerance =
+        observed > 0 &&
+        WithinTolerance(needed / static_cast<double>(observed), tolerance);
+    out.proposal = out.within_tolerance ? observed : *out.untolerated_proposal;
+    out.drain = true;
+  };
+  rule(v, ex);
+  ex.throughput = state.throughput;
+
+  // Trend: only a rise whose latest step does not fall, read ahead; it may
+  // raise the proposal above the current count, never lower anything.
+  if (!input.trend || state.raw.size() < 2) return;
+  const RawSample& last = state.raw[state.raw.size() - 1];
+  const RawSample& before = state.raw[state.raw.size() - 2];
+  if (last.time != now || last.value < before.value) return;
+  const std::optional<Line> line =
+      FitLine(state.raw, now, input.trend->window_seconds);
+  if (!line || !(line->slope > 0)) return;
+  const double ahead =
+      line->at_now + line->slope * input.trend->horizon_seconds;
+  if (!std::isfinite(ahead)) return;
+  ex.predicted = ahead;
+  InputExplanation raised;
+  rule(ahead, raised);
+  if (*raised.proposal > std::max(*ex.proposal, observed)) {
+    ex.proposal = raised.proposal;
+    ex.untolerated_proposal = raised.untolerated_proposal;
+    ex.within_tolerance = false;
+    ex.trend = true;
+  }
+}
+
 }  // namespace
 
 std::string_view LimitName(Limit limit) {
@@ -290,6 +462,12 @@ std::string_view LimitName(Limit limit) {
       return "missingData";
     case Limit::kScalingDisabled:
       return "scalingDisabled";
+    case Limit::kTrend:
+      return "trend";
+    case Limit::kBurst:
+      return "burst";
+    case Limit::kScaleDownMinChange:
+      return "scaleDownMinChange";
   }
   return "?";
 }
@@ -310,6 +488,8 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
       in.current_replicas.value_or(h.last_recommendation.value_or(
           spec.initial_replicas.value_or(spec.min_replicas)));
   const int32_t current = h.last_recommendation.value_or(observed);
+  // The replicas doing the work (drain's throughput is per ready replica).
+  const int32_t ready = std::max(in.ready_replicas.value_or(observed), 0);
 
   Recommendation rec;
   rec.time = in.now;
@@ -332,7 +512,12 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
       state.consecutive_failures = 0;
       ex.smoothed =
           internal::Smooth(input.smoothing, in.now, *reading.value, state);
-      Propose(input, *ex.smoothed, observed, tolerances, ex);
+      const double keep = RawWindowSeconds(spec, input);
+      if (keep >= 0) {
+        RecordRaw(input, keep, in.now, *reading.value, ready, state);
+      }
+      ProposeWithRules(input, state, in.now, *ex.smoothed, observed, ready,
+                       tolerances, ex);
     } else {
       ++state.consecutive_failures;
       ex.error = internal::MissingReason(reading);
@@ -382,7 +567,12 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
   }
   const int32_t desired = *combined;
   rec.desired = desired;
+  bool trend_used = false;
+  for (const InputExplanation& ex : rec.inputs) {
+    trend_used = trend_used || (ex.trend && ex.proposal == combined);
+  }
   Limit limit = fallback_used                ? Limit::kFallback
+                : trend_used                 ? Limit::kTrend
                 : untolerated_max != desired ? Limit::kTolerance
                                              : Limit::kNone;
 
@@ -420,6 +610,20 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
     limit = desired > current ? Limit::kScaleUpStabilization
                               : Limit::kScaleDownStabilization;
   }
+  // Calmer scale-down: the stabilized goal (the maximum of the window) must
+  // lie far enough below the current count, else no scale-down at all.
+  if (replicas < current) {
+    const ScalingRules& down = b.scale_down;
+    int64_t need = std::max<int64_t>(
+        down.min_change_pods,
+        SaturatedInt64(std::ceil(down.min_change_ratio * current)));
+    need = std::min<int64_t>(need, int64_t{current} - spec.min_replicas);
+    const int32_t goal = std::max(replicas, spec.min_replicas);
+    if (need > 0 && int64_t{current} - goal < need) {
+      replicas = current;
+      limit = Limit::kScaleDownMinChange;
+    }
+  }
   const absl::Time event_cutoff = in.now - absl::Seconds(LongestPeriod(b));
   DropEventsOlderThan(h.scale_up_events, event_cutoff);
   DropEventsOlderThan(h.scale_down_events, event_cutoff);
@@ -443,7 +647,47 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
     }
   }
 
-  // 6. Record the scale event for the policies' periods.
+  // 6. Burst mode: past the windows and policies, not past maxReplicas.
+  if (b.burst) {
+    const Burst& burst = *b.burst;
+    std::optional<int32_t> burst_desired;
+    for (size_t i = 0; i < spec.inputs.size(); ++i) {
+      const InputSpec& input = spec.inputs[i];
+      if (!rec.inputs[i].raw || !BurstWatches(burst, input.name)) continue;
+      InputExplanation short_window;
+      Propose(input, WindowMean(h.inputs[i].raw, in.now, burst.window_seconds),
+              observed, tolerances, short_window);
+      burst_desired = std::max(burst_desired.value_or(0),
+                               *short_window.untolerated_proposal);
+    }
+    const bool crossed =
+        burst_desired && *burst_desired > current &&
+        *burst_desired >= burst.threshold * static_cast<double>(current);
+    if (crossed) {
+      if (!h.burst_triggered) h.burst_peak = 0;
+      h.burst_triggered = in.now;
+    } else if (h.burst_triggered &&
+               in.now - *h.burst_triggered >=
+                   absl::Seconds(burst.stable_window_seconds)) {
+      h.burst_triggered.reset();
+      h.burst_peak = 0;
+    }
+    if (h.burst_triggered) {
+      rec.burst = true;
+      h.burst_peak = std::max(h.burst_peak, burst_desired.value_or(0));
+      const int32_t floor =
+          std::min(std::max(h.burst_peak, current), spec.max_replicas);
+      if (replicas < floor) {
+        replicas = floor;
+        // Capped on the way up: the bound decided; held: burst did.
+        limit = h.burst_peak > spec.max_replicas && floor > current
+                    ? Limit::kMaxReplicas
+                    : Limit::kBurst;
+      }
+    }
+  }
+
+  // 7. Record the scale event for the policies' periods.
   if (replicas != current) {
     if (replicas > current) {
       h.scale_up_events.push_back({in.now, replicas - current});
@@ -457,7 +701,11 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
 TargetSpec PlainHpaSpec(const TargetSpec& spec) {
   TargetSpec plain = spec;
   plain.mode = Mode::kHpa;
-  for (InputSpec& input : plain.inputs) input.smoothing = Smoothing{};
+  for (InputSpec& input : plain.inputs) {
+    input.smoothing = Smoothing{};
+    input.trend.reset();
+    input.drain.reset();
+  }
   plain.tolerance = 0.1;
   plain.behavior.reset();
   plain.legacy_downscale_window_seconds = 300;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ballast/source/poller.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -35,12 +36,19 @@ struct ExternalMetricsServer::Metrics {
                         .Help("Reloads of the serving certificate files after "
                               "they changed, by result.")
                         .Register(registry)),
+        tls_handshake_failures(
+            prometheus::BuildCounter()
+                .Name("ballast_external_metrics_tls_handshake_failures_total")
+                .Help("TLS handshakes that failed, by reason: timeout, "
+                      "closed (the client went away), protocol (not TLS, "
+                      "or TLS the server refuses).")
+                .Register(registry)),
         trust_reads(prometheus::BuildCounter()
                         .Name("ballast_front_proxy_trust_reads_total")
                         .Help("Reads of the cluster's front-proxy trust "
                               "(kube-system/extension-apiserver-"
                               "authentication) by result: unchanged, "
-                              "changed, failure.")
+                              "changed, failure (with the error kind).")
                         .Register(registry)),
         authorizations(
             prometheus::BuildCounter()
@@ -61,6 +69,7 @@ struct ExternalMetricsServer::Metrics {
   prometheus::Family<prometheus::Counter>& requests;
   prometheus::Family<prometheus::Histogram>& duration;
   prometheus::Family<prometheus::Counter>& tls_reloads;
+  prometheus::Family<prometheus::Counter>& tls_handshake_failures;
   prometheus::Family<prometheus::Counter>& trust_reads;
   prometheus::Family<prometheus::Counter>& authorizations;
 };
@@ -138,11 +147,14 @@ struct ExternalMetricsServer::TrustFollower
             status.message()));
       }
     }
-    metrics->trust_reads
-        .Add({{"result", !status.ok() ? "failure"
-                         : changed    ? "changed"
-                                      : "unchanged"}})
-        .Increment();
+    if (status.ok()) {
+      metrics->trust_reads.Add({{"result", changed ? "changed" : "unchanged"}})
+          .Increment();
+    } else {
+      metrics->trust_reads
+          .Add({{"result", "failure"}, {"error", source::ErrorKind(status)}})
+          .Increment();
+    }
     // Told of changes and failures, not of every unchanged read; a failure
     // is told once until the next success.
     if (!status.ok() ? !failing : changed) {
@@ -288,9 +300,16 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
       .idle_timeout = absl::Milliseconds(cfg.idle_timeout_ms),
       .max_request_bytes = static_cast<size_t>(cfg.max_request_bytes),
       .tls = *std::move(tls),
-      .on_rejected = [metrics = server->metrics_](int status) {
-        metrics->Count(status, status == 503 ? "connection" : "invalid");
-      }};
+      .on_rejected =
+          [metrics = server->metrics_](int status) {
+            metrics->Count(status, status == 503 ? "connection" : "invalid");
+          },
+      .on_handshake_failed =
+          [metrics = server->metrics_](absl::string_view reason) {
+            metrics->tls_handshake_failures
+                .Add({{"reason", std::string(reason)}})
+                .Increment();
+          }};
   const ExternalMetricsApi* api = server->api_.get();
   SubjectAccessReviewAuthorizer* authorizer = server->authorizer_.get();
   std::shared_ptr<Metrics> metrics = server->metrics_;

@@ -440,6 +440,19 @@ struct HttpServer::Core : std::enable_shared_from_this<HttpServer::Core> {
     if (options.on_rejected) options.on_rejected(status);
   }
 
+  void HandshakeFailed(const error_code& ec) {
+    if (!options.on_handshake_failed) return;
+    if (ec == beast::error::timeout) {
+      options.on_handshake_failed("timeout");
+    } else if (ec == asio::error::eof || ec == ssl::error::stream_truncated ||
+               ec == asio::error::connection_reset ||
+               ec == asio::error::operation_aborted) {
+      options.on_handshake_failed("closed");
+    } else {
+      options.on_handshake_failed("protocol");
+    }
+  }
+
   HttpResponse CallHandler(const HttpRequest& request, const PeerInfo& peer) {
     absl::ReaderMutexLock lock(&handler_mu);
     if (!handler) {
@@ -609,7 +622,10 @@ class Session : public Connection,
     if constexpr (kTls) {
       Lowest().expires_after(ToChrono(options.request_timeout));
       co_await stream_.async_handshake(ssl::stream_base::server, Await(ec));
-      if (ec) co_return;
+      if (ec) {
+        core_->HandshakeFailed(ec);
+        co_return;
+      }
       peer = TlsPeer(stream_.native_handle(), std::move(remote_address));
     }
     beast::flat_buffer buffer;

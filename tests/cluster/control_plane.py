@@ -403,6 +403,40 @@ class ControlPlane:
         kube-controller-manager."""
         return _tail(self.logs[name], lines)
 
+    def stop_apiserver(self, kill=True):
+        """Stops kube-apiserver alone (SIGKILL, or SIGTERM with a few
+        seconds' grace when kill is false); etcd and the controller manager
+        keep running. start_apiserver() brings it back."""
+        process = self._process("kube-apiserver")
+        if kill:
+            if process.running():
+                process.popen.kill()
+            process.popen.wait()
+        else:
+            process.stop(grace_seconds=5)
+
+    def start_apiserver(self, timeout=None):
+        """Starts a stopped kube-apiserver again with its command line: the
+        same port, PKI and etcd (nothing to do when it is running). Returns
+        once /readyz is ok; raises ControlPlaneError if it exits or is not
+        ready within timeout seconds (default start_timeout). Call it from
+        the thread that started the control plane: a server is stopped when
+        the thread that started it ends (see _die_with_parent)."""
+        old = self._process("kube-apiserver")
+        if old.running():
+            return
+        new = _Process(old.name, old.args, old.log_path)
+        self._processes[self._processes.index(old)] = new
+        deadline = time.monotonic() + (timeout or self.start_timeout)
+        self._wait(new, deadline, lambda: "/readyz is not ok" + self._readyz_failures,
+                   self._apiserver_ready, also=[self._process("etcd")])
+
+    def _process(self, name):
+        for process in self._processes:
+            if process.name == name:
+                return process
+        raise ControlPlaneError("no %s in this control plane" % name)
+
     # -- clients -----------------------------------------------------------
 
     def kubectl(self, *args, input=None, check=True, kubeconfig=None, timeout=60):

@@ -53,12 +53,30 @@ struct ScalingRules {
   // HPAScalingRules.tolerance (KEP-4951): the tolerance of this direction;
   // nullopt: TargetSpec::tolerance (the controller-wide value).
   std::optional<double> tolerance;
+  // Scale-down only (ballast's `minChangePods`, `minChangeRatio`): no
+  // scale-down unless the stabilized goal lies at least
+  // max(min_change_pods, ceil(min_change_ratio * current)) below the current
+  // count (at most the distance to minReplicas). 0: any change.
+  int32_t min_change_pods = 0;  // >= 0
+  double min_change_ratio = 0;  // [0, 1)
+};
+
+// Burst mode (Knative's panic mode): a short window of the raw values; when
+// its proposal reaches `threshold` x the current count, jump to it past the
+// scale-up window and policies (not past maxReplicas) and scale down no
+// more until `stable_window_seconds` pass without crossing the threshold.
+struct Burst {
+  double threshold = 2.0;              // > 1
+  double window_seconds = 6;           // >= 0; this tick's raw value at least
+  int32_t stable_window_seconds = 60;  // 1..3600
+  std::vector<std::string> inputs;     // the inputs it watches; empty: all
 };
 
 // autoscaling/v2 HorizontalPodAutoscalerBehavior.
 struct Behavior {
   ScalingRules scale_up;
   ScalingRules scale_down;
+  std::optional<Burst> burst;  // ballast mode only
 
   // Kubernetes' defaults: up 0 s window, Max of {4 Pods/15 s, 100 %/15 s};
   // down 300 s window, {100 %/15 s}.
@@ -86,12 +104,31 @@ struct Slo {
   std::optional<double> max_per_replica;  // value / ready replicas above this
 };
 
+// Trend-aware scale-up: a least-squares line through the raw samples of the
+// last window_seconds, read horizon_seconds ahead; it may only raise the
+// input's proposal above the current count, never lower it.
+struct Trend {
+  double horizon_seconds = 0;  // > 0, e.g. the pods' start-up time
+  double window_seconds = 60;  // > 0; needs two samples or more
+};
+
+// Queue drain target (averageValue inputs, e.g. a Celery backlog): replicas
+// to drain the backlog within `seconds` at the measured per-replica
+// throughput; averageValue's rule until a throughput is measured.
+struct Drain {
+  double seconds = 0;                      // > 0
+  double window_seconds = 60;              // the backlog's slope; > 0
+  double throughput_window_seconds = 600;  // drain observations kept; > 0
+};
+
 struct InputSpec {
   std::string name;
   TargetType target_type = TargetType::kAverageValue;
   double target = 0;  // averageValue or value; > 0
   Smoothing smoothing;
   Slo slo;
+  std::optional<Trend> trend;  // ballast mode only
+  std::optional<Drain> drain;  // ballast mode only; averageValue only
 };
 
 // KEDA's fallback.behavior (2.17+): which count a failing input proposes.

@@ -51,6 +51,13 @@ enum class Limit {
   // HPA mode: the current count is 0 and minReplicas > 0, which the HPA
   // reads as "scaling is disabled" and leaves alone.
   kScalingDisabled,
+  // ballast mode: an input's trend (Trend) raised the proposal that won.
+  kTrend,
+  // ballast mode: burst mode (Burst) raised the count past the windows and
+  // policies, or kept it from falling.
+  kBurst,
+  // ballast mode: a scale-down smaller than behavior.scaleDown.minChange*.
+  kScaleDownMinChange,
 };
 std::string_view LimitName(Limit limit);  // "none", "scaleUpPolicy", ...
 
@@ -90,6 +97,14 @@ struct InputExplanation {
   std::optional<int32_t> untolerated_proposal;
   bool within_tolerance = false;
   bool fallback = false;  // proposal is fallback.replicas
+  // Trend: the value expected horizonSeconds ahead (when a rising trend was
+  // fitted), and whether it raised the proposal.
+  std::optional<double> predicted;
+  bool trend = false;
+  // Drain: the per-replica throughput measured so far (units of the value
+  // per second), and whether the proposal is the drain rule's.
+  std::optional<double> throughput;
+  bool drain = false;
   int32_t consecutive_failures = 0;
   std::string error;  // why raw is missing; empty when it is present
 };
@@ -100,6 +115,7 @@ struct Recommendation {
   int32_t desired = 0;           // combined proposal before windows/policies
   int32_t replicas = 0;          // the recommendation
   Limit limited_by = Limit::kNone;
+  bool burst = false;  // burst mode is on after this tick
   std::vector<InputExplanation> inputs;
 };
 
@@ -108,12 +124,27 @@ struct TimedReplicas {
   int32_t replicas;
 };
 
+// One raw reading, with the ready replicas of its tick.
+struct RawSample {
+  absl::Time time;
+  double value = 0;
+  int32_t ready = 0;
+};
+
 // Per-input smoothing and failure state.
 struct InputState {
   std::optional<double> ewma;
   absl::Time ewma_time;
   std::deque<std::pair<absl::Time, double>> window;  // quantile samples
   int32_t consecutive_failures = 0;
+  // Raw samples for trend, drain and burst: those of the longest of their
+  // windows, and at least the latest.
+  std::deque<RawSample> raw;
+  // Drain: per-replica drain rates observed when the value fell, within
+  // throughput_window_seconds, and the estimate (their maximum; kept when
+  // the window empties).
+  std::deque<std::pair<absl::Time, double>> drain_rates;
+  std::optional<double> throughput;
 };
 
 // A scale event as the HPA controller keeps it (timestampedScaleEvent).
@@ -141,7 +172,11 @@ struct TargetHistory {
   std::deque<TimedReplicas> scale_up_events;    // replicas added
   std::deque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
   std::vector<InputState> inputs;  // resized to spec.inputs on each tick
-  HpaState hpa;                    // HPA mode only
+  // Burst mode: when its threshold was last crossed (nullopt: not in burst)
+  // and the highest burst proposal since it began.
+  std::optional<absl::Time> burst_triggered;
+  int32_t burst_peak = 0;
+  HpaState hpa;  // HPA mode only
 };
 
 struct TickResult {

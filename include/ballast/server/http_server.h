@@ -199,6 +199,11 @@ struct HttpServerOptions {
   // itself: 400, 413, 431 with the code written, and 503 for a connection
   // closed because of max_connections. For metrics; must not block.
   std::function<void(int status)> on_rejected;
+  // Called (on a connection's strand) for each TLS handshake that fails,
+  // with why: "timeout" (not done within request_timeout), "closed" (the
+  // client went away: EOF or reset) or "protocol" (not TLS, or TLS the
+  // server refuses). For metrics; must not block.
+  std::function<void(absl::string_view reason)> on_handshake_failed;
 };
 
 class HttpServer {

@@ -408,6 +408,65 @@ TEST(ConfigParse, ReadsHpaModeToleranceAndFallbackBehavior) {
               ElementsAre(testing::HasSubstr("targets[0].fallback.behavior")));
 }
 
+TEST(ConfigParse, ReadsThePolicyFeatures) {
+  const Config c = Parse(
+      "targets:\n"
+      "  - name: w\n"
+      "    maxReplicas: 10\n"
+      "    inputs:\n"
+      "      - name: backlog\n"
+      "        averageValue: 30\n"
+      "        drain: {seconds: 120}\n"
+      "      - name: rps\n"
+      "        value: 100\n"
+      "        trend: {horizonSeconds: 30, windowSeconds: 90}\n"
+      "    behavior:\n"
+      "      scaleDown: {minChangePods: 2, minChangeRatio: 0.25}\n"
+      "      burst: {threshold: 3, windowSeconds: 10, "
+      "stableWindowSeconds: 120, inputs: [rps]}\n");
+  ASSERT_EQ(c.targets.size(), 1u);
+  const TargetSpec& spec = c.targets[0].spec;
+  ASSERT_TRUE(spec.inputs[0].drain.has_value());
+  EXPECT_EQ(spec.inputs[0].drain->seconds, 120);
+  EXPECT_EQ(spec.inputs[0].drain->window_seconds, 60);
+  EXPECT_EQ(spec.inputs[0].drain->throughput_window_seconds, 600);
+  EXPECT_FALSE(spec.inputs[0].trend.has_value());
+  ASSERT_TRUE(spec.inputs[1].trend.has_value());
+  EXPECT_EQ(spec.inputs[1].trend->horizon_seconds, 30);
+  EXPECT_EQ(spec.inputs[1].trend->window_seconds, 90);
+  EXPECT_EQ(spec.behavior->scale_down.min_change_pods, 2);
+  EXPECT_EQ(spec.behavior->scale_down.min_change_ratio, 0.25);
+  EXPECT_EQ(spec.behavior->scale_down.stabilization_window_seconds, 300);
+  ASSERT_TRUE(spec.behavior->burst.has_value());
+  EXPECT_EQ(spec.behavior->burst->threshold, 3);
+  EXPECT_EQ(spec.behavior->burst->window_seconds, 10);
+  EXPECT_EQ(spec.behavior->burst->stable_window_seconds, 120);
+  EXPECT_THAT(spec.behavior->burst->inputs, ElementsAre("rps"));
+
+  // Defaults, and nothing when the blocks are absent.
+  const TargetSpec burst_defaults =
+      Parse(Target("    behavior: {burst: {}}\n")).targets[0].spec;
+  EXPECT_EQ(burst_defaults.behavior->burst->threshold, 2.0);
+  EXPECT_EQ(burst_defaults.behavior->burst->window_seconds, 6);
+  EXPECT_EQ(burst_defaults.behavior->burst->stable_window_seconds, 60);
+  EXPECT_THAT(burst_defaults.behavior->burst->inputs, IsEmpty());
+  const TargetSpec plain =
+      Parse(Target("    behavior: {scaleDown: {}}\n")).targets[0].spec;
+  EXPECT_FALSE(plain.behavior->burst.has_value());
+  EXPECT_EQ(plain.behavior->scale_down.min_change_pods, 0);
+  EXPECT_EQ(plain.behavior->scale_down.min_change_ratio, 0);
+  EXPECT_FALSE(plain.inputs[0].trend.has_value());
+  EXPECT_FALSE(plain.inputs[0].drain.has_value());
+
+  EXPECT_THAT(Errors(Target("    behavior: {scaleUp: {minChangePods: 1}}\n")),
+              ElementsAre(HasSubstr("targets[0].behavior.scaleUp.minChangePods:"
+                                    " unknown key")));
+  EXPECT_THAT(
+      Errors(Target("    mode: hpa\n    behavior: {burst: {}}\n")),
+      ElementsAre(HasSubstr("targets[0].behavior.burst: not available in "
+                            "mode hpa")));
+}
+
 TEST(ConfigParse, ReportsMissingRequiredKeysAtTheirMap) {
   EXPECT_THAT(Errors("targets:\n  - name: w\n"),
               ElementsAre("t.yaml:2:5: targets[0].maxReplicas: required key "

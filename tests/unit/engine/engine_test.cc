@@ -6,6 +6,8 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <tuple>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -604,11 +606,274 @@ TEST(EnginePlainHpa, DropsSmoothingBehaviorAndFallback) {
   EXPECT_EQ(plain.max_replicas, spec.max_replicas);
 }
 
+// Burst mode: threshold 2, this tick's value only, 60 s stable window.
+TargetSpec BurstSpec(int32_t max = 100) {
+  TargetSpec spec = Spec({Average(10, "rps")}, 1, max);
+  spec.behavior->scale_down.stabilization_window_seconds = 0;
+  spec.behavior->burst =
+      Burst{.threshold = 2.0, .window_seconds = 0, .stable_window_seconds = 60};
+  return spec;
+}
+
+TEST(EngineBurst, EntersAtThresholdJumpsPastPoliciesAndHoldsUntilStable) {
+  RunTimeline(BurstSpec(),
+              {
+                  {0, 4, {40}, 4, Limit::kNone},
+                  // 6 < 2 x 4: no burst, an ordinary scale-up.
+                  {15, std::nullopt, {60}, 6, Limit::kNone},
+                  // 20 >= 2 x 6: at once, past {4 Pods, 100 %}/15 s (12).
+                  {30, std::nullopt, {200}, 20, Limit::kBurst},
+                  // The load falls: no scale-down while in burst.
+                  {45, std::nullopt, {50}, 20, Limit::kBurst},
+                  // Crossing again (50 >= 2 x 20) restarts the stable window.
+                  {60, std::nullopt, {500}, 50, Limit::kBurst},
+                  {75, std::nullopt, {50}, 50, Limit::kBurst},
+                  {105, std::nullopt, {50}, 50, Limit::kBurst},
+                  // 60 s without crossing since t=60: burst ends, the
+                  // ordinary rules (100 % / 15 s down) apply.
+                  {120, std::nullopt, {50}, 5, Limit::kNone},
+              });
+}
+
+TEST(EngineBurst, CappedAtMaxReplicas) {
+  const TargetSpec spec = BurstSpec(/*max=*/30);
+  RunTimeline(spec, {
+                        {0, 4, {40}, 4, Limit::kNone},
+                        {15, std::nullopt, {1000}, 30, Limit::kMaxReplicas},
+                        {30, std::nullopt, {10}, 30, Limit::kBurst},
+                    });
+  TickResult r = Tick(spec, {},
+                      {.now = absl::FromUnixSeconds(0),
+                       .current_replicas = 4,
+                       .inputs = {InputReading::Value(1000)}});
+  EXPECT_TRUE(r.recommendation.burst);
+  EXPECT_EQ(r.recommendation.replicas, 30);
+  EXPECT_EQ(r.recommendation.desired, 100);
+}
+
+TEST(EngineBurst, WatchesOnlyItsInputsOverTheShortWindowMean) {
+  TargetSpec spec = Spec({Average(10, "rps"), Level(2.0, "latency")});
+  spec.behavior->burst = Burst{.threshold = 2.0,
+                               .window_seconds = 20,
+                               .stable_window_seconds = 60,
+                               .inputs = {"rps"}};
+  RunTimeline(spec,
+              {
+                  {0, 4, {40, 2.0}, 4, Limit::kNone},
+                  // mean(40, 100) = 70 -> 7 < 8: the ordinary limit (8).
+                  {15, std::nullopt, {100, 2.0}, 8, Limit::kScaleUpPolicy},
+                  // latency x5 is not watched: the ordinary limit again.
+                  {30, std::nullopt, {100, 10.0}, 16, Limit::kScaleUpPolicy},
+                  // mean(100, 400) = 250 -> 25 < 32: still no burst.
+                  {45, std::nullopt, {400, 2.0}, 32, Limit::kScaleUpPolicy},
+                  // mean(400, 900) = 650 -> 65 >= 64: burst.
+                  {60, std::nullopt, {900, 2.0}, 65, Limit::kBurst},
+              });
+}
+
+TEST(EngineBurst, AbsentBlockLeavesBehaviorUnchanged) {
+  TargetSpec spec = BurstSpec();
+  spec.behavior->burst.reset();
+  RunTimeline(spec, {
+                        {0, 4, {40}, 4, Limit::kNone},
+                        {15, std::nullopt, {200}, 8, Limit::kScaleUpPolicy},
+                        {30, std::nullopt, {10}, 1, Limit::kNone},
+                    });
+}
+
+// Trend: 30 s ahead, least squares over the last 45 s.
+TargetSpec TrendSpec() {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.inputs[0].trend = Trend{.horizon_seconds = 30, .window_seconds = 45};
+  return spec;
+}
+
+TEST(EngineTrend, RisingTrendProposesTheValueAhead) {
+  RunTimeline(TrendSpec(),
+              {
+                  {0, 1, {10}, 1, Limit::kNone},  // one sample: no trend
+                  // +10 per 15 s: 20 + 20 expected in 30 s -> 4, not 2.
+                  {15, std::nullopt, {20}, 4, Limit::kTrend},
+                  {30, std::nullopt, {30}, 5, Limit::kTrend},
+                  // The window (t > 0) holds 20, 30, 40: 40 + 20 -> 6.
+                  {45, std::nullopt, {40}, 6, Limit::kTrend},
+              });
+}
+
+TEST(EngineTrend, ReversalStopsRaisingAtOnce) {
+  const TargetSpec spec = TrendSpec();
+  RunTimeline(spec, {
+                        {0, 1, {10}, 1, Limit::kNone},
+                        {15, std::nullopt, {20}, 4, Limit::kTrend},
+                        {30, std::nullopt, {30}, 5, Limit::kTrend},
+                        // 20, 30, 28 still fit a rising line, but the last step
+                        // falls: the current value's proposal alone (3).
+                        {45, std::nullopt, {28}, 3, Limit::kNone},
+                        {60, std::nullopt, {28}, 3, Limit::kNone},
+                    });
+}
+
+TEST(EngineTrend, NeverLowersAndOnlyRaisesAboveCurrent) {
+  const TargetSpec spec = TrendSpec();
+  // Falling: exactly the proposals without a trend.
+  RunTimeline(spec, {
+                        {0, 10, {100}, 10, Limit::kNone},
+                        {15, std::nullopt, {80}, 8, Limit::kNone},
+                        {30, std::nullopt, {60}, 6, Limit::kNone},
+                    });
+  // Rising from a low level at 20 replicas: 50 -> 60 expects 80 (8) in
+  // 30 s, still below 20: the trend neither holds the count nor raises it.
+  TargetHistory h;
+  for (const auto& [t, v] : {std::pair{0, 50.0}, std::pair{15, 60.0}}) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(t),
+                         .current_replicas = 20,
+                         .inputs = {InputReading::Value(v)}});
+    h = std::move(r.history);
+    if (t == 15) {
+      const InputExplanation& ex = r.recommendation.inputs[0];
+      EXPECT_DOUBLE_EQ(*ex.predicted, 80);
+      EXPECT_FALSE(ex.trend);
+      EXPECT_EQ(ex.proposal, 6);
+      EXPECT_EQ(r.recommendation.replicas, 6);
+    }
+  }
+}
+
+// Drain within 60 s; averageValue 30 until a throughput is measured.
+TargetSpec DrainSpec() {
+  TargetSpec spec = Spec({Average(30)});
+  spec.behavior = Permissive();
+  spec.inputs[0].drain = Drain{
+      .seconds = 60, .window_seconds = 20, .throughput_window_seconds = 600};
+  return spec;
+}
+
+TEST(EngineDrain, NoThroughputYetUsesTheAverageValueRule) {
+  const TargetSpec spec = DrainSpec();
+  TargetHistory h;
+  // A rising backlog measures nothing (arrivals may outpace the workers).
+  for (const auto& [t, v, want] :
+       {std::tuple{0, 300.0, 10}, std::tuple{15, 450.0, 15}}) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(t),
+                         .current_replicas = 10,
+                         .inputs = {InputReading::Value(v)}});
+    h = std::move(r.history);
+    const InputExplanation& ex = r.recommendation.inputs[0];
+    EXPECT_FALSE(ex.drain) << t;
+    EXPECT_FALSE(ex.throughput.has_value()) << t;
+    EXPECT_EQ(r.recommendation.replicas, want) << t;
+  }
+}
+
+TEST(EngineDrain, SizesTheFleetFromMeasuredThroughput) {
+  const TargetSpec spec = DrainSpec();
+  TargetHistory h;
+  auto tick = [&](int64_t t, int32_t current, int32_t ready, double v) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(t),
+                         .current_replicas = current,
+                         .ready_replicas = ready,
+                         .inputs = {InputReading::Value(v)}});
+    h = std::move(r.history);
+    return r.recommendation;
+  };
+  EXPECT_EQ(tick(0, 10, 10, 300).replicas, 10);  // 300 / 30
+  // 150 taken in 15 s by 10 workers: >= 1 job/s each. Arrivals are
+  // -10 + 10 x 1 = 0/s; 150 in 60 s takes 2.5 workers.
+  Recommendation rec = tick(15, 10, 10, 150);
+  EXPECT_TRUE(rec.inputs[0].drain);
+  EXPECT_DOUBLE_EQ(*rec.inputs[0].throughput, 1.0);
+  EXPECT_EQ(rec.replicas, 3);
+  // Steady at 150 with 3 busy workers: 3/s arrive; 3 + 150 / 60 = 5.5.
+  // (averageValue alone would say 5.)
+  rec = tick(30, 3, 3, 150);
+  EXPECT_EQ(rec.replicas, 6);
+  // Growing by 2/s on 6 workers: 8/s arrive, (8 + 180 / 60) / 1 = 11.
+  rec = tick(45, 6, 6, 180);
+  EXPECT_EQ(rec.replicas, 11);
+  EXPECT_DOUBLE_EQ(*rec.inputs[0].throughput, 1.0);
+  // Only ready workers count: 11 asked, 6 ready, the backlog steady: the
+  // 5 starting pods are enough, (6 + 3) / 1 = 9 does not ask for more.
+  rec = tick(60, 11, 6, 180);
+  EXPECT_EQ(rec.replicas, 9);
+}
+
+TEST(EngineDrain, EmptyBacklogUsesTheAverageValueRule) {
+  const TargetSpec spec = DrainSpec();
+  RunTimeline(spec, {
+                        {0, 10, {300}, 10, Limit::kNone},
+                        {15, std::nullopt, {150}, 3, Limit::kNone},
+                        // Nothing queued: idle capacity, ceil(0 / 30).
+                        {30, std::nullopt, {0}, 1, Limit::kMinReplicas},
+                        // Empty within the slope's window (20 s): the
+                        // workers may have idled, ceil(90 / 30) again.
+                        {45, std::nullopt, {90}, 3, Limit::kNone},
+                        // Queued throughout: 1 job/s per worker (t=15;
+                        // t=30 counts 150 over the 10 workers of t=15):
+                        // 3 + 1.5 / 1 = 4.5.
+                        {60, std::nullopt, {90}, 5, Limit::kNone},
+                    });
+}
+
+TEST(EngineMinChange, SmallDipIgnoredLargeOneTaken) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.behavior->scale_down.min_change_ratio = 0.2;
+  RunTimeline(spec,
+              {
+                  {0, 10, {100}, 10, Limit::kNone},
+                  // 9: one pod, less than 20 % of 10.
+                  {15, std::nullopt, {85}, 10, Limit::kScaleDownMinChange},
+                  {30, std::nullopt, {80}, 8, Limit::kNone},
+              });
+  spec.behavior->scale_down.min_change_pods = 3;
+  RunTimeline(spec,
+              {
+                  {0, 10, {100}, 10, Limit::kNone},
+                  {15, std::nullopt, {80}, 10, Limit::kScaleDownMinChange},
+                  {30, std::nullopt, {70}, 7, Limit::kNone},
+                  {45, std::nullopt, {60}, 7, Limit::kScaleDownMinChange},
+              });
+}
+
+TEST(EngineMinChange, ComposesWithTheStabilizationWindow) {
+  TargetSpec spec = Spec({Average(10)});
+  spec.behavior = Permissive();
+  spec.behavior->scale_down.stabilization_window_seconds = 60;
+  spec.behavior->scale_down.min_change_pods = 3;
+  RunTimeline(
+      spec,
+      {
+          {0, 10, {100}, 10, Limit::kNone},
+          {15, std::nullopt, {80}, 10, Limit::kScaleDownStabilization},
+          // t=0 left the window: its maximum (8) is 2 below 10: too small.
+          {60, std::nullopt, {80}, 10, Limit::kScaleDownMinChange},
+          // The window still holds 8 (t=15..60) though 5 is proposed.
+          {75, std::nullopt, {50}, 10, Limit::kScaleDownMinChange},
+          // Only 5s in (75, 135]: one step of 5.
+          {135, std::nullopt, {50}, 5, Limit::kNone},
+      });
+}
+
+TEST(EngineMinChange, StillReachesMinReplicas) {
+  TargetSpec spec = Spec({Average(10)}, 2, 100);
+  spec.behavior = Permissive();
+  spec.behavior->scale_down.min_change_pods = 3;
+  // 3 -> 2 removes one pod, but minReplicas is as low as it goes.
+  RunTimeline(spec, {{0, 3, {0}, 2, Limit::kMinReplicas}});
+}
+
 TEST(EngineLimitNames, MatchThePublicVocabulary) {
   EXPECT_EQ(LimitName(Limit::kNone), "none");
   EXPECT_EQ(LimitName(Limit::kScaleUpStabilization), "scaleUpStabilization");
   EXPECT_EQ(LimitName(Limit::kScaleDownPolicy), "scaleDownPolicy");
   EXPECT_EQ(LimitName(Limit::kMissingData), "missingData");
+  EXPECT_EQ(LimitName(Limit::kTrend), "trend");
+  EXPECT_EQ(LimitName(Limit::kBurst), "burst");
+  EXPECT_EQ(LimitName(Limit::kScaleDownMinChange), "scaleDownMinChange");
 }
 
 }  // namespace
