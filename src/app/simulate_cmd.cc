@@ -36,7 +36,10 @@ constexpr absl::string_view kSimulateUsage =
     R"(usage: ballast simulate --config FILE --trace FILE.csv [options]
 
 Replays a load trace through the engine, as the daemon would poll it, and
-writes timeline.csv, summary.json and timeline.svg per target.
+writes timeline.csv, summary.json and timeline.svg per target: replica-
+and scale-up/down counts, SLO-violation time, per-replica load p50/p99, and
+with --baseline/--compare every policy side by side (the picture on the same
+axes, the table with each policy's ratio to the HPA baseline).
 
   --config FILE               policy config (all targets the trace covers run)
   --trace FILE.csv            header time,<input>...[,current_replicas]
@@ -48,6 +51,18 @@ writes timeline.csv, summary.json and timeline.svg per target.
   --baseline hpa              also run plain Kubernetes HPA defaults (mode
                               hpa, no behavior) on the same inputs; outputs
                               in <dir>/baseline-hpa/
+  --compare FILE              also run the same target of a second policy
+                              config on the same trace, side by side; outputs
+                              in <dir>/compare/; all policies are judged by
+                              --config's SLOs
+  --compare-target NAME       the target of --compare FILE to run (default:
+                              the same name; needs a single target)
+  --from T, --to T            the part of the run to show: timeline.csv rows
+                              and the picture cover [from, to) only, and
+                              summary.json adds a "window" block beside the
+                              whole run's figures; T is seconds since the
+                              run's start (5400), a duration (90m, 36h, 2d,
+                              1d12h) or an RFC 3339 time
   --pod-startup-seconds N     time before a new pod is ready (default 30)
   --worker-concurrency N      queue slots per ready replica (default 1)
   --initial-replicas N        closed loop: replicas at the start (default
@@ -110,9 +125,13 @@ std::string SafeName(absl::string_view name) {
   return out;
 }
 
-// Writes the three files of one run into `dir`; returns their paths.
+// Writes the three files of one run into `dir` (the timeline's rows in
+// `window`); returns their paths.
 absl::StatusOr<std::vector<std::string>> WriteRun(const sim::SimResult& r,
-                                                  const fs::path& dir) {
+                                                  const fs::path& dir,
+                                                  const sim::TimeWindow& window,
+                                                  absl::string_view json,
+                                                  absl::string_view svg_text) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) {
@@ -122,57 +141,127 @@ absl::StatusOr<std::vector<std::string>> WriteRun(const sim::SimResult& r,
   const fs::path csv = dir / "timeline.csv";
   {
     std::ofstream out(csv, std::ios::binary | std::ios::trunc);
-    sim::WriteTimelineCsv(r.timeline, out);
+    sim::WriteTimelineCsv(r.timeline, out, window);
     out.close();
     if (!out) {
       return absl::UnavailableError(
           absl::StrCat(csv.string(), ": cannot write"));
     }
   }
-  const fs::path json = dir / "summary.json";
+  const fs::path json_path = dir / "summary.json";
   const fs::path svg = dir / "timeline.svg";
-  if (absl::Status s = WriteFile(json, sim::SummaryJson(r.summary)); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s = WriteFile(svg, sim::TimelineSvg(r)); !s.ok()) return s;
-  return std::vector<std::string>{csv.string(), json.string(), svg.string()};
+  if (absl::Status s = WriteFile(json_path, json); !s.ok()) return s;
+  if (absl::Status s = WriteFile(svg, svg_text); !s.ok()) return s;
+  return std::vector<std::string>{csv.string(), json_path.string(),
+                                  svg.string()};
 }
 
-// The rows of the printed table: label and value of a summary.
-std::vector<std::pair<std::string, double>> TableRows(const sim::Summary& s) {
-  std::vector<std::pair<std::string, double>> rows = {
-      {"replica-hours", s.replica_seconds / 3600},
-      {"mean replicas", s.mean_replicas},
-      {"max replicas", s.max_replicas},
-      {"scale events", static_cast<double>(s.scale_events)},
-      {"SLO violation minutes", s.slo_violation_seconds / 60},
+// The rows of the printed table: label and value of a run's figures.
+using Rows = std::vector<std::pair<std::string, double>>;
+
+Rows TableRows(const sim::Figures& f, const sim::Summary* whole) {
+  Rows rows = {
+      {"replica-hours", f.replica_seconds / 3600},
+      {"mean replicas", f.mean_replicas},
+      {"max replicas", f.max_replicas},
+      {"scale events", static_cast<double>(f.scale_events)},
+      {"scale-ups", static_cast<double>(f.scale_ups)},
+      {"scale-downs", static_cast<double>(f.scale_downs)},
+      {"SLO violation minutes", f.slo_violation_seconds / 60},
   };
-  if (s.queue) {
-    rows.push_back({"mean job wait s", s.queue->mean_job_wait_seconds});
-    rows.push_back({"max job wait s", s.queue->max_job_wait_seconds});
+  for (const sim::PerReplicaLoad& l : f.per_replica_load) {
+    rows.push_back({absl::StrCat(l.input, "/replica p50"), l.p50});
+    rows.push_back({absl::StrCat(l.input, "/replica p99"), l.p99});
+  }
+  if (whole && whole->queue) {
+    rows.push_back({"mean job wait s", whole->queue->mean_job_wait_seconds});
+    rows.push_back({"max job wait s", whole->queue->max_job_wait_seconds});
   }
   return rows;
 }
 
-void PrintTable(const sim::Summary& ballast,
-                const std::optional<sim::Summary>& hpa, std::ostream& out) {
-  out << absl::StrFormat("target %s: %d ticks over %.2f h (%s loop)\n",
-                         ballast.target, ballast.ticks,
-                         ballast.duration_seconds / 3600,
-                         ballast.closed_loop ? "closed" : "open");
-  out << absl::StrFormat("  %-22s %12s", "", "ballast");
-  if (hpa) out << absl::StrFormat(" %12s %12s", "hpa", "delta");
+// One policy in the table.
+struct Column {
+  std::string name;
+  const sim::Summary* summary;
+};
+
+// The policies in columns, each followed by its ratio to the baseline (the
+// last column, when `has_baseline`); `window` picks the window's figures.
+void PrintRows(const std::vector<Column>& columns, bool has_baseline,
+               bool window, std::ostream& out) {
+  std::vector<Rows> rows;
+  Rows labels;  // every label once, in order
+  for (const Column& c : columns) {
+    const sim::Figures& f =
+        window ? static_cast<const sim::Figures&>(*c.summary->window)
+               : *c.summary;
+    rows.push_back(TableRows(f, window ? nullptr : c.summary));
+    for (const auto& row : rows.back()) {
+      if (std::find_if(labels.begin(), labels.end(), [&](const auto& l) {
+            return l.first == row.first;
+          }) == labels.end()) {
+        labels.push_back(row);
+      }
+    }
+  }
+  const auto find = [](const Rows& r,
+                       const std::string& label) -> std::optional<double> {
+    for (const auto& [l, v] : r) {
+      if (l == label) return v;
+    }
+    return std::nullopt;
+  };
+  const auto cell = [](std::optional<double> v) {
+    return v ? absl::StrFormat(" %12.2f", *v) : absl::StrFormat(" %12s", "-");
+  };
+  const std::string baseline_name = columns.back().name;
+  out << absl::StrFormat("  %-24s", "");
+  for (size_t c = 0; c < columns.size(); ++c) {
+    out << absl::StrFormat(" %12s", columns[c].name);
+    if (has_baseline && c + 1 < columns.size()) {
+      out << absl::StrFormat(" %7s", "/" + baseline_name);
+    }
+  }
   out << "\n";
-  const auto rows = TableRows(ballast);
-  const auto hpa_rows =
-      hpa ? TableRows(*hpa) : std::vector<std::pair<std::string, double>>();
-  for (size_t i = 0; i < rows.size(); ++i) {
-    out << absl::StrFormat("  %-22s %12.2f", rows[i].first, rows[i].second);
-    if (hpa) {
-      out << absl::StrFormat(" %12.2f %+12.2f", hpa_rows[i].second,
-                             rows[i].second - hpa_rows[i].second);
+  for (const auto& [label, unused] : labels) {
+    out << absl::StrFormat("  %-24s", label);
+    const std::optional<double> base =
+        has_baseline ? find(rows.back(), label) : std::nullopt;
+    for (size_t c = 0; c < columns.size(); ++c) {
+      const std::optional<double> v = find(rows[c], label);
+      out << cell(v);
+      if (has_baseline && c + 1 < columns.size()) {
+        const std::optional<double> ratio =
+            v && base ? sim::Ratio(*v, *base) : std::nullopt;
+        out << (ratio ? absl::StrFormat(" %7.2f", *ratio)
+                      : absl::StrFormat(" %7s", "-"));
+      }
     }
     out << "\n";
+  }
+}
+
+void PrintTable(const std::vector<Column>& columns, bool has_baseline,
+                std::ostream& out) {
+  const sim::Summary& main = *columns[0].summary;
+  out << absl::StrFormat("target %s: %d ticks over %.2f h (%s loop)\n",
+                         main.target, main.ticks, main.duration_seconds / 3600,
+                         main.closed_loop ? "closed" : "open");
+  for (const Column& c : columns) {
+    if (columns.size() > 1 && !c.summary->policy.empty()) {
+      out << absl::StrFormat("  %s = %s\n", c.name, c.summary->policy);
+    }
+  }
+  PrintRows(columns, has_baseline, false, out);
+  if (main.window) {
+    out << absl::StrFormat(
+        "window: hours %s to %s (seconds %s to %s), %d ticks\n",
+        sim::FormatNumber(main.window->from_seconds / 3600),
+        sim::FormatNumber(main.window->to_seconds / 3600),
+        sim::FormatNumber(main.window->from_seconds),
+        sim::FormatNumber(main.window->to_seconds), main.window->ticks);
+    PrintRows(columns, has_baseline, true, out);
   }
 }
 
@@ -190,8 +279,35 @@ struct SimulateFlags {
   fs::path out_dir = "simulate-out";
   std::optional<std::string> target;
   bool baseline = false;
+  std::optional<std::string> compare;
+  std::optional<std::string> compare_target;
+  std::optional<std::string> from;  // as given; resolved on the trace
+  std::optional<std::string> to;
   sim::SimOptions options;
 };
+
+// --from/--to: seconds since the run's start, a duration, or an RFC 3339
+// time (made relative to `run_start`). Usage error text in `error`.
+std::optional<double> WindowBound(absl::string_view flag,
+                                  const std::optional<std::string>& text,
+                                  double run_start, std::string& error) {
+  if (!text) return std::nullopt;
+  if (std::optional<double> d = sim::ParseDuration(*text)) return d;
+  const std::optional<double> t = sim::ParseTraceTime(*text);
+  if (!t || sim::ParseNumber(*text)) {
+    error = absl::StrCat("--", flag, ": '", *text,
+                         "' is not seconds, a duration (36h, 2d, 1d12h) or "
+                         "an RFC 3339 time");
+    return std::nullopt;
+  }
+  if (*t < run_start) {
+    error =
+        absl::StrCat("--", flag, ": ", *text, " is before the run's start (",
+                     TimeText(run_start), ")");
+    return std::nullopt;
+  }
+  return *t - run_start;
+}
 
 // Reads the flags into `f`; returns the usage error message, empty if none.
 std::string ReadSimulateFlags(const Flags& flags, SimulateFlags& f) {
@@ -216,6 +332,14 @@ std::string ReadSimulateFlags(const Flags& flags, SimulateFlags& f) {
   }
   f.options.start = r.Time("start");
   f.options.duration_seconds = r.Number("duration", 0, true);
+  f.compare = r.String("compare");
+  f.compare_target = r.String("compare-target");
+  if (f.compare && f.compare->empty()) r.Fail("--compare: needs a file");
+  if (f.compare_target && !f.compare) {
+    r.Fail("--compare-target needs --compare FILE");
+  }
+  f.from = r.String("from");
+  f.to = r.String("to");
   return r.error;
 }
 
@@ -251,6 +375,29 @@ std::string PickTargets(const config::Config& config, const sim::Trace& trace,
   return "";
 }
 
+// The target of the --compare config to run beside `spec`.
+absl::StatusOr<const TargetSpec*> CompareSpec(const config::Config& compare,
+                                              const SimulateFlags& f,
+                                              const TargetSpec& spec,
+                                              const sim::Trace& trace) {
+  const std::string name = f.compare_target.value_or(spec.name);
+  std::vector<std::string> names;
+  for (const config::TargetConfig& t : compare.targets) {
+    if (t.spec.name == name) {
+      if (absl::Status s = sim::CheckTraceCovers(t.spec, trace); !s.ok()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("--compare ", *f.compare, ": ", s.message()));
+      }
+      return &t.spec;
+    }
+    names.push_back(t.spec.name);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "--compare ", *f.compare, ": no target '", name, "' (",
+      absl::StrJoin(names, ", "), ")",
+      f.compare_target ? "" : "; pick one with --compare-target NAME"));
+}
+
 }  // namespace
 
 int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
@@ -258,7 +405,8 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   absl::StatusOr<Flags> flags = ParseFlags(
       args, 0,
       {"config", "trace", "out", "target", "baseline", "pod-startup-seconds",
-       "worker-concurrency", "start", "duration", "initial-replicas"});
+       "worker-concurrency", "start", "duration", "initial-replicas", "compare",
+       "compare-target", "from", "to"});
   if (!flags.ok())
     return Usage(err, kCmd, flags.status().message(), kSimulateUsage);
   if (flags->contains("help")) {
@@ -275,6 +423,15 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   for (const config::ConfigError& w : config->warnings) {
     err << "warning: " << w.ToString() << "\n";
   }
+  std::optional<config::Config> compare;
+  if (f.compare) {
+    absl::StatusOr<config::Config> c = config::LoadConfigFile(*f.compare);
+    if (!c.ok()) return Failure(err, kCmd, c.status());
+    for (const config::ConfigError& w : c->warnings) {
+      err << "warning: " << w.ToString() << "\n";
+    }
+    compare = *std::move(c);
+  }
   absl::StatusOr<sim::Trace> trace = sim::LoadTraceFile(f.trace);
   if (!trace.ok()) return Failure(err, kCmd, trace.status());
   if (f.options.start && (*f.options.start < trace->times.front() ||
@@ -285,35 +442,127 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
                               TimeText(trace->times.back()), ")"),
                  kSimulateUsage);
   }
+  // The window, in seconds since the run's start.
+  const double run_start = f.options.start.value_or(trace->times.front());
+  const double run_seconds =
+      f.options.duration_seconds.value_or(trace->times.back() - run_start);
+  std::string window_error;
+  f.options.window_from = WindowBound("from", f.from, run_start, window_error);
+  f.options.window_to = WindowBound("to", f.to, run_start, window_error);
+  const std::optional<double>& from = f.options.window_from;
+  const std::optional<double>& to = f.options.window_to;
+  if (window_error.empty() && from && to && !(*from < *to)) {
+    window_error = "--to must be after --from";
+  }
+  if (window_error.empty() && to && !(*to > 0)) {
+    window_error = "--to must be after the run's start";
+  }
+  if (window_error.empty() && from && !(*from < run_seconds)) {
+    window_error = absl::StrCat("--from is at or after the end of the run (",
+                                sim::FormatNumber(run_seconds / 3600), " h)");
+  }
+  if (!window_error.empty())
+    return Usage(err, kCmd, window_error, kSimulateUsage);
+  const sim::TimeWindow window{from, to};
+
   std::vector<const TargetSpec*> targets;
   if (std::string e = PickTargets(*config, *trace, f.target, targets, err);
       !e.empty()) {
     return Usage(err, kCmd, e, kSimulateUsage);
   }
+  if (f.compare_target && targets.size() > 1) {
+    return Usage(err, kCmd,
+                 "--compare-target needs a single target: pick it with "
+                 "--target NAME",
+                 kSimulateUsage);
+  }
   f.options.poll_interval_seconds = config->server.poll_interval_seconds;
 
   std::vector<std::string> written;
+  const auto write = [&](const sim::SimResult& r, const fs::path& dir,
+                         const std::string& json,
+                         const std::string& svg) -> absl::Status {
+    absl::StatusOr<std::vector<std::string>> files =
+        WriteRun(r, dir, window, json, svg);
+    if (!files.ok()) return files.status();
+    written.insert(written.end(), files->begin(), files->end());
+    return absl::OkStatus();
+  };
+  const sim::SvgOptions svg_options{.window = window};
   for (const TargetSpec* spec : targets) {
     const fs::path dir =
         targets.size() == 1 ? f.out_dir : f.out_dir / SafeName(spec->name);
+    // Every policy is measured by this config's inputs (SLOs, load).
+    sim::SimOptions options = f.options;
+    options.measure_inputs = spec->inputs;
     absl::StatusOr<sim::SimResult> result =
-        sim::Simulate(*spec, *trace, f.options);
+        sim::Simulate(*spec, *trace, options);
     if (!result.ok()) return Failure(err, kCmd, result.status());
-    absl::StatusOr<std::vector<std::string>> files = WriteRun(*result, dir);
-    if (!files.ok()) return Failure(err, kCmd, files.status());
-    written.insert(written.end(), files->begin(), files->end());
-    std::optional<sim::Summary> baseline;
-    if (f.baseline) {
-      absl::StatusOr<sim::SimResult> hpa =
-          sim::Simulate(engine::PlainHpaSpec(*spec), *trace, f.options);
-      if (!hpa.ok()) return Failure(err, kCmd, hpa.status());
-      hpa->summary.target = spec->name + " (plain HPA baseline)";
-      files = WriteRun(*hpa, dir / "baseline-hpa");
-      if (!files.ok()) return Failure(err, kCmd, files.status());
-      written.insert(written.end(), files->begin(), files->end());
-      baseline = hpa->summary;
+    result->summary.policy = f.config;
+
+    std::optional<sim::SimResult> other;
+    if (compare) {
+      absl::StatusOr<const TargetSpec*> other_spec =
+          CompareSpec(*compare, f, *spec, *trace);
+      if (!other_spec.ok()) {
+        return Usage(err, kCmd, other_spec.status().message(), kSimulateUsage);
+      }
+      sim::SimOptions other_options = options;
+      other_options.poll_interval_seconds =
+          compare->server.poll_interval_seconds;
+      absl::StatusOr<sim::SimResult> r =
+          sim::Simulate(**other_spec, *trace, other_options);
+      if (!r.ok()) return Failure(err, kCmd, r.status());
+      r->summary.policy = *f.compare;
+      other = *std::move(r);
     }
-    PrintTable(result->summary, baseline, out);
+    std::optional<sim::SimResult> hpa;
+    if (f.baseline) {
+      absl::StatusOr<sim::SimResult> r =
+          sim::Simulate(engine::PlainHpaSpec(*spec), *trace, options);
+      if (!r.ok()) return Failure(err, kCmd, r.status());
+      r->summary.target = spec->name + " (plain HPA baseline)";
+      r->summary.policy =
+          "plain Kubernetes HPA defaults (mode hpa, no behavior)";
+      hpa = *std::move(r);
+    }
+
+    const sim::Summary* baseline = hpa ? &hpa->summary : nullptr;
+    std::vector<sim::PolicyBlock> blocks;
+    std::vector<sim::NamedRun> runs = {
+        {absl::StrCat("ballast (", f.config, ")"), "", &*result}};
+    std::vector<Column> columns = {{"ballast", &result->summary}};
+    if (other) {
+      blocks.push_back({"compare", &other->summary});
+      runs.push_back(
+          {absl::StrCat("compare (", *f.compare, ")"), "#9467bd", &*other});
+      columns.push_back({"compare", &other->summary});
+      if (absl::Status s =
+              write(*other, dir / "compare",
+                    sim::SummaryJson(other->summary, {}, baseline),
+                    sim::TimelineSvg({{"compare", "", &*other}}, svg_options));
+          !s.ok()) {
+        return Failure(err, kCmd, s);
+      }
+    }
+    if (hpa) {
+      blocks.push_back({"baseline_hpa", &hpa->summary});
+      runs.push_back({"plain HPA", "#7f7f7f", &*hpa});
+      columns.push_back({"hpa", &hpa->summary});
+      if (absl::Status s =
+              write(*hpa, dir / "baseline-hpa", sim::SummaryJson(hpa->summary),
+                    sim::TimelineSvg({{"hpa", "", &*hpa}}, svg_options));
+          !s.ok()) {
+        return Failure(err, kCmd, s);
+      }
+    }
+    if (absl::Status s = write(
+            *result, dir, sim::SummaryJson(result->summary, blocks, baseline),
+            sim::TimelineSvg(runs, svg_options));
+        !s.ok()) {
+      return Failure(err, kCmd, s);
+    }
+    PrintTable(columns, hpa.has_value(), out);
   }
   for (const std::string& path : written) out << "wrote " << path << "\n";
   return 0;

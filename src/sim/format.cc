@@ -110,6 +110,42 @@ std::optional<double> ParseTraceTime(absl::string_view text) {
   return ParseCalendarTime(text);
 }
 
+std::optional<double> ParseDuration(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  if (std::optional<double> seconds = ParseNumber(text)) {
+    return *seconds >= 0 ? seconds : std::nullopt;
+  }
+  if (text.empty()) return std::nullopt;
+  double total = 0;
+  while (!text.empty()) {
+    const size_t unit = text.find_first_of("smhd");
+    if (unit == 0 || unit == absl::string_view::npos) return std::nullopt;
+    const absl::string_view number = text.substr(0, unit);
+    // Digits and one '.', nothing else (no sign, blank or exponent).
+    if (number.find_first_not_of("0123456789.") != absl::string_view::npos) {
+      return std::nullopt;
+    }
+    const std::optional<double> n = ParseNumber(number);
+    if (!n) return std::nullopt;
+    switch (text[unit]) {
+      case 's':
+        total += *n;
+        break;
+      case 'm':
+        total += *n * 60;
+        break;
+      case 'h':
+        total += *n * 3600;
+        break;
+      default:
+        total += *n * 86400;
+    }
+    text.remove_prefix(unit + 1);
+  }
+  if (!std::isfinite(total)) return std::nullopt;
+  return total;
+}
+
 std::string FormatNumber(double value) {
   if (value == 0) return "0";  // also turns -0 into 0
   char buf[64];

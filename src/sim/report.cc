@@ -1,6 +1,8 @@
 #include "ballast/sim/report.h"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -46,14 +48,24 @@ class JsonObject {
 
 }  // namespace
 
-void WriteTimelineCsv(const Timeline& tl, std::ostream& out) {
+void WriteTimelineCsv(const Timeline& tl, std::ostream& out,
+                      const TimeWindow& window) {
   std::string buf = "time";
   for (const std::string& name : tl.inputs) absl::StrAppend(&buf, ",", name);
   for (const std::string& name : tl.inputs) {
     absl::StrAppend(&buf, ",proposal_", name);
   }
   absl::StrAppend(&buf, ",desired,recommendation,replicas,limited_by\n");
-  for (size_t k = 0; k < tl.time.size(); ++k) {
+  const size_t begin = static_cast<size_t>(
+      window.from
+          ? std::lower_bound(tl.time.begin(), tl.time.end(), *window.from) -
+                tl.time.begin()
+          : 0);
+  const size_t end = static_cast<size_t>(
+      window.to ? std::lower_bound(tl.time.begin(), tl.time.end(), *window.to) -
+                      tl.time.begin()
+                : tl.time.size());
+  for (size_t k = begin; k < end; ++k) {
     absl::StrAppend(&buf, FormatNumber(tl.time[k]));
     for (const std::vector<double>& values : tl.input_values) {
       buf.push_back(',');
@@ -75,23 +87,80 @@ void WriteTimelineCsv(const Timeline& tl, std::ostream& out) {
   out << buf;
 }
 
-std::string SummaryJson(const Summary& s) {
-  JsonObject json(2);
+std::optional<double> Ratio(double value, double baseline) {
+  if (baseline == 0 || !std::isfinite(baseline) || !std::isfinite(value)) {
+    return std::nullopt;
+  }
+  return value / baseline;
+}
+
+namespace {
+
+std::string JsonNumber(double v) {
+  return std::isfinite(v) ? FormatNumber(v) : "null";
+}
+
+std::string JsonNumber(std::optional<double> v) {
+  return v ? JsonNumber(*v) : "null";
+}
+
+// The keys of Figures into `json`, objects indented by `indent` + 2.
+void AddFigures(JsonObject& json, const Figures& f, int indent,
+                const Figures* baseline) {
+  json.Add("ticks", f.ticks);
+  json.Add("duration_seconds", f.duration_seconds);
+  json.Add("replica_seconds", f.replica_seconds);
+  json.Add("replica_hours", f.replica_seconds / 3600);
+  json.Add("mean_replicas", f.mean_replicas);
+  json.Add("scale_events", f.scale_events);
+  json.Add("scale_ups", f.scale_ups);
+  json.Add("scale_downs", f.scale_downs);
+  json.Add("slo_violation_seconds", f.slo_violation_seconds);
+  json.Add("max_replicas", int64_t{f.max_replicas});
+  json.Add("max_ready_replicas", int64_t{f.max_ready_replicas});
+  json.Add("missing_input_ticks", f.missing_input_ticks);
+  JsonObject loads(indent + 2);
+  for (const PerReplicaLoad& load : f.per_replica_load) {
+    JsonObject l(indent + 4);
+    l.Add("ticks", load.ticks);
+    l.Add("p50", JsonNumber(load.p50));
+    l.Add("p99", JsonNumber(load.p99));
+    loads.Add(load.input, l.Close());
+  }
+  json.Add("per_replica_load",
+           f.per_replica_load.empty() ? "{}" : loads.Close());
+  if (baseline) {
+    const Figures& b = *baseline;
+    JsonObject r(indent + 2);
+    r.Add("replica_seconds",
+          JsonNumber(Ratio(f.replica_seconds, b.replica_seconds)));
+    r.Add("scale_events",
+          JsonNumber(Ratio(static_cast<double>(f.scale_events),
+                           static_cast<double>(b.scale_events))));
+    r.Add("scale_ups", JsonNumber(Ratio(static_cast<double>(f.scale_ups),
+                                        static_cast<double>(b.scale_ups))));
+    r.Add("scale_downs", JsonNumber(Ratio(static_cast<double>(f.scale_downs),
+                                          static_cast<double>(b.scale_downs))));
+    r.Add("slo_violation_seconds",
+          JsonNumber(Ratio(f.slo_violation_seconds, b.slo_violation_seconds)));
+    r.Add("max_replicas", JsonNumber(Ratio(f.max_replicas, b.max_replicas)));
+    json.Add("ratio_to_baseline", r.Close());
+  }
+}
+
+// One policy's object: the Summary's keys, its window, the ratios.
+std::string SummaryObject(const Summary& s, int indent,
+                          const std::vector<PolicyBlock>& others,
+                          const Summary* baseline) {
+  if (baseline == &s) baseline = nullptr;
+  JsonObject json(indent);
   json.Add("target", JsonString(s.target));
+  if (!s.policy.empty()) json.Add("policy", JsonString(s.policy));
   json.Add("loop", JsonString(s.closed_loop ? "closed" : "open"));
-  json.Add("ticks", s.ticks);
   json.Add("start_time", s.start_time);
-  json.Add("duration_seconds", s.duration_seconds);
-  json.Add("replica_seconds", s.replica_seconds);
-  json.Add("replica_hours", s.replica_seconds / 3600);
-  json.Add("mean_replicas", s.mean_replicas);
-  json.Add("scale_events", s.scale_events);
-  json.Add("slo_violation_seconds", s.slo_violation_seconds);
-  json.Add("max_replicas", int64_t{s.max_replicas});
-  json.Add("max_ready_replicas", int64_t{s.max_ready_replicas});
-  json.Add("missing_input_ticks", s.missing_input_ticks);
+  AddFigures(json, s, indent, baseline);
   if (s.queue) {
-    JsonObject q(4);
+    JsonObject q(indent + 2);
     q.Add("jobs_arrived", s.queue->jobs_arrived);
     q.Add("jobs_started", s.queue->jobs_started);
     q.Add("jobs_completed", s.queue->jobs_completed);
@@ -100,7 +169,27 @@ std::string SummaryJson(const Summary& s) {
     q.Add("max_job_wait_seconds", s.queue->max_job_wait_seconds);
     json.Add("queue", q.Close());
   }
-  return json.Close() + "\n";
+  if (s.window) {
+    JsonObject w(indent + 2);
+    w.Add("from_seconds", s.window->from_seconds);
+    w.Add("to_seconds", s.window->to_seconds);
+    AddFigures(w, *s.window, indent + 2,
+               baseline && baseline->window ? &*baseline->window : nullptr);
+    json.Add("window", w.Close());
+  }
+  for (const PolicyBlock& other : others) {
+    json.Add(other.key, SummaryObject(*other.summary, indent + 2, {},
+                                      baseline ? baseline : nullptr));
+  }
+  return json.Close();
+}
+
+}  // namespace
+
+std::string SummaryJson(const Summary& s,
+                        const std::vector<PolicyBlock>& others,
+                        const Summary* baseline) {
+  return SummaryObject(s, 2, others, baseline) + "\n";
 }
 
 }  // namespace ballast::sim

@@ -30,11 +30,12 @@ bool HasQueueColumns(const Trace& trace) {
          trace.ColumnIndex(kWorkSecondsColumn);
 }
 
-absl::StatusOr<std::vector<Feed>> ResolveFeeds(const TargetSpec& spec,
-                                               const Trace& trace) {
+absl::StatusOr<std::vector<Feed>> ResolveFeeds(
+    const TargetSpec& spec, const Trace& trace,
+    const std::vector<InputSpec>* inputs = nullptr) {
   std::vector<Feed> feeds;
   const bool queue = HasQueueColumns(trace);
-  for (const InputSpec& input : spec.inputs) {
+  for (const InputSpec& input : inputs ? *inputs : spec.inputs) {
     if (std::optional<size_t> column = trace.ColumnIndex(input.name)) {
       feeds.push_back({FeedKind::kColumn, *column});
     } else if (queue && input.name == kBacklogSignal) {
@@ -98,6 +99,12 @@ absl::Status CheckOptions(const SimOptions& o, const Trace& trace) {
   if (o.duration_seconds &&
       (!(*o.duration_seconds > 0) || !std::isfinite(*o.duration_seconds))) {
     return absl::InvalidArgumentError("duration must be > 0 seconds");
+  }
+  if ((o.window_from && !(*o.window_from >= 0)) ||
+      (o.window_to && !(*o.window_to > 0)) ||
+      (o.window_from && o.window_to && !(*o.window_from < *o.window_to))) {
+    return absl::InvalidArgumentError(
+        "window: need 0 <= from < to (seconds since the run's start)");
   }
   for (const absl::string_view column : {kArrivalsColumn, kWorkSecondsColumn}) {
     if (absl::Status s =
@@ -170,6 +177,45 @@ class PodPool {
   std::deque<Cohort> pending_;  // ascending ready_at
 };
 
+// A load shared by the replicas: its value per replica is meaningful.
+bool IsPerReplicaLoad(const InputSpec& input) {
+  return input.target_type == TargetType::kAverageValue ||
+         input.slo.max_per_replica.has_value();
+}
+
+// The nearest-rank percentile: the ceil(p / 100 * n)-th smallest value.
+double Percentile(std::vector<double>& values, double p) {
+  if (values.empty()) return 0;
+  const double n = static_cast<double>(values.size());
+  const size_t rank =
+      static_cast<size_t>(std::max(std::ceil(p / 100 * n), 1.0));
+  const auto nth = values.begin() + static_cast<std::ptrdiff_t>(rank - 1);
+  std::nth_element(values.begin(), nth, values.end());
+  return *nth;
+}
+
+// Figures under construction, with the per-replica load samples.
+struct Tally {
+  Figures figures;
+  std::vector<std::vector<double>> samples;  // [per-replica input][tick]
+
+  void Close(const std::vector<InputSpec>& measured,
+             const std::vector<size_t>& per_replica, double duration) {
+    Figures& f = figures;
+    f.duration_seconds = duration;
+    f.mean_replicas = duration > 0 ? f.replica_seconds / duration : 0;
+    for (size_t j = 0; j < per_replica.size(); ++j) {
+      PerReplicaLoad load;
+      load.input = measured[per_replica[j]].name;
+      load.ticks = static_cast<int64_t>(samples[j].size());
+      load.p50 = Percentile(samples[j], 50);
+      load.p99 = Percentile(samples[j], 99);
+      f.per_replica_load.push_back(std::move(load));
+    }
+    samples.clear();
+  }
+};
+
 bool Violates(const InputSpec& input, double value, int32_t ready) {
   if (std::isnan(value)) return false;
   if (input.slo.max && value > *input.slo.max) return true;
@@ -182,11 +228,14 @@ bool Violates(const InputSpec& input, double value, int32_t ready) {
 class Replay {
  public:
   Replay(const TargetSpec& spec, const Trace& trace, const SimOptions& options,
-         std::vector<Feed> feeds, double start, double end)
+         std::vector<Feed> feeds, std::vector<Feed> measure_feeds, double start,
+         double end)
       : spec_(spec),
         trace_(trace),
         options_(options),
         feeds_(std::move(feeds)),
+        measured_(options.measure_inputs.value_or(spec.inputs)),
+        measure_feeds_(std::move(measure_feeds)),
         start_(start),
         end_(end),
         clock_(start),
@@ -196,10 +245,24 @@ class Replay {
                          spec.initial_replicas.value_or(spec.min_replicas)),
                      0)),
         pods_(actuator_),
-        held_(spec.inputs.size(), std::nan("")) {
+        held_(spec.inputs.size(), std::nan("")),
+        measure_held_(measured_.size(), std::nan("")) {
+    for (size_t i = 0; i < measured_.size(); ++i) {
+      if (IsPerReplicaLoad(measured_[i])) per_replica_.push_back(i);
+    }
+    whole_.samples.resize(per_replica_.size());
+    if (options.window_from || options.window_to) {
+      window_from_ = start + options.window_from.value_or(0);
+      window_to_ = std::min(end, start + options.window_to.value_or(end));
+      window_.emplace();
+      window_->samples.resize(per_replica_.size());
+    }
+    const auto simulated = [](const Feed& f) {
+      return f.kind != FeedKind::kColumn;
+    };
     const bool queue_signals =
-        std::any_of(feeds_.begin(), feeds_.end(),
-                    [](const Feed& f) { return f.kind != FeedKind::kColumn; });
+        std::any_of(feeds_.begin(), feeds_.end(), simulated) ||
+        std::any_of(measure_feeds_.begin(), measure_feeds_.end(), simulated);
     if (queue_signals) {
       arrivals_ = *trace.ColumnIndex(kArrivalsColumn);
       work_ = *trace.ColumnIndex(kWorkSecondsColumn);
@@ -263,7 +326,7 @@ class Replay {
         }
         queue_->AdvanceTo(segment_end);
       }
-      Accumulate(segment_end - clock_);
+      Accumulate(clock_, segment_end);
       clock_ = segment_end;
       if (next_pod > to) return;
       pods_.PromoteUntil(next_pod);
@@ -271,15 +334,23 @@ class Replay {
     }
   }
 
-  void Accumulate(double dt) {
-    if (dt <= 0) return;
+  // Integrates over [from, to) at the present ready replicas and held
+  // values, for the whole run and the part of it in the window.
+  void Accumulate(double from, double to) {
+    if (to <= from) return;
     const int32_t ready = pods_.ready();
-    result_.summary.replica_seconds += ready * dt;
-    for (size_t i = 0; i < held_.size(); ++i) {
-      if (Violates(spec_.inputs[i], held_[i], ready)) {
-        result_.summary.slo_violation_seconds += dt;
-        return;
-      }
+    bool violated = false;
+    for (size_t i = 0; i < measure_held_.size() && !violated; ++i) {
+      violated = Violates(measured_[i], measure_held_[i], ready);
+    }
+    const auto add = [&](Figures& f, double dt) {
+      f.replica_seconds += ready * dt;
+      if (violated) f.slo_violation_seconds += dt;
+    };
+    add(whole_.figures, to - from);
+    if (window_) {
+      const double dt = std::min(to, window_to_) - std::max(from, window_from_);
+      if (dt > 0) add(window_->figures, dt);
     }
   }
 
@@ -313,6 +384,10 @@ class Replay {
       held_[i] = in.inputs.back().value.value_or(std::nan(""));
       missing = missing || !in.inputs.back().value;
     }
+    for (size_t i = 0; i < measure_feeds_.size(); ++i) {
+      measure_held_[i] =
+          Read(measure_feeds_[i], row).value.value_or(std::nan(""));
+    }
     if (open_loop_) {
       const double c = trace_.values[*open_loop_][row];
       if (!std::isnan(c)) in.current_replicas = static_cast<int32_t>(c);
@@ -334,18 +409,37 @@ class Replay {
     Record(t, rec, missing);
   }
 
+  // Counts tick `rec` (after `previous` replicas) into `tally`.
+  void Count(Tally& tally, int32_t previous, const engine::Recommendation& rec,
+             bool missing) {
+    Figures& f = tally.figures;
+    if (rec.replicas > previous) ++f.scale_ups;
+    if (rec.replicas < previous) ++f.scale_downs;
+    f.scale_events = f.scale_ups + f.scale_downs;
+    if (missing) ++f.missing_input_ticks;
+    const int32_t ready = pods_.ready();
+    f.max_replicas =
+        f.ticks == 0 ? rec.replicas : std::max(f.max_replicas, rec.replicas);
+    f.max_ready_replicas = std::max(f.max_ready_replicas, ready);
+    ++f.ticks;
+    for (size_t j = 0; j < per_replica_.size(); ++j) {
+      const double v = measure_held_[per_replica_[j]];
+      if (!(v > 0)) continue;  // no load (or missing)
+      tally.samples[j].push_back(ready > 0 ? v / ready : kInfinity);
+    }
+  }
+
   void Record(double t, const engine::Recommendation& rec, bool missing) {
     Timeline& tl = result_.timeline;
-    Summary& s = result_.summary;
     const int32_t previous = tl.recommendation.empty()
                                  ? rec.current_replicas
                                  : tl.recommendation.back();
-    if (rec.replicas != previous) ++s.scale_events;
-    if (missing) ++s.missing_input_ticks;
-    s.max_replicas = tl.recommendation.empty()
-                         ? rec.replicas
-                         : std::max(s.max_replicas, rec.replicas);
-    s.max_ready_replicas = std::max(s.max_ready_replicas, pods_.ready());
+    Count(whole_, previous, rec, missing);
+    // [from, to), and the run's last tick when the window reaches the end.
+    if (window_ && t >= window_from_ &&
+        (t < window_to_ || window_to_ >= end_)) {
+      Count(*window_, previous, rec, missing);
+    }
 
     tl.time.push_back(t - start_);
     for (size_t i = 0; i < held_.size(); ++i) {
@@ -362,13 +456,19 @@ class Replay {
 
   void Finish() {
     Summary& s = result_.summary;
+    whole_.Close(measured_, per_replica_, end_ - start_);
+    static_cast<Figures&>(s) = std::move(whole_.figures);
+    if (window_) {
+      window_->Close(measured_, per_replica_, window_to_ - window_from_);
+      WindowFigures w;
+      static_cast<Figures&>(w) = std::move(window_->figures);
+      w.from_seconds = window_from_ - start_;
+      w.to_seconds = window_to_ - start_;
+      s.window = std::move(w);
+    }
     s.target = spec_.name;
     s.closed_loop = !open_loop_;
-    s.ticks = static_cast<int64_t>(result_.timeline.time.size());
     s.start_time = start_;
-    s.duration_seconds = end_ - start_;
-    s.mean_replicas =
-        s.duration_seconds > 0 ? s.replica_seconds / s.duration_seconds : 0;
     if (queue_) {
       QueueSummary q;
       q.jobs_arrived = queue_->arrived();
@@ -388,13 +488,21 @@ class Replay {
   const Trace& trace_;
   const SimOptions& options_;
   const std::vector<Feed> feeds_;
+  const std::vector<InputSpec> measured_;  // SLOs, per-replica load
+  const std::vector<Feed> measure_feeds_;
   const double start_;
   const double end_;
   double clock_;
   const std::optional<size_t> open_loop_;  // current_replicas column
   int32_t actuator_;  // replicas the simulated HPA has set (closed loop)
   PodPool pods_;
-  std::vector<double> held_;  // each input's value since the last tick
+  std::vector<double> held_;          // each input's value since the last tick
+  std::vector<double> measure_held_;  // each measured input's, likewise
+  std::vector<size_t> per_replica_;   // measured inputs that are a load
+  Tally whole_;
+  std::optional<Tally> window_;
+  double window_from_ = 0;  // trace times
+  double window_to_ = 0;
   engine::TargetHistory history_;
   std::unique_ptr<JobQueue> queue_;
   size_t arrivals_ = 0;
@@ -417,6 +525,11 @@ absl::StatusOr<SimResult> Simulate(const TargetSpec& spec, const Trace& trace,
   }
   absl::StatusOr<std::vector<Feed>> feeds = ResolveFeeds(spec, trace);
   if (!feeds.ok()) return feeds.status();
+  absl::StatusOr<std::vector<Feed>> measure_feeds =
+      options.measure_inputs
+          ? ResolveFeeds(spec, trace, &*options.measure_inputs)
+          : feeds;
+  if (!measure_feeds.ok()) return measure_feeds.status();
   if (absl::Status s = CheckOptions(options, trace); !s.ok()) return s;
   const double start = options.start.value_or(trace.times.front());
   const double end = options.duration_seconds
@@ -428,7 +541,13 @@ absl::StatusOr<SimResult> Simulate(const TargetSpec& spec, const Trace& trace,
         absl::StrCat("the run would take more than ", kMaxTicks,
                      " ticks: shorten the duration"));
   }
-  Replay replay(spec, trace, options, *std::move(feeds), start, end);
+  if (options.window_from && !(*options.window_from < end - start)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "window: from ", *options.window_from,
+        " s is at or after the end of the run (", end - start, " s)"));
+  }
+  Replay replay(spec, trace, options, *std::move(feeds),
+                *std::move(measure_feeds), start, end);
   return replay.Run();
 }
 

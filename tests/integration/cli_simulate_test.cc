@@ -1,7 +1,9 @@
 // `ballast trace convert` and `ballast simulate` through the real binary, on
 // slices of the shipped public traces and the demo config.
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -11,6 +13,15 @@ namespace ballast::testing {
 namespace {
 
 const std::string kSource = BALLAST_SOURCE_DIR;
+
+size_t Occurrences(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos;
+       p = text.find(what, p + 1)) {
+    ++n;
+  }
+  return n;
+}
 
 class SimulateCli : public ::testing::Test {
  protected:
@@ -100,6 +111,108 @@ TEST_F(SimulateCli, RunsTheQueueModelOnAzureArrivals) {
   const std::string timeline = ReadFile(dir_ / "out/timeline.csv");
   EXPECT_TRUE(timeline.starts_with("time,backlog,wait_seconds,"))
       << timeline.substr(0, 200);
+}
+
+// Three days of the World Cup; ballast (config/demo.yaml), a second policy
+// and the HPA baseline side by side, shown for hours 36 to 60.
+TEST_F(SimulateCli, ComparesTwoPoliciesAndTheBaselineInAWindow) {
+  ASSERT_EQ(Ballast(dir_, "trace convert --format worldcup98 --in " + kSource +
+                              "/bench/traces/worldcup98/requests_per_minute.csv"
+                              " --from 1998-06-29T00:00:00Z"
+                              " --to 1998-07-02T00:00:00Z --out days.csv")
+                .exit_code,
+            0);
+  {
+    std::ofstream other(dir_ / "other.yaml");
+    other << "server: {pollIntervalSeconds: 15}\n"
+             "targets:\n"
+             "  - name: eager\n"
+             "    minReplicas: 4\n"
+             "    maxReplicas: 100\n"
+             "    inputs:\n"
+             "      - {name: rps, averageValue: 40}\n";
+  }
+  const CliRun run = Ballast(dir_,
+                             "simulate --config " + kSource +
+                                 "/config/demo.yaml --trace days.csv --out out"
+                                 " --target tts-api --compare other.yaml"
+                                 " --compare-target eager --baseline hpa"
+                                 " --from 36h --to 2d12h",
+                             true);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  for (const char* f : {"compare/summary.json", "compare/timeline.svg",
+                        "baseline-hpa/timeline.csv"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir_ / "out" / f)) << f;
+  }
+  const std::string summary = ReadFile(dir_ / "out/summary.json");
+  for (const char* key :
+       {"\"compare\": {", "\"baseline_hpa\": {", "\"policy\": \"other.yaml\"",
+        "\"target\": \"eager\"", "\"scale_ups\"", "\"scale_downs\"",
+        "\"replica_hours\"", "\"slo_violation_seconds\"",
+        "\"per_replica_load\": {", "\"rps\": {", "\"p50\"", "\"p99\"",
+        "\"ratio_to_baseline\"", "\"window\": {", "\"from_seconds\": 129600",
+        "\"to_seconds\": 216000"}) {
+    EXPECT_NE(summary.find(key), std::string::npos) << key << "\n" << summary;
+  }
+  // One window block per policy; ratios for ballast and compare, whole run
+  // and window.
+  EXPECT_EQ(Occurrences(summary, "\"window\": {"), 3u);
+  EXPECT_EQ(Occurrences(summary, "\"ratio_to_baseline\""), 4u);
+  // The whole run is still 3 days: 17277 ticks (to 23:59 of day 3).
+  EXPECT_NE(summary.find("\"ticks\": 17277,"), std::string::npos);
+
+  // timeline.csv: the window's rows only, one per 15 s.
+  const std::vector<std::string> rows = absl::StrSplit(
+      ReadFile(dir_ / "out/timeline.csv"), '\n', absl::SkipEmpty());
+  ASSERT_EQ(rows.size(), 1u + 24u * 240u);
+  EXPECT_TRUE(rows[1].starts_with("129600,")) << rows[1];
+  EXPECT_TRUE(rows.back().starts_with("215985,")) << rows.back();
+
+  // The picture: three policies' replicas, legends, the window's hours.
+  const std::string svg = ReadFile(dir_ / "out/timeline.svg");
+  EXPECT_EQ(Occurrences(svg, "class=\"replicas policy-"), 3u);
+  EXPECT_EQ(Occurrences(svg, "<g class=\"legend\">"), 2u);
+  EXPECT_NE(svg.find(">compare (other.yaml)<"), std::string::npos);
+  EXPECT_NE(svg.find(">plain HPA<"), std::string::npos);
+  EXPECT_NE(svg.find(">36h<"), std::string::npos);
+  EXPECT_EQ(svg.find(">12h<"), std::string::npos);
+  EXPECT_LT(svg.size(), 200'000u);
+
+  // The table: the policies in columns with the ratio to the baseline, for
+  // the whole run and the window.
+  EXPECT_NE(run.output.find("compare    /hpa"), std::string::npos)
+      << run.output;
+  EXPECT_NE(run.output.find("scale-ups"), std::string::npos);
+  EXPECT_NE(run.output.find("rps/replica p99"), std::string::npos);
+  EXPECT_NE(run.output.find("window: hours 36 to 60"), std::string::npos)
+      << run.output;
+}
+
+TEST_F(SimulateCli, RejectsBadWindowsAndCompareTargets) {
+  ASSERT_EQ(Ballast(dir_, "trace convert --format worldcup98 --in " + kSource +
+                              "/bench/traces/worldcup98/requests_per_minute.csv"
+                              " --from 1998-06-29T00:00:00Z"
+                              " --to 1998-06-29T06:00:00Z --out t.csv")
+                .exit_code,
+            0);
+  const std::string base =
+      "simulate --config " + kSource + "/config/demo.yaml --trace t.csv ";
+  EXPECT_EQ(Ballast(dir_, base + "--from 2h --to 1h").exit_code, 2);
+  EXPECT_EQ(Ballast(dir_, base + "--from 7h").exit_code, 2);
+  EXPECT_EQ(Ballast(dir_, base + "--from soon").exit_code, 2);
+  EXPECT_EQ(Ballast(dir_, base + "--compare-target x").exit_code, 2);
+  const CliRun run =
+      Ballast(dir_, base + "--compare " + kSource +
+                        "/config/demo.yaml"
+                        " --compare-target nope --target tts-api");
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_NE(run.output.find("no target 'nope'"), std::string::npos)
+      << run.output;
+  // An RFC 3339 --from is a time of the trace.
+  EXPECT_EQ(
+      Ballast(dir_, base + "--from 1998-06-29T01:00:00Z --out o").exit_code, 0);
+  EXPECT_TRUE(ReadFile(dir_ / "o/timeline.csv").find("\n3600,") !=
+              std::string::npos);
 }
 
 TEST_F(SimulateCli, UsageAndInputErrorsHaveDistinctExitCodes) {

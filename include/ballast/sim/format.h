@@ -7,6 +7,7 @@
 //   std::optional<double> t = ParseTraceTime("2023-11-16T18:15:46Z");
 //   std::string s = FormatNumber(2.5);      // "2.5"
 //   std::string r = FormatRfc3339(*t);      // "2023-11-16T18:15:46Z"
+//   std::optional<double> d = ParseDuration("1d12h");  // 129600
 #ifndef BALLAST_SIM_FORMAT_H_
 #define BALLAST_SIM_FORMAT_H_
 
@@ -25,6 +26,11 @@ std::optional<double> ParseNumber(absl::string_view text);
 // the raw public traces). Returns seconds since the Unix epoch (a plain
 // number is returned as is); nullopt when the text is none of these.
 std::optional<double> ParseTraceTime(absl::string_view text);
+
+// A length of time in seconds: a plain number of seconds ("5400"), or
+// numbers with units s, m, h, d, in any order ("90m", "36h", "1.5d",
+// "1d12h"). nullopt for anything else or a negative or non-finite total.
+std::optional<double> ParseDuration(absl::string_view text);
 
 // Shortest text that reads back as `value` with 10 significant digits, no
 // exponent for ordinary magnitudes ("15", "0.5", "3823.766667").

@@ -32,8 +32,23 @@
 // Accounting. Tick k's raw input values hold until tick k+1 (the last tick's
 // until the end of the run). replica_seconds integrates ready replicas
 // exactly, including pods that become ready between ticks. A moment counts
-// towards slo_violation_seconds when any input's held value breaks its SLO
-// (value > slo.max, or value / ready replicas > slo.max_per_replica).
+// towards slo_violation_seconds when any measured input's held value breaks
+// its SLO (value > slo.max, or value / ready replicas > slo.max_per_replica).
+// The measured inputs are options.measure_inputs (to judge several policies
+// by one config's SLOs), else the spec's. A scale-up (scale-down) is a tick
+// whose recommendation is above (below) the previous tick's, or, for the
+// first tick, the replicas the run started with.
+//
+// Per-replica load, for each measured input that is a load shared by the
+// replicas (averageValue target, or an slo.maxPerReplica): the tick's value
+// / the tick's ready replicas (timeline `replicas`), over the ticks whose
+// value is > 0 (+infinity when no replica is ready); p50 and p99 are
+// nearest-rank percentiles (the ceil(p/100 * n)-th smallest).
+//
+// Window. With options.window_from/window_to (seconds since the run's
+// start) the whole run is still simulated and summarised, and
+// summary.window holds the same figures for [from, to): the ticks in it,
+// and the integrals over that part of the run.
 #ifndef BALLAST_SIM_SIMULATOR_H_
 #define BALLAST_SIM_SIMULATOR_H_
 
@@ -70,6 +85,14 @@ struct SimOptions {
   // Closed loop: replicas at the start, overriding spec.initial_replicas;
   // may lie outside [min_replicas, max_replicas] (the first tick moves it).
   std::optional<int32_t> initial_replicas;
+  // Inputs whose SLOs and per-replica load measure the run (matched to
+  // trace columns and simulated signals by name); default spec.inputs.
+  std::optional<std::vector<InputSpec>> measure_inputs;
+  // Part of the run to report besides the whole, in seconds since its start;
+  // either bound may be left out (0, the end). from < to; a `to` past the
+  // end is the end.
+  std::optional<double> window_from;
+  std::optional<double> window_to;
 };
 
 // One entry per tick in every vector.
@@ -96,20 +119,42 @@ struct QueueSummary {
   double max_job_wait_seconds = 0;
 };
 
-struct Summary {
-  std::string target;
-  bool closed_loop = true;
+// Percentiles of one input's value / ready replicas (see Accounting).
+struct PerReplicaLoad {
+  std::string input;
+  int64_t ticks = 0;  // ticks with a value > 0; p50 = p99 = 0 when none
+  double p50 = 0;     // +infinity when that tick had no ready replica
+  double p99 = 0;
+};
+
+// The figures of a run, or of a window of it.
+struct Figures {
   int64_t ticks = 0;
-  double start_time = 0;  // trace time of the first tick
   double duration_seconds = 0;
   double replica_seconds = 0;  // integral of ready replicas over the run
   double mean_replicas = 0;    // replica_seconds / duration (0 if empty)
   int64_t scale_events = 0;    // ticks whose recommendation changed
+  int64_t scale_ups = 0;       // ... went up
+  int64_t scale_downs = 0;     // ... went down
   double slo_violation_seconds = 0;
   int32_t max_replicas = 0;  // highest recommendation
   int32_t max_ready_replicas = 0;
-  int64_t missing_input_ticks = 0;    // ticks with at least one input missing
-  std::optional<QueueSummary> queue;  // when the trace drives a queue
+  int64_t missing_input_ticks = 0;  // ticks with at least one input missing
+  std::vector<PerReplicaLoad> per_replica_load;  // measured input order
+};
+
+struct WindowFigures : Figures {
+  double from_seconds = 0;  // since the run's start
+  double to_seconds = 0;    // exclusive, at most duration_seconds
+};
+
+struct Summary : Figures {
+  std::string target;
+  std::string policy;  // what ran, for reports (set by the caller); optional
+  bool closed_loop = true;
+  double start_time = 0;                // trace time of the first tick
+  std::optional<QueueSummary> queue;    // when the trace drives a queue
+  std::optional<WindowFigures> window;  // when options give a window
 };
 
 struct SimResult {
@@ -123,7 +168,8 @@ absl::Status CheckTraceCovers(const TargetSpec& spec, const Trace& trace);
 
 // Runs the whole replay. InvalidArgument for an input the trace does not
 // cover, bad options (start outside the trace, non-positive interval,
-// duration or concurrency), or a bad cell in `arrivals`, `work_seconds` or
+// duration or concurrency, an empty window or one that starts at or after
+// the end of the run), or a bad cell in `arrivals`, `work_seconds` or
 // `current_replicas` ("FILE:LINE: column 'arrivals': ..."). Cost: one engine
 // tick per poll interval plus O(log slots) per simulated job.
 absl::StatusOr<SimResult> Simulate(const TargetSpec& spec, const Trace& trace,

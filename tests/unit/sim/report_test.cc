@@ -232,3 +232,148 @@ TEST(TimelineSvg, TimeAxisIsBoundedForTheLongestRun) {
 
 }  // namespace
 }  // namespace ballast::sim
+
+namespace ballast::sim {
+namespace {
+
+size_t Count(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t p = text.find(what); p != std::string::npos;
+       p = text.find(what, p + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+TEST(SummaryJson, WritesScaleDirectionsLoadPercentilesAndTheWindow) {
+  Summary s = TwoTicks().summary;
+  s.scale_ups = 1;
+  s.scale_downs = 0;
+  s.per_replica_load = {{.input = "rps", .ticks = 2, .p50 = 30, .p99 = 45}};
+  WindowFigures w;
+  w.from_seconds = 15;
+  w.to_seconds = 30;
+  w.ticks = 1;
+  w.replica_seconds = 45;
+  w.per_replica_load = {{.input = "rps",
+                         .ticks = 1,
+                         .p50 = std::numeric_limits<double>::infinity(),
+                         .p99 = std::numeric_limits<double>::infinity()}};
+  s.window = w;
+  const std::string json = SummaryJson(s);
+  EXPECT_THAT(json, HasSubstr("\"replica_hours\": 0.0125,"));
+  EXPECT_THAT(json, HasSubstr("\"scale_ups\": 1,"));
+  EXPECT_THAT(json, HasSubstr("\"scale_downs\": 0,"));
+  EXPECT_THAT(json, HasSubstr("\"rps\": {\n      \"ticks\": 2,\n      "
+                              "\"p50\": 30,\n      \"p99\": 45\n    }"));
+  EXPECT_THAT(json, HasSubstr("\"window\": {\n    \"from_seconds\": 15,\n"
+                              "    \"to_seconds\": 30,\n    \"ticks\": 1,"));
+  // An infinite per-replica load (no ready replica) is null.
+  EXPECT_THAT(json, HasSubstr("\"p50\": null"));
+  EXPECT_THAT(json, Not(HasSubstr("ratio_to_baseline")));
+}
+
+TEST(SummaryJson, HasABlockPerPolicyWithRatiosToTheBaseline) {
+  Summary main = TwoTicks().summary;  // 45 replica-seconds, 1 scale event
+  main.policy = "a.yaml";
+  Summary other = main;
+  other.policy = "b.yaml";
+  other.replica_seconds = 90;
+  Summary hpa = main;
+  hpa.policy = "hpa";
+  hpa.replica_seconds = 30;
+  hpa.scale_events = 2;
+  hpa.slo_violation_seconds = 0;
+  const std::string json =
+      SummaryJson(main, {{"compare", &other}, {"baseline_hpa", &hpa}}, &hpa);
+  EXPECT_THAT(json, HasSubstr("\"policy\": \"a.yaml\""));
+  EXPECT_THAT(json, HasSubstr("\"compare\": {\n    \"target\": \"tts-api\",\n"
+                              "    \"policy\": \"b.yaml\""));
+  EXPECT_THAT(json, HasSubstr("\"baseline_hpa\": {"));
+  // Ratios: main 45 / 30, compare 90 / 30; none in the baseline's block.
+  EXPECT_THAT(json, HasSubstr("\"replica_seconds\": 1.5,"));
+  EXPECT_THAT(json, HasSubstr("\"replica_seconds\": 3,"));
+  EXPECT_THAT(json, HasSubstr("\"scale_events\": 0.5,"));
+  EXPECT_THAT(json, HasSubstr("\"slo_violation_seconds\": null,"));
+  EXPECT_EQ(Count(json, "\"ratio_to_baseline\""), 2u);
+  EXPECT_EQ(json.substr(json.size() - 2), "}\n");
+}
+
+TEST(WriteTimelineCsv, WindowKeepsTheRowsFromFromToBeforeTo) {
+  SimResult r = RunOf({{1, 2, 3, 4, 5}});  // ticks at 0, 15, ..., 60
+  std::ostringstream out;
+  WriteTimelineCsv(r.timeline, out, TimeWindow{.from = 15, .to = 45});
+  const std::vector<std::string> lines =
+      absl::StrSplit(out.str(), '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_TRUE(lines[1].starts_with("15,2,")) << lines[1];
+  EXPECT_TRUE(lines[2].starts_with("30,3,")) << lines[2];
+}
+
+TEST(TimelineSvg, DrawsEachPolicyOnTheSameAxesWithALegend) {
+  SimResult a = RunOf({{10, 20, 30, 40}});
+  SimResult b = a;
+  b.timeline.ready = {2, 2, 3, 3};
+  SimResult c = a;
+  c.timeline.ready = {1, 4, 4, 1};
+  a.summary.scale_ups = 7;
+  const std::string svg = TimelineSvg({{"ballast (a.yaml)", "", &a},
+                                       {"compare (b.yaml)", "#9467bd", &b},
+                                       {"plain HPA", "#7f7f7f", &c}},
+                                      SvgOptions{});
+  EXPECT_EQ(Count(svg, "class=\"replicas policy-"), 3u);
+  EXPECT_EQ(Count(svg, "<g class=\"legend\">"), 2u);  // load, replicas
+  EXPECT_THAT(svg, HasSubstr(">ballast (a.yaml)<"));
+  EXPECT_THAT(svg, HasSubstr(">compare (b.yaml)<"));
+  EXPECT_THAT(svg, HasSubstr(">plain HPA<"));
+  EXPECT_THAT(svg, HasSubstr("ballast (a.yaml): replica-hours"));
+  EXPECT_THAT(svg, HasSubstr("scale-ups 7"));
+  // The load is the same trace for all: drawn once.
+  EXPECT_EQ(Count(svg, "<path"), 1u + 3u);
+  EXPECT_EQ(svg.substr(svg.size() - 7), "</svg>\n");
+}
+
+TEST(TimelineSvg, AnotherRunsDifferentSignalIsDrawnDashed) {
+  SimResult a = RunOf({{3, 0, 0}});
+  a.timeline.inputs = {"backlog"};
+  SimResult b = a;
+  b.timeline.input_values = {{3, 2, 1}};
+  const std::string svg =
+      TimelineSvg({{"ballast", "", &a}, {"compare", "", &b}}, SvgOptions{});
+  EXPECT_THAT(svg, HasSubstr("backlog (compare) (peak 3)"));
+  EXPECT_EQ(Count(svg, "stroke-dasharray"), 2u);  // its path and legend line
+}
+
+TEST(TimelineSvg, WindowShowsOnlyItsHoursAndDecimatesToThePixels) {
+  // Ten days at one tick a minute; the window is day 2 (24h to 48h).
+  SimResult r;
+  r.summary.target = "long";
+  r.summary.duration_seconds = 10 * 86400;
+  Timeline& tl = r.timeline;
+  tl.inputs = {"rps"};
+  tl.input_values.resize(1);
+  tl.proposals.resize(1);
+  for (int k = 0; k <= 10 * 1440; ++k) {
+    tl.time.push_back(60.0 * k);
+    // A peak of 1000 on day 2 (at 30h), 5000 outside the window.
+    tl.input_values[0].push_back(k == 30 * 60 ? 1000 : k == 100 ? 5000 : 1);
+    tl.proposals[0].push_back(1);
+    tl.desired.push_back(1);
+    tl.recommendation.push_back(1);
+    tl.ready.push_back(k % 2 + 1);
+    tl.limited_by.push_back(engine::Limit::kNone);
+  }
+  const std::string svg =
+      TimelineSvg({{"", "", &r}}, SvgOptions{.window = {86400, 2 * 86400}});
+  EXPECT_THAT(svg, HasSubstr("(hours 24 to 48 of 240)"));
+  EXPECT_THAT(svg, HasSubstr(">24h<"));
+  EXPECT_THAT(svg, HasSubstr(">48h<"));
+  EXPECT_THAT(svg, Not(HasSubstr(">50h<")));
+  EXPECT_THAT(svg, HasSubstr("rps (peak 1000)"));  // 5000 is outside
+  // 1441 ticks in the window, 1100 pixels: at most 4 points per pixel
+  // column, so the SVG stays small.
+  EXPECT_LT(svg.size(), 120'000u);
+}
+
+}  // namespace
+}  // namespace ballast::sim

@@ -314,3 +314,123 @@ TEST(Simulate, NoQueueRunsWhenNoInputUsesItsSignals) {
 
 }  // namespace
 }  // namespace ballast::sim
+
+namespace ballast::sim {
+namespace {
+
+// Six ticks, pods ready 15 s after they are asked for:
+//   t    load  rec  ready  load/ready  event       SLO (12/replica)
+//   0    10    1    1      10          -           ok
+//   15   30    3    1      30          up          broken until 30
+//   30   30    3    3      10          -           ok
+//   45   50    5    3      16.67       up          broken until 60
+//   60   20    2    2      10          down        ok (5 ready at 60, 3 go)
+//   75   20    2    2      10          -           (end of the run)
+const char kSixTicks[] = "time,load\n0,10\n15,30\n30,30\n45,50\n60,20\n75,20\n";
+
+TEST(Simulate, CountsScaleUpsAndDownsAndPerReplicaLoadOfSixTicks) {
+  TargetSpec spec = DirectSpec();
+  spec.inputs[0].slo.max_per_replica = 12;
+  const SimResult r = MustSimulate(spec, MustParse(kSixTicks), Startup(15));
+  EXPECT_THAT(r.timeline.recommendation, ElementsAre(1, 3, 3, 5, 2, 2));
+  EXPECT_THAT(r.timeline.ready, ElementsAre(1, 1, 3, 3, 2, 2));
+  const Summary& s = r.summary;
+  EXPECT_EQ(s.ticks, 6);
+  EXPECT_EQ(s.scale_ups, 2);
+  EXPECT_EQ(s.scale_downs, 1);
+  EXPECT_EQ(s.scale_events, 3);
+  // 1 x 30 + 3 x 15 + 3 x 15 + 2 x 15.
+  EXPECT_DOUBLE_EQ(s.replica_seconds, 150);
+  EXPECT_DOUBLE_EQ(s.slo_violation_seconds, 30);
+  // Per replica: 10, 30, 10, 16.67, 10, 10; nearest rank: p50 is the 3rd
+  // smallest (10), p99 the 6th (30).
+  ASSERT_EQ(s.per_replica_load.size(), 1u);
+  EXPECT_EQ(s.per_replica_load[0].input, "load");
+  EXPECT_EQ(s.per_replica_load[0].ticks, 6);
+  EXPECT_DOUBLE_EQ(s.per_replica_load[0].p50, 10);
+  EXPECT_DOUBLE_EQ(s.per_replica_load[0].p99, 30);
+  EXPECT_FALSE(s.window.has_value());
+}
+
+TEST(Simulate, WindowFiguresCoverOnlyThePartAsked) {
+  TargetSpec spec = DirectSpec();
+  spec.inputs[0].slo.max_per_replica = 12;
+  SimOptions options = Startup(15);
+  options.window_from = 30;
+  options.window_to = 60;
+  const SimResult r = MustSimulate(spec, MustParse(kSixTicks), options);
+  // The whole run is unchanged.
+  EXPECT_DOUBLE_EQ(r.summary.replica_seconds, 150);
+  EXPECT_EQ(r.summary.scale_events, 3);
+  ASSERT_TRUE(r.summary.window.has_value());
+  const WindowFigures& w = *r.summary.window;
+  EXPECT_DOUBLE_EQ(w.from_seconds, 30);
+  EXPECT_DOUBLE_EQ(w.to_seconds, 60);
+  EXPECT_EQ(w.ticks, 2);  // 30 and 45
+  EXPECT_EQ(w.scale_ups, 1);
+  EXPECT_EQ(w.scale_downs, 0);
+  EXPECT_DOUBLE_EQ(w.replica_seconds, 3 * 30);
+  EXPECT_DOUBLE_EQ(w.duration_seconds, 30);
+  EXPECT_DOUBLE_EQ(w.mean_replicas, 3);
+  EXPECT_DOUBLE_EQ(w.slo_violation_seconds, 15);
+  EXPECT_EQ(w.max_replicas, 5);
+  ASSERT_EQ(w.per_replica_load.size(), 1u);
+  EXPECT_DOUBLE_EQ(w.per_replica_load[0].p50, 10);
+  EXPECT_DOUBLE_EQ(w.per_replica_load[0].p99, 50.0 / 3);
+}
+
+TEST(Simulate, WindowToTheEndIncludesTheLastTickAndSplitsPodStarts) {
+  SimOptions options = Startup(15);
+  options.window_from = 20;  // between ticks; pods of t=15 ready at 30
+  options.window_to = 1000;  // past the end: the end
+  const SimResult r = MustSimulate(DirectSpec(), MustParse(kSixTicks), options);
+  const WindowFigures& w = *r.summary.window;
+  EXPECT_DOUBLE_EQ(w.to_seconds, 75);
+  EXPECT_EQ(w.ticks, 4);  // 30, 45, 60, 75
+  EXPECT_EQ(w.scale_ups, 1);
+  EXPECT_EQ(w.scale_downs, 1);
+  // 1 x 10 (20..30) + 3 x 30 + 2 x 15.
+  EXPECT_DOUBLE_EQ(w.replica_seconds, 130);
+}
+
+TEST(Simulate, RejectsAnEmptyWindowOrOneAfterTheEnd) {
+  const Trace trace = MustParse(kSixTicks);
+  SimOptions options;
+  options.window_from = 75;
+  EXPECT_FALSE(Simulate(DirectSpec(), trace, options).ok());
+  options.window_from = 30;
+  options.window_to = 30;
+  EXPECT_FALSE(Simulate(DirectSpec(), trace, options).ok());
+}
+
+TEST(Simulate, PerReplicaLoadSkipsTicksWithoutLoadAndIsInfiniteWithoutPods) {
+  // Open loop: ready replicas are the trace's.
+  const Trace trace =
+      MustParse("time,load,current_replicas\n0,0,1\n15,20,0\n30,20,2\n45,,2\n");
+  const SimResult r = MustSimulate(DirectSpec(), trace, Startup(0));
+  const PerReplicaLoad& load = r.summary.per_replica_load.at(0);
+  EXPECT_EQ(load.ticks, 2);  // 20 / 0 and 20 / 2; 0 and missing skipped
+  EXPECT_DOUBLE_EQ(load.p50, 10);
+  EXPECT_TRUE(std::isinf(load.p99));
+}
+
+TEST(Simulate, MeasureInputsJudgeAnotherPolicyByTheirSlos) {
+  // The policy has no SLO and scales on `value`; the measure is
+  // load per replica <= 12 and averageValue (a per-replica load).
+  TargetSpec policy = DirectSpec(TargetType::kValue);
+  TargetSpec judge = DirectSpec();
+  judge.inputs[0].slo.max_per_replica = 12;
+  SimOptions options = Startup(15);
+  options.measure_inputs = judge.inputs;
+  const SimResult unjudged =
+      MustSimulate(policy, MustParse(kSixTicks), Startup(15));
+  EXPECT_DOUBLE_EQ(unjudged.summary.slo_violation_seconds, 0);
+  EXPECT_TRUE(unjudged.summary.per_replica_load.empty());  // a `value` input
+  const SimResult r = MustSimulate(policy, MustParse(kSixTicks), options);
+  EXPECT_GT(r.summary.slo_violation_seconds, 0);
+  ASSERT_EQ(r.summary.per_replica_load.size(), 1u);
+  EXPECT_EQ(r.summary.per_replica_load[0].ticks, 6);
+}
+
+}  // namespace
+}  // namespace ballast::sim
