@@ -160,3 +160,111 @@ put("convert_fuzz", "azure",
 put("convert_fuzz", "azure-quarter",
     "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 10:00:00.5000000,1000,10\n"
     "2023-11-16 10:00:02.7500000,2000,100\n\x09")
+
+# The gRPC handlers (keda_fuzz, ballast_api_fuzz). `ends` lists the bytes
+# the harness consumes from the end, in the order it consumes them (an int32
+# is 4 bytes, most significant first, as value + 2**31); the file is the
+# front then those bytes reversed. Events are (op, value): op's bits 0-1 the
+# kind (0 remove the target, 1 reconfigure it without a tick, 2 tick with
+# replicas = value, 3 the same at an unchanged time), bits 2-3 the target
+# (asr, tts, idle, new-target).
+ASR, TTS, IDLE, NEW = 0, 1, 2, 3
+def event(kind, target, value=0):
+    return [(target << 2) | kind, value]
+def grpc_input(front, ends):
+    return front + bytes(reversed(ends))
+def events(evs):
+    out = [len(evs)]
+    for e in evs:
+        out += e
+    return out
+
+# keda: mode byte (0 IsActive, 1 GetMetricSpec, 2 GetMetrics,
+# 3 StreamIsActive, 4 StreamMetricSpec; 8: an empty store; 16: the stream's
+# client goes away with the last event's write out), the entry count,
+# then the events; front: name, namespace, metadata, GetMetrics' metricName.
+def keda(mode, metadata, metric=None, evs=()):
+    front = rls("worker") + rls("default")
+    for k, v in metadata:
+        front += rls(k) + rls(v)
+    if metric is not None:
+        front += rls(metric)
+    return grpc_input(front, [mode, len(metadata)] + events(list(evs)))
+T = lambda name: [("target", name)]
+for name, data in [
+        ("isactive-asr", keda(0, T("asr"))),
+        ("isactive-idle", keda(0, T("idle"))),
+        ("isactive-tts", keda(0, T("tts"))),
+        ("spec-asr", keda(1, T("asr"))),
+        ("spec-tts", keda(1, T("tts"))),
+        ("spec-nope", keda(1, T("nope"))),
+        ("metrics-asr", keda(2, T("asr"), "s0-ballast-asr")),
+        ("metrics-asr-noname", keda(2, T("asr"), "")),
+        ("metrics-idle", keda(2, T("idle"), "s1-ballast-idle")),
+        ("metrics-tts", keda(2, T("tts"), "s0-ballast-tts")),
+        ("metrics-nope", keda(2, T("nope"), "s0-ballast-nope")),
+        ("metrics-nokey", keda(2, [("Target", "asr")], "s0-ballast-asr")),
+        ("metrics-emptytarget", keda(2, T(""), "")),
+        ("metrics-many", keda(2, [("scalerAddress", "ballast.ballast:9090"),
+                                  ("target", "idle"), ("x", ""), ("target", "asr")],
+                              "s0-ballast-asr")),
+        ("metrics-emptystore", keda(2 | 8, T("asr"), "s0-ballast-asr")),
+        ("metrics-tick", keda(2, T("asr"), "", [event(2, ASR, 40)])),
+        ("metrics-new", keda(2, T("new-target"), "", [event(1, NEW), event(2, NEW, 3)])),
+        ("metrics-removed", keda(2, T("asr"), "", [event(0, ASR)])),
+        ("stream-active-asr", keda(3, T("asr"), None,
+                                   [event(2, ASR, 0), event(3, ASR, 0), event(2, ASR, 5),
+                                    event(2, IDLE, 9), event(0, ASR)])),
+        ("stream-active-tts", keda(3, T("tts"), None, [event(2, TTS, 2), event(1, TTS)])),
+        ("stream-active-empty", keda(3 | 8, T("idle"), None, [event(2, IDLE, 1)])),
+        ("stream-active-nokey", keda(3, [])),
+        ("stream-spec-asr", keda(4, T("asr"), None, [event(2, ASR, 1), event(1, ASR), event(0, ASR)])),
+        ("stream-spec-new", keda(4 | 8, T("new-target"), None, [event(1, NEW)])),
+        ("stream-active-lost", keda(3 | 16, T("asr"), None, [event(2, ASR, 0), event(2, ASR, 5)])),
+        ("stream-spec-lost", keda(4 | 8 | 16, T("asr"), None, [event(1, ASR)])),
+        ]:
+    put("keda_fuzz", name, data)
+
+# ballast_api: mode byte (0 ListTargets, 1 GetRecommendation,
+# 2 WatchRecommendations, 3 CheckConfig; 8: an empty store; 16: the watch's
+# client goes away with the last event's write out);
+# GetRecommendation: history then events, front the target; watch: the
+# target count then events, front the targets; CheckConfig: front the file
+# name then the YAML.
+def i32(v):
+    raw = (v + 2**31) & 0xffffffff
+    return [(raw >> 24) & 255, (raw >> 16) & 255, (raw >> 8) & 255, raw & 255]
+def list_targets(mode=0, evs=()):
+    return grpc_input(b"", [mode] + events(list(evs)))
+def get_rec(target, history=0, mode=1, evs=()):
+    return grpc_input(rls(target), [mode] + i32(history) + events(list(evs)))
+def watch(targets, mode=2, evs=()):
+    return grpc_input(b"".join(rls(t) for t in targets),
+                      [mode, len(targets)] + events(list(evs)))
+for name, data in [
+        ("list", list_targets()),
+        ("list-empty", list_targets(8)),
+        ("list-events", list_targets(0, [event(1, NEW), event(2, TTS, 4), event(0, IDLE)])),
+        ("rec-asr", get_rec("asr")),
+        ("rec-asr-3", get_rec("asr", 3)),
+        ("rec-asr-100", get_rec("asr", 100)),
+        ("rec-asr-max", get_rec("asr", 2**31 - 1)),
+        ("rec-asr-negative", get_rec("asr", -1)),
+        ("rec-tts", get_rec("tts")),
+        ("rec-nope", get_rec("nope")),
+        ("rec-empty", get_rec("asr", 0, 9)),
+        ("rec-tick", get_rec("tts", 2, 1, [event(2, TTS, 6), event(2, TTS, 8), event(3, TTS, 9)])),
+        ("watch-all", watch([], 2, [event(2, ASR, 8), event(3, ASR, 9), event(2, TTS, 1)])),
+        ("watch-asr", watch(["asr"], 2, [event(2, ASR, 8), event(2, IDLE, 1), event(0, ASR)])),
+        ("watch-two", watch(["asr", "tts"], 2, [event(2, TTS, 3), event(1, TTS)])),
+        ("watch-nope", watch(["nope"])),
+        ("watch-empty", watch(["idle"], 2 | 8, [event(2, IDLE, 2)])),
+        ("watch-new", watch(["new-target"], 2, [event(1, NEW)])),
+        ("watch-lost", watch([], 2 | 16, [event(2, ASR, 8), event(2, TTS, 3)])),
+        ]:
+    put("ballast_api_fuzz", name, data)
+for p in (small("tests/testdata/configs/good_*.yaml")
+          + small("tests/testdata/configs/bad_[b-n]*.yaml")):
+    put("ballast_api_fuzz", "config-" + os.path.basename(p),
+        rls(os.path.basename(p)) + read(p) + b"\x03")
+put("ballast_api_fuzz", "config-nofile", rls("") + b"targets: []\n\x03")
