@@ -412,7 +412,7 @@ class Daemon::Impl {
     // replaces it meanwhile; it is released on the strand, never inside its
     // own callback.
     poller_->Poll(options_.clock(), [this, generation, keep = poller_](
-                                   source::PollResult result) mutable {
+                                        source::PollResult result) mutable {
       asio::post(strand_, [this, generation, result = std::move(result),
                            keep = std::move(keep)]() mutable {
         polling_ = false;
