@@ -150,6 +150,28 @@ std::string DescribeLimit(const ballast::v1::Recommendation& r) {
         "recommendation ",
         replicas);
   }
+  if (limit == "scalingDisabled") {
+    return absl::StrCat(
+        "scalingDisabled: the current count is 0 and minReplicas is above "
+        "it (HPA mode leaves such a workload alone); holding ",
+        replicas);
+  }
+  if (limit == "trend") {
+    return absl::StrCat(
+        "trend: an input's rising trend, read ahead by its "
+        "horizon, raised the proposal to ",
+        replicas, " (see PREDICTED)");
+  }
+  if (limit == "burst") {
+    return absl::StrCat("burst: load reached the burst threshold; ", replicas,
+                        " at once, past the windows and rate policies, and "
+                        "no scale-down until it has been stable");
+  }
+  if (limit == "scaleDownMinChange") {
+    return absl::StrCat("scaleDownMinChange: holding ", replicas,
+                        "; the scale-down to ", desired,
+                        " is smaller than behavior.scaleDown.minChange*");
+  }
   return absl::StrCat(limit, " (", replicas, ")");
 }
 
@@ -184,12 +206,14 @@ void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
   out << "  current         " << r.current_replicas() << "\n";
   out << "  desired         " << r.desired_replicas()
       << " (combined proposal of the inputs)\n";
-  out << "  limited by      " << DescribeLimit(r) << "\n\n";
+  out << "  limited by      " << DescribeLimit(r) << "\n";
+  if (r.burst()) out << "  burst mode      on\n";
+  out << "\n";
 
   out << "inputs:\n";
   std::vector<std::vector<std::string>> rows = {
-      {"NAME", "RAW", "SMOOTHED", "PROPOSAL", "WITHIN TOLERANCE", "FAILURES",
-       "LAST VALUE", "AGE AT TICK", "ERROR"}};
+      {"NAME", "RAW", "SMOOTHED", "PROPOSAL", "WITHIN TOLERANCE", "PREDICTED",
+       "THROUGHPUT", "FAILURES", "LAST VALUE", "AGE AT TICK", "ERROR"}};
   for (const ballast::v1::InputExplanation& in : r.inputs()) {
     std::string proposal =
         in.has_proposal() ? absl::StrCat(in.proposal()) : "-";
@@ -198,12 +222,17 @@ void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
       absl::StrAppend(&proposal, " (untolerated ", in.untolerated_proposal(),
                       ")");
     }
+    if (in.trend()) absl::StrAppend(&proposal, " (trend)");
+    if (in.drain()) absl::StrAppend(&proposal, " (drain)");
     rows.push_back({
         in.name(),
         in.has_raw() ? FormatNumber(in.raw()) : "-",
         in.has_smoothed() ? FormatNumber(in.smoothed()) : "-",
         proposal,
         in.within_tolerance() ? "yes" : "no",
+        in.has_predicted() ? FormatNumber(in.predicted()) : "-",
+        in.has_throughput() ? absl::StrCat(FormatNumber(in.throughput()), "/s")
+                            : "-",
         absl::StrCat(in.consecutive_failures()),
         in.has_last_value() ? FormatNumber(in.last_value()) : "-",
         in.has_last_value_time() ? FormatAge(at - ToTime(in.last_value_time()))

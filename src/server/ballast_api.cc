@@ -41,6 +41,7 @@ ballast::v1::Recommendation RecommendationToProto(
   out.set_desired_replicas(recommendation.desired);
   out.set_replicas(recommendation.replicas);
   out.set_limited_by(std::string(engine::LimitName(recommendation.limited_by)));
+  out.set_burst(recommendation.burst);
   for (size_t i = 0; i < recommendation.inputs.size(); ++i) {
     const engine::InputExplanation& in = recommendation.inputs[i];
     ballast::v1::InputExplanation* input = out.add_inputs();
@@ -53,6 +54,10 @@ ballast::v1::Recommendation RecommendationToProto(
     }
     input->set_within_tolerance(in.within_tolerance);
     input->set_fallback(in.fallback);
+    if (in.predicted.has_value()) input->set_predicted(*in.predicted);
+    input->set_trend(in.trend);
+    if (in.throughput.has_value()) input->set_throughput(*in.throughput);
+    input->set_drain(in.drain);
     input->set_consecutive_failures(in.consecutive_failures);
     input->set_error(in.error);
     if (values == nullptr || i >= values->size()) continue;

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/unknown_field_set.h"
@@ -252,6 +254,35 @@ TEST_F(GrpcServerTest, TlsWithClientCaRejectsClientsWithoutCertificate) {
   // Plaintext is refused too.
   EXPECT_FALSE(
       keda_->IsActive(Context().get(), Ref("asr-worker"), &active).ok());
+}
+
+// The policy features' explanation reaches `ballast explain`: a rate that
+// doubles the fleet's capacity enters burst mode (limited_by burst, "burst
+// mode on"), and a rising trend shows its predicted value.
+TEST_F(GrpcServerTest, ExplainShowsBurstAndTrend) {
+  TargetSpec spec = QueueSpec("tts-api", 1);
+  spec.behavior->burst = Burst{.threshold = 2.0, .window_seconds = 0};
+  spec.behavior->scale_up.policies = {
+      {.type = PolicyType::kPods, .value = 1, .period_seconds = 60}};
+  spec.inputs[0].trend = Trend{.horizon_seconds = 30, .window_seconds = 60};
+  ticker_.AddTarget(spec);
+  ticker_.Tick({{"tts-api", 20}});  // 2 replicas
+  ticker_.Tick({{"tts-api", 30}});  // rising: the trend reads ahead
+  ticker_.Tick({{"tts-api", 90}});  // 9 > 2 x 3: burst, past the 1-pod policy
+  const engine::Recommendation& latest = ticker_.Latest("tts-api");
+  ASSERT_TRUE(latest.burst);
+  ASSERT_EQ(latest.limited_by, engine::Limit::kBurst);
+  absl::StatusOr<std::string> out =
+      RunCommand({BALLAST_BINARY, "explain", "tts-api", "--server", address_});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr(absl::StrCat("recommendation  ", latest.replicas,
+                                           " replicas")));
+  EXPECT_THAT(*out, HasSubstr("limited by      burst: load reached"));
+  EXPECT_THAT(*out, HasSubstr("burst mode      on"));
+  EXPECT_THAT(*out, HasSubstr("PREDICTED"));
+  ASSERT_TRUE(latest.inputs[0].predicted.has_value());
+  EXPECT_THAT(*out,
+              HasSubstr(absl::StrFormat("%.6g", *latest.inputs[0].predicted)));
 }
 
 TEST_F(GrpcServerTest, StartErrorsNameTheProblem) {
