@@ -2,8 +2,9 @@
 // running `ballast serve` (poll every second, a Celery input on queue asr
 // with a backlog of 12) is made slow (DEBUG SLEEP past timeoutMs), out of
 // memory, read-only (REPLICAOF a dead port), given a key of the wrong type,
-// dropped in the middle of the pipelined tick (CLIENT KILL), and killed and
-// restarted on its port. Throughout, the FaultsTest watcher checks /healthz
+// dropped in the middle of the pipelined tick (a FaultProxy in between cuts
+// the reply short and resets the connection), and killed and restarted on
+// its port. Throughout, the FaultsTest watcher checks /healthz
 // and that only 12 or 15 is ever served; while reads fail the last good
 // value is served with a growing age, the failure is counted by kind in
 // /metrics and logged; once the fault ends the new value (15) is read.
@@ -21,6 +22,7 @@
 #include "absl/time/time.h"
 #include "ballast/source/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/faults/fault_proxy.h"
 #include "integration/faults/faults_fixture.h"
 
 namespace ballast::testing {
@@ -55,7 +57,7 @@ targets:
     inputs:
       - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: 3}
 )",
-                                 {{"REDIS", absl::StrCat(redis_.port())}}))
+                                 {{"REDIS", absl::StrCat(BallastRedisPort())}}))
                     .ok())
         << Log();
     ASSERT_TRUE(Eventually([](const std::string& m) {
@@ -64,6 +66,10 @@ targets:
         << Log();
     Watch(kBacklog, {12, 15});
   }
+
+  // The port ballast reads Redis on: the server's own unless a test puts
+  // something in between.
+  virtual int BallastRedisPort() { return redis_.port(); }
 
   static std::vector<std::string> LPush(int messages) {
     std::vector<std::string> lpush = {"LPUSH", "asr"};
@@ -212,6 +218,52 @@ TEST_F(FaultsRedisTest, KilledAndRestartedOnTheSamePort) {
   EXPECT_TRUE(Eventually([](const std::string& m) {
     return Sample(m, kBacklog) == 15;
   })) << Log();
+}
+
+// Ballast reads Redis through a FaultProxy, which can cut a reply short.
+class FaultsRedisProxyTest : public FaultsRedisTest {
+ protected:
+  int BallastRedisPort() override {
+    EXPECT_TRUE(proxy_.Start(redis_.port()).ok());
+    return proxy_.port();
+  }
+
+  FaultProxy proxy_;
+};
+
+TEST_F(FaultsRedisProxyTest, DroppedInTheMiddleOfThePipelinedTick) {
+  // One tick: its pipeline reaches Redis, 7 bytes of the replies come back
+  // (the first reply and a part of the second), then the connection is
+  // reset. The 15 messages are there for the tick after.
+  const size_t sent_before = proxy_.client_bytes().size();
+  proxy_.Cut("", 7, /*times=*/1);
+  ASSERT_TRUE(Redis({LPush(3)}).ok());
+  std::string failed;
+  EXPECT_TRUE(Eventually([&](const std::string& m) {
+    if (Sample(m, Errors("unavailable")).value_or(0) < 1) return false;
+    failed = m;
+    return true;
+  })) << Metrics()
+      << Log();
+  // Seen right after the failed tick: 12 held, one tick old.
+  EXPECT_EQ(Sample(failed, Errors("unavailable")), 1) << failed;
+  EXPECT_EQ(SumOf(failed, "ballast_source_errors_total"), 1) << failed;
+  EXPECT_EQ(Sample(failed, kBacklog), 12) << failed;
+  EXPECT_GE(Sample(failed, kBacklogAge).value_or(0), 0.9) << failed;
+  EXPECT_EQ(proxy_.cuts(), 1);
+  EXPECT_EQ(proxy_.last_cut_forwarded(), 7u);
+  EXPECT_GT(proxy_.last_cut_received(), 7u);
+  const std::string pipeline = proxy_.client_bytes().substr(sent_before);
+  EXPECT_TRUE(absl::StrContains(pipeline, "LLEN")) << pipeline;
+  EXPECT_TRUE(absl::StrContains(pipeline, "HLEN")) << pipeline;
+  EXPECT_TRUE(absl::StrContains(Log(), kHolding)) << Log();
+  EXPECT_TRUE(absl::StrContains(Log(), "read: Connection reset by peer"))
+      << Log();
+  // The next tick connects again and reads 15, without another failure.
+  MeasureRecovery("redis-mid-pipeline-drop", proxy_.last_cut(),
+                  [](double v) { return v == 15; });
+  EXPECT_EQ(proxy_.connections(), 2);
+  EXPECT_EQ(SumOf(Metrics(), "ballast_source_errors_total"), 1) << Metrics();
 }
 
 }  // namespace
