@@ -15,9 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "ballast/core/clock.h"
-
 #include "app/log.h"
+#include "ballast/core/clock.h"
 
 namespace ballast::app {
 
