@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "ballast/core/listen_address.h"
 #include "ballast/core/url_text.h"
 #include "yaml_reader.h"
 
@@ -69,14 +70,6 @@ bool IsHostPort(absl::string_view s) {
   int port = 0;
   return colon != absl::string_view::npos && colon > 0 &&
          absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 1 &&
-         port <= 65535;
-}
-
-bool IsListenAddress(absl::string_view s) {
-  const size_t colon = s.rfind(':');
-  int port = -1;
-  return colon != absl::string_view::npos &&
-         absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 0 &&
          port <= 65535;
 }
 
@@ -373,10 +366,17 @@ class Loader {
     server.RejectUnknownKeys();
   }
 
+  // The servers' own parser, so that what passes here binds.
   static void ReadListen(MapReader& r, std::string* out) {
-    ReadChecked(r, "listen", out, IsListenAddress,
-                "expected host:port, e.g. 0.0.0.0:8080 (port 0 picks a free "
-                "port)");
+    std::string text;
+    if (!r.Read("listen", &text, internal::kAnyNumber)) return;
+    if (absl::Status s = ParseListenAddress(text).status(); !s.ok()) {
+      r.Error(*r.Find("listen"),
+              absl::StrCat(s.message(),
+                           "; e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
+      return;
+    }
+    *out = std::move(text);
   }
 
   // Reads the map `kind` of user-named entries, each by `read_fields`.

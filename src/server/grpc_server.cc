@@ -5,7 +5,9 @@
 #include <string>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "ballast/core/listen_address.h"
 #include "ballast/v1/ballast.grpc.pb.h"
 #include "externalscaler/externalscaler.grpc.pb.h"
 #include "grpc_internal.h"
@@ -89,7 +91,15 @@ class GrpcServer::Impl {
     // gRPC sets SO_REUSEPORT by default: a second ballast on the same port
     // would then share its traffic instead of failing to start.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddListeningPort(config.listen, *credentials, &port_);
+    // The same parser as the HTTP servers and check-config: an IP address
+    // (gRPC alone would also resolve host names).
+    absl::StatusOr<ListenAddress> listen = ParseListenAddress(config.listen);
+    if (!listen.ok()) return listen.status();
+    const std::string address =
+        absl::StrContains(listen->ip, ':')
+            ? absl::StrCat("[", listen->ip, "]:", listen->port)
+            : absl::StrCat(listen->ip, ":", listen->port);
+    builder.AddListeningPort(address, *credentials, &port_);
     builder.RegisterService(&keda_);
     builder.RegisterService(&api_);
     server_ = builder.BuildAndStart();

@@ -5,6 +5,7 @@
 #include "ballast/server/http_server.h"
 
 #include "ballast/core/clock.h"
+#include "ballast/core/listen_address.h"
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
@@ -224,31 +225,15 @@ PeerInfo TlsPeer(SSL* ssl, std::string remote) {
 }
 
 absl::StatusOr<tcp::endpoint> ParseListen(absl::string_view listen) {
-  const size_t colon = listen.rfind(':');
-  if (colon == absl::string_view::npos) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", listen, "\" is not host:port"));
-  }
-  absl::string_view host = listen.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]")) {
-    host = host.substr(1, host.size() - 2);
-  }
-  int port = 0;
-  if (!absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
-      port > 65535) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("listen address \"", listen, "\" has a bad port"));
-  }
-  if (host.empty()) host = "0.0.0.0";
-  if (host == "localhost") host = "127.0.0.1";
+  absl::StatusOr<ListenAddress> parsed = ParseListenAddress(listen);
+  if (!parsed.ok()) return parsed.status();
   error_code ec;
-  const asio::ip::address address =
-      asio::ip::make_address(std::string(host), ec);
+  const asio::ip::address address = asio::ip::make_address(parsed->ip, ec);
   if (ec) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "listen address \"", listen, "\": host must be an IP address"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen address \"", listen, "\": ", ec.message()));
   }
-  return tcp::endpoint(address, static_cast<uint16_t>(port));
+  return tcp::endpoint(address, static_cast<uint16_t>(parsed->port));
 }
 
 bool IsHttpParseError(const error_code& ec) {

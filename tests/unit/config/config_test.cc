@@ -870,8 +870,23 @@ targets: []
           "missing",
           "t.yaml:3:9: server.grpc: give both tlsCertFile and tlsKeyFile, or "
           "neither",
-          "t.yaml:4:23: server.telemetry.listen: invalid value 'nowhere': "
-          "expected host:port, e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
+          "t.yaml:4:23: server.telemetry.listen: listen address \"nowhere\" "
+          "is not host:port; e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
+}
+
+// check-config uses the servers' own parser: a host name passes neither
+// (serve binds an address, so it would refuse to start).
+TEST(ConfigServer, ListenAddressesAreWhatTheServersBind) {
+  EXPECT_THAT(
+      Errors(R"(server:
+  grpc: {listen: "ballast.example.com:9090"}
+  telemetry: {listen: "[::1]:8080"}
+targets: []
+)"),
+      ElementsAre("t.yaml:2:18: server.grpc.listen: listen address "
+                  "\"ballast.example.com:9090\": host must be an IP address "
+                  "(IPv6 in brackets), localhost, or empty for every "
+                  "interface; e.g. 0.0.0.0:8080 (port 0 picks a free port)"));
 }
 
 }  // namespace
