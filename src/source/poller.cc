@@ -84,6 +84,7 @@ absl::StatusOr<CeleryRedisSourceOptions> RedisOptionsFor(
   o.redis.tls = c.tls.enabled;
   o.redis.ca_file = c.tls.ca_file;
   o.redis.server_name = c.tls.server_name;
+  o.redis.insecure_skip_verify = c.tls.insecure_skip_verify;
   o.redis.connect_timeout = absl::Milliseconds(c.connect_timeout_ms);
   o.redis.command_timeout = absl::Milliseconds(c.timeout_ms);
   o.broker.priority_steps.assign(c.priority_steps.begin(),

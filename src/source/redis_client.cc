@@ -268,6 +268,14 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 
   void ConfigureTls() {
     error_code ec;
+    if (options_.insecure_skip_verify) {
+      ssl_ctx_.set_verify_mode(ssl::verify_none, ec);
+      if (ec) {
+        config_error_ = absl::InvalidArgumentError(
+            absl::StrCat(Prefix(), "TLS setup: ", ec.message()));
+      }
+      return;
+    }
     ssl_ctx_.set_verify_mode(ssl::verify_peer, ec);
     if (!ec) {
       if (options_.ca_file.empty()) {
@@ -366,7 +374,9 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     const std::string& name =
         options_.server_name.empty() ? options_.host : options_.server_name;
     SSL_set_tlsext_host_name(conn->stream.native_handle(), name.c_str());
-    conn->stream.set_verify_callback(ssl::host_name_verification(name));
+    if (!options_.insecure_skip_verify) {
+      conn->stream.set_verify_callback(ssl::host_name_verification(name));
+    }
     conn->stream.async_handshake(
         ssl::stream_base::client,
         [this, self = shared_from_this(), conn](const error_code& ec) {

@@ -73,6 +73,9 @@ struct RedisOptions {
   bool tls = false;
   std::string ca_file;      // PEM CAs to verify the server; empty: system CAs
   std::string server_name;  // SNI and certificate name; empty: host
+  // No check of the server's certificate or name (tls.insecureSkipVerify:
+  // for tests; the traffic is still encrypted, but to whoever answers).
+  bool insecure_skip_verify = false;
   absl::Duration connect_timeout = absl::Seconds(2);  // resolve..AUTH/SELECT
   absl::Duration command_timeout = absl::Milliseconds(500);  // one pipeline
   // After a failure the client waits backoff_initial, doubling up to

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -329,6 +330,30 @@ TEST_F(RedisTlsTest, RejectsWrongNameAndUnknownCa) {
   missing_ca.ca_file = dir_.path() + "/nope.pem";
   r = source::RunPipelineSync(missing_ca, {{"PING"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// tls.insecureSkipVerify reaches the client: the config's key, through the
+// poller, to the handshake. `ballast probe` reads the backlog from a server
+// whose CA it was not given only when the key says so.
+TEST_F(RedisTlsTest, InsecureSkipVerifyFromTheConfigReachesTheClient) {
+  const std::string config = dir_.path() + "/ballast.yaml";
+  const auto write = [&](const std::string& tls) {
+    std::ofstream(config) << "sources:\n  redis:\n    main: {address: "
+                             "\"127.0.0.1:"
+                          << tls_port_ << "\", tls: " << tls
+                          << "}\ntargets:\n  - name: w\n    maxReplicas: "
+                             "5\n    inputs:\n      - {name: backlog, "
+                             "celery: {source: main, queues: [q]}, "
+                             "averageValue: 1}\n";
+  };
+  write("{insecureSkipVerify: true}");
+  absl::StatusOr<std::string> out =
+      RunCommand({BALLAST_BINARY, "probe", "--config", config});
+  ASSERT_TRUE(out.ok()) << out.status();
+  EXPECT_THAT(*out, HasSubstr("backlog"));
+  write("{}");  // verified against the system CAs: refused
+  out = RunCommand({BALLAST_BINARY, "probe", "--config", config});
+  EXPECT_FALSE(out.ok());
 }
 
 }  // namespace
