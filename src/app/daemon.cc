@@ -225,12 +225,16 @@ class Daemon::Impl {
     return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
   }
 
-  // Reverse order of start. The HTTP servers finish in-flight requests for up
-  // to `grace`; then the io_context stops (idle source connections would
-  // otherwise keep it running).
+  // Every server stops within one shared grace: the HTTP servers close their
+  // idle connections at once and finish in-flight requests for up to
+  // `grace` (asynchronously, on the io threads), while gRPC ends its streams
+  // and waits for its calls up to the same deadline; then the io_context
+  // stops (idle source connections would otherwise keep it running). One
+  // after the other, a slow gRPC shutdown would delay the HTTP servers' by
+  // its whole grace.
   void StopServers() {
     const absl::Duration grace = absl::Seconds(3);
-    if (grpc_) grpc_->Shutdown(absl::Now() + grace);
+    const absl::Time deadline = absl::Now() + grace;
     auto pending = std::make_shared<std::atomic<int>>(1);
     auto one_done = [this, pending] {
       if (--*pending == 0) io_.stop();
@@ -241,6 +245,7 @@ class Daemon::Impl {
     }
     if (external_metrics_) external_metrics_->Stop(grace, one_done);
     if (telemetry_) telemetry_->Stop(grace, one_done);
+    if (grpc_) grpc_->Shutdown(deadline);
     one_done();
   }
 
