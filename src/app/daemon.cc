@@ -416,17 +416,26 @@ class Daemon::Impl {
     // The poller stays alive until its callback has run, even if a reload
     // replaces it meanwhile; it is released on the strand, never inside its
     // own callback.
-    poller_->Poll(options_.clock(), [this, generation, keep = poller_](
-                                        source::PollResult result) mutable {
-      asio::post(strand_, [this, generation, result = std::move(result),
-                           keep = std::move(keep)]() mutable {
-        polling_ = false;
-        if (generation == config_generation_ && !stopping_) {
-          OnPoll(result);
-        }
-        keep.reset();
-      });
-    });
+    poller_->Poll(
+        options_.clock(),
+        [this, generation, keep = poller_](source::PollResult result) mutable {
+          asio::post(strand_, [this, generation, result = std::move(result),
+                               keep = std::move(keep)]() mutable {
+            polling_ = false;
+            if (generation == config_generation_ && !stopping_) {
+              OnPoll(result);
+            }
+            keep.reset();
+          });
+        },
+        TickBudget());
+  }
+
+  // A tick ends within 90 % of the poll interval, so that a source slower
+  // than the poll (its own timeout longer than the interval) holds back only
+  // its own readings and the next tick still starts on time.
+  absl::Duration TickBudget() const {
+    return absl::Seconds(config_->server.poll_interval_seconds) * 0.9;
   }
 
   void OnPoll(const source::PollResult& result) {

@@ -123,6 +123,9 @@ void DaemonMetrics::ObserveTarget(const store::TargetState& state,
   const std::string& name = state.spec.name;
   TargetSeries& s = SeriesOf(name);
   for (const store::InputValue& input : state.inputs) {
+    // No series before the input's first good read: a gauge created at 0
+    // would read as a fresh zero on a dashboard.
+    if (!input.value) continue;
     auto [value, added] = s.input_value.try_emplace(input.name, nullptr);
     if (added) {
       value->second =
@@ -130,11 +133,8 @@ void DaemonMetrics::ObserveTarget(const store::TargetState& state,
       s.input_age[input.name] =
           &input_age_.Add({{"target", name}, {"input", input.name}});
     }
-    if (input.value) {
-      value->second->Set(*input.value);
-      s.input_age[input.name]->Set(
-          absl::ToDoubleSeconds(now - input.sampled_at));
-    }
+    value->second->Set(*input.value);
+    s.input_age[input.name]->Set(absl::ToDoubleSeconds(now - input.sampled_at));
   }
   if (!state.latest) return;
   s.recommended->Set(state.latest->replicas);

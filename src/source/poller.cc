@@ -19,6 +19,7 @@
 #include "ballast/source/kubernetes_scale.h"
 #include "ballast/source/prometheus_client.h"
 #include "boost/asio/io_context.hpp"
+#include "boost/asio/steady_timer.hpp"
 
 namespace ballast::source {
 namespace {
@@ -134,11 +135,15 @@ class PollState {
  public:
   PollState(PollResult result, int pending,
             absl::AnyInvocable<void(PollResult)> done)
-      : result_(std::move(result)), pending_(pending), done_(std::move(done)) {}
+      : result_(std::move(result)),
+        pending_(pending),
+        source_done_(result_.sources.size(), false),
+        done_(std::move(done)) {}
 
   // Stores `value` at `slot` and accounts it to source `source`.
   void Record(size_t source, Slot slot, absl::StatusOr<double> value) {
     absl::MutexLock lock(&mu_);
+    if (finished_) return;  // the budget ran out: this tick is gone
     SourcePoll& s = result_.sources[source];
     ++s.reads;
     if (!value.ok()) {
@@ -169,8 +174,34 @@ class PollState {
     PollResult result;
     {
       absl::MutexLock lock(&mu_);
+      if (finished_) return;
       result_.sources[source].duration = took;
+      source_done_[source] = true;
       if (--pending_ > 0) return;
+      finished_ = true;
+      done = std::move(done_);
+      result = std::move(result_);
+    }
+    done(std::move(result));
+  }
+
+  // The tick's budget has passed: every source still out is counted as a
+  // deadline_exceeded error, the readings it owed keep the placeholder
+  // error Poll gave them, and the tick ends now.
+  void Expire(absl::Duration budget) {
+    absl::AnyInvocable<void(PollResult)> done;
+    PollResult result;
+    {
+      absl::MutexLock lock(&mu_);
+      if (finished_) return;
+      finished_ = true;
+      for (size_t i = 0; i < source_done_.size(); ++i) {
+        if (source_done_[i]) continue;
+        SourcePoll& s = result_.sources[i];
+        s.duration = budget;
+        ++s.errors;
+        s.error_kinds.push_back(ErrorKind(absl::DeadlineExceededError("")));
+      }
       done = std::move(done_);
       result = std::move(result_);
     }
@@ -181,6 +212,8 @@ class PollState {
   absl::Mutex mu_;
   PollResult result_ ABSL_GUARDED_BY(mu_);
   int pending_ ABSL_GUARDED_BY(mu_);
+  std::vector<bool> source_done_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
   absl::AnyInvocable<void(PollResult)> done_;
   const std::chrono::steady_clock::time_point started_ =
       std::chrono::steady_clock::now();
@@ -243,9 +276,15 @@ class Poller::Impl {
     return absl::OkStatus();
   }
 
-  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done) {
+  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done,
+            absl::Duration budget) {
     PollResult result;
     result.time = now;
+    // What a reading is when its source has not answered within `budget`.
+    const absl::Status late = absl::DeadlineExceededError(absl::StrCat(
+        "no answer within this tick's ", absl::FormatDuration(budget),
+        " (pollIntervalSeconds); the source is slower than the "
+        "poll"));
     for (const config::TargetConfig& target : config_.targets) {
       TargetReadings& r = result.targets.emplace_back();
       r.target = target.spec.name;
@@ -253,6 +292,15 @@ class Poller::Impl {
                       absl::FailedPreconditionError(
                           "input has no source (celery or prometheus); only "
                           "`ballast simulate` can feed it"));
+      for (size_t i = 0; i < target.sources.size(); ++i) {
+        if (target.sources[i].celery || target.sources[i].prometheus) {
+          r.inputs[i] = late;
+        }
+      }
+      if (target.current_replicas.prometheus ||
+          target.current_replicas.kubernetes) {
+        r.current_replicas = late;
+      }
     }
     for (const RedisGroup& g : redis_) {
       result.sources.push_back({.kind = "redis", .name = g.name});
@@ -269,6 +317,16 @@ class Poller::Impl {
     }
     auto state = std::make_shared<PollState>(std::move(result), sources,
                                              std::move(done));
+    if (budget != absl::InfiniteDuration()) {
+      // The timer lives in its own handler; Expire does nothing if the tick
+      // ended first.
+      auto timer = std::make_shared<boost::asio::steady_timer>(
+          io_, absl::ToChronoNanoseconds(budget));
+      timer->async_wait(
+          [state, timer, budget](const boost::system::error_code& ec) {
+            if (!ec) state->Expire(budget);
+          });
+    }
     size_t index = 0;
     for (RedisGroup& g : redis_) PollRedis(g, index++, state);
     for (auto& [name, client] : prometheus_) {
@@ -383,8 +441,9 @@ absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
   return std::unique_ptr<Poller>(new Poller(std::move(impl)));
 }
 
-void Poller::Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done) {
-  impl_->Poll(now, std::move(done));
+void Poller::Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done,
+                  absl::Duration budget) {
+  impl_->Poll(now, std::move(done), budget);
 }
 
 absl::StatusOr<PollResult> Poller::PollOnce(const config::Config& config) {
@@ -392,7 +451,9 @@ absl::StatusOr<PollResult> Poller::PollOnce(const config::Config& config) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = Create(io, config);
   if (!poller.ok()) return poller.status();
   std::optional<PollResult> result;
-  (*poller)->Poll(absl::Now(), [&](PollResult r) { result = std::move(r); });
+  (*poller)->Poll(
+      absl::Now(), [&](PollResult r) { result = std::move(r); },
+      absl::InfiniteDuration());
   // Run until the poll is done, not until the clients' idle connections
   // and timers are gone.
   while (!result && io.run_one() > 0) {

@@ -79,8 +79,13 @@ class Poller {
   Poller& operator=(const Poller&) = delete;
 
   // Reads everything once; `done` runs once, when every source has answered
-  // or timed out. Evaluates PromQL at `now`.
-  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done);
+  // or timed out, or when `budget` has passed, whichever is first: a source
+  // slower than the budget (a Kubernetes API that takes seconds) then
+  // stalls only its own readings, which are DeadlineExceeded for this tick,
+  // not every other source's. Its late answers are dropped. Evaluates PromQL
+  // at `now`.
+  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done,
+            absl::Duration budget = absl::InfiniteDuration());
 
   // One poll on a private io_context, for the CLI.
   static absl::StatusOr<PollResult> PollOnce(const config::Config& config);
