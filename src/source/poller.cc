@@ -281,10 +281,15 @@ class Poller::Impl {
     PollResult result;
     result.time = now;
     // What a reading is when its source has not answered within `budget`.
-    const absl::Status late = absl::DeadlineExceededError(absl::StrCat(
-        "no answer within this tick's ", absl::FormatDuration(budget),
-        " (pollIntervalSeconds); the source is slower than the "
-        "poll"));
+    // Without a budget every source answers every reading it owes, so the
+    // placeholder is never seen unless a source skips one.
+    const absl::Status late =
+        budget == absl::InfiniteDuration()
+            ? absl::InternalError("the source gave no reading for this input")
+            : absl::DeadlineExceededError(absl::StrCat(
+                  "no answer within this tick's ", absl::FormatDuration(budget),
+                  " (pollIntervalSeconds); the source is slower than the "
+                  "poll"));
     for (const config::TargetConfig& target : config_.targets) {
       TargetReadings& r = result.targets.emplace_back();
       r.target = target.spec.name;
