@@ -63,14 +63,14 @@ int main(int argc, char** argv) {
   if (!absl::GetFlag(FLAGS_dump_path).empty()) {
     ballast::server::ExternalMetricsApi api(
         store, {.trust_all_clients_for_benchmark = true});
-    ballast::server::HttpRequest request{.method = "GET"};
+    ballast::net::HttpRequest request{.method = "GET"};
     const std::string path = absl::GetFlag(FLAGS_dump_path);
     request.target = path;
     request.path = path.substr(0, path.find('?'));
     if (path.find('?') != std::string::npos) {
       request.query = path.substr(path.find('?') + 1);
     }
-    ballast::server::HttpResponse response = api.Handle(request, {});
+    ballast::net::HttpResponse response = api.Handle(request, {});
     std::ofstream(absl::GetFlag(FLAGS_dump_file)) << response.body;
     if (response.status != 200) {
       std::cerr << "dump: status " << response.status << ": " << response.body

@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ballast/net/redis_client.h"
 #include "ballast/source/celery_backlog.h"
-#include "ballast/source/redis_client.h"
 #include "benchmark/benchmark.h"
 #include "integration/common/process.h"
 
@@ -32,10 +32,10 @@ std::vector<std::string> Queues(int n) {
   return queues;
 }
 
-RedisOptions Options() {
-  return RedisOptions{.host = "127.0.0.1",
-                      .port = g_port,
-                      .command_timeout = absl::Seconds(10)};
+net::RedisOptions Options() {
+  return net::RedisOptions{.host = "127.0.0.1",
+                           .port = g_port,
+                           .command_timeout = absl::Seconds(10)};
 }
 
 // Runs `io` until `done` is set.
@@ -48,12 +48,12 @@ void BM_BacklogPipeline(benchmark::State& state) {
       Queues(static_cast<int>(state.range(0)));
   const CeleryBrokerOptions broker;
   boost::asio::io_context io;
-  RedisClient client(io, Options());
+  net::RedisClient client(io, Options());
   int64_t total = 0;
   for (auto _ : state) {
     bool done = false;
     client.Pipeline(BacklogCommands(queues, broker),
-                    [&](absl::StatusOr<std::vector<RedisReply>> replies) {
+                    [&](absl::StatusOr<std::vector<net::RedisReply>> replies) {
                       done = true;
                       if (!replies.ok()) {
                         return state.SkipWithError(
@@ -118,8 +118,8 @@ int main(int argc, char** argv) {
     fill.push_back({"LPUSH", q, "m", "m", "m", "m", "m"});
     fill.push_back({"LPUSH", q + "\x06\x16" + "9", "m", "m", "m"});
   }
-  absl::StatusOr<std::vector<ballast::source::RedisReply>> filled =
-      ballast::source::RunPipelineSync(ballast::source::Options(), fill);
+  absl::StatusOr<std::vector<ballast::net::RedisReply>> filled =
+      ballast::net::RunPipelineSync(ballast::source::Options(), fill);
   if (!filled.ok()) {
     std::cerr << "populate: " << filled.status() << "\n";
     return EXIT_FAILURE;

@@ -66,7 +66,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static Fixture* const fixture = new Fixture;
   FuzzedDataProvider in(data, size);
   const uint8_t flags = in.ConsumeIntegral<uint8_t>();
-  server::HttpRequest request;
+  net::HttpRequest request;
   request.method = (flags & 1) ? in.ConsumeRandomLengthString(8) : "GET";
   request.path = in.ConsumeRandomLengthString(256);
   request.query = in.ConsumeRandomLengthString(256);
@@ -80,14 +80,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                  in.ConsumeRandomLengthString(64));
   }
   request.body = in.ConsumeRemainingBytesAsString();
-  server::PeerInfo peer{.remote_address = "127.0.0.1:40000", .tls = true};
+  net::PeerInfo peer{.remote_address = "127.0.0.1:40000", .tls = true};
   if (flags & 2) {
     peer.client_cert_verified = true;
     peer.client_common_name = (flags & 4) ? "front-proxy-client" : "mallory";
   }
   const server::ExternalMetricsApi& api =
       (flags & 8) ? *fixture->trusting : *fixture->api;
-  const server::HttpResponse r = api.Handle(request, peer);
+  const net::HttpResponse r = api.Handle(request, peer);
   if (r.status < 200 || r.status >= 600) std::abort();
   if (absl::StrContains(r.content_type, "json") &&
       !source::ParseJson(r.body).ok()) {

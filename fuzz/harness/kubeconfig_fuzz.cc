@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       nl != absl::string_view::npos && nl < 64 && text.substr(0, 2) == "#@") {
     context = text.substr(2, nl - 2);
   }
-  absl::StatusOr<ballast::source::HttpClientOptions> options =
+  absl::StatusOr<ballast::net::HttpClientOptions> options =
       ballast::source::KubeconfigClientOptions(text, "/nonexistent/kube",
                                                context);
   if (options.ok()) (void)options->base_url.size();

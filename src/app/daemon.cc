@@ -1,4 +1,4 @@
-#include "app/daemon.h"
+#include "daemon.h"
 
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -16,7 +16,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
-#include "app/daemon_metrics.h"
 #include "ballast/config/config.h"
 #include "ballast/engine/engine.h"
 #include "ballast/server/external_metrics_server.h"
@@ -30,6 +29,7 @@
 #include "boost/asio/signal_set.hpp"
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
+#include "daemon_metrics.h"
 #include "prometheus/registry.h"
 
 namespace ballast::app {
@@ -165,12 +165,12 @@ class Daemon::Impl {
     }
     if (s.external_metrics) {
       using Mode = config::ExternalMetricsServerConfig;
-      std::optional<source::HttpClientOptions> kubernetes;
+      std::optional<net::HttpClientOptions> kubernetes;
       if (s.external_metrics->authentication_mode ==
               Mode::AuthenticationMode::kCluster ||
           s.external_metrics->authorization_mode ==
               Mode::AuthorizationMode::kDelegated) {
-        absl::StatusOr<source::HttpClientOptions> client =
+        absl::StatusOr<net::HttpClientOptions> client =
             source::KubernetesClientOptions(config_->kubernetes);
         if (!client.ok()) {
           return Annotate(client.status(),

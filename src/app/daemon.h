@@ -15,8 +15,8 @@
 #include <memory>
 #include <string>
 
-#include "app/log.h"
 #include "ballast/core/clock.h"
+#include "log.h"
 
 namespace ballast::app {
 

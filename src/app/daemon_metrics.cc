@@ -1,4 +1,4 @@
-#include "app/daemon_metrics.h"
+#include "daemon_metrics.h"
 
 #include <iterator>
 #include <string_view>

@@ -1,4 +1,4 @@
-#include "app/flags.h"
+#include "flags.h"
 
 namespace ballast::app {
 

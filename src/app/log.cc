@@ -1,4 +1,4 @@
-#include "app/log.h"
+#include "log.h"
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"

@@ -6,12 +6,12 @@
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "app/flags.h"
 #include "ballast/app/commands.h"
 #include "ballast/config/config.h"
 #include "ballast/core/json_text.h"
 #include "ballast/sim/format.h"
 #include "ballast/source/poller.h"
+#include "flags.h"
 
 namespace ballast::app {
 namespace {

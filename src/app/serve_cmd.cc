@@ -2,10 +2,10 @@
 #include <iostream>
 #include <string>
 
-#include "app/daemon.h"
-#include "app/flags.h"
-#include "app/log.h"
 #include "ballast/app/commands.h"
+#include "daemon.h"
+#include "flags.h"
+#include "log.h"
 
 namespace ballast::app {
 namespace {

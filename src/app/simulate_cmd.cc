@@ -17,7 +17,6 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "app/flags.h"
 #include "ballast/app/commands.h"
 #include "ballast/config/config.h"
 #include "ballast/engine/engine.h"
@@ -26,6 +25,7 @@
 #include "ballast/sim/report.h"
 #include "ballast/sim/simulator.h"
 #include "ballast/sim/trace.h"
+#include "flags.h"
 
 namespace ballast::app {
 namespace {

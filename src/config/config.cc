@@ -18,8 +18,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "ballast/core/listen_address.h"
-#include "ballast/core/url_text.h"
+#include "ballast/net/listen_address.h"
+#include "ballast/net/url_text.h"
 #include "yaml_reader.h"
 
 namespace ballast::config {
@@ -87,8 +87,9 @@ bool ReadChecked(MapReader& r, absl::string_view key, std::string* out,
   std::string text;
   if (!r.Read(key, &text, internal::kAnyNumber, need)) return false;
   if (!valid(text)) {
-    r.Error(*r.Find(key), absl::StrCat("invalid value '",
-                                       RedactUrlUserinfo(text), "': ", rule));
+    r.Error(*r.Find(key),
+            absl::StrCat("invalid value '", net::RedactUrlUserinfo(text),
+                         "': ", rule));
     return false;
   }
   *out = std::move(text);
@@ -178,7 +179,7 @@ class Loader {
                 if (ReadChecked(r, "url", &c.url, IsHttpUrl,
                                 "expected an http:// or https:// URL")) {
                   c.tls.enabled = absl::StartsWith(c.url, "https://");
-                  if (UrlUserinfoEnd(c.url) != 0) {
+                  if (net::UrlUserinfoEnd(c.url) != 0) {
                     r.Error(*r.Find("url"),
                             "credentials in the URL are not accepted: use "
                             "basicAuth or bearerTokenFile");
@@ -215,7 +216,7 @@ class Loader {
     } else if (!absl::ConsumePrefix(&rest, "redis://") &&
                absl::StrContains(rest, "://")) {
       r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", RedactUrlUserinfo(text),
+              absl::StrCat("invalid value '", net::RedactUrlUserinfo(text),
                            "': expected host:port, redis://host:port[/db] or "
                            "rediss://host:port[/db]"));
       return;
@@ -234,13 +235,13 @@ class Loader {
       if (!absl::SimpleAtoi(rest.substr(slash + 1), &c.db) || c.db < 0) {
         r.Error(*r.Find("address"),
                 absl::StrCat("invalid database '", rest.substr(slash + 1),
-                             "' in '", RedactUrlUserinfo(text), "'"));
+                             "' in '", net::RedactUrlUserinfo(text), "'"));
       }
       rest = rest.substr(0, slash);
     }
     if (!IsHostPort(rest)) {
       r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", RedactUrlUserinfo(text),
+              absl::StrCat("invalid value '", net::RedactUrlUserinfo(text),
                            "': expected host:port, e.g. 127.0.0.1:6379"));
       return;
     }
@@ -370,7 +371,7 @@ class Loader {
   static void ReadListen(MapReader& r, std::string* out) {
     std::string text;
     if (!r.Read("listen", &text, internal::kAnyNumber)) return;
-    if (absl::Status s = ParseListenAddress(text).status(); !s.ok()) {
+    if (absl::Status s = net::ParseListenAddress(text).status(); !s.ok()) {
       r.Error(*r.Find("listen"),
               absl::StrCat(s.message(),
                            "; e.g. 0.0.0.0:8080 (port 0 picks a free port)"));

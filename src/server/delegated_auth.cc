@@ -89,7 +89,7 @@ std::string UnescapeExtraKey(absl::string_view key) {
 
 }  // namespace
 
-absl::StatusOr<RemoteUser> UserFromHeaders(const HttpRequest& request,
+absl::StatusOr<RemoteUser> UserFromHeaders(const net::HttpRequest& request,
                                            const RequestHeaderConfig& config) {
   RemoteUser user;
   for (const std::string& header : config.username_headers) {
@@ -169,11 +169,11 @@ absl::StatusOr<FrontProxyTrust> ParseAuthenticationConfigMap(
   return trust;
 }
 
-RequestAttributes AttributesOf(const HttpRequest& request) {
+RequestAttributes AttributesOf(const net::HttpRequest& request) {
   std::vector<std::string> parts;
   for (absl::string_view s :
        absl::StrSplit(request.path, '/', absl::SkipEmpty())) {
-    absl::StatusOr<std::string> decoded = DecodePathSegment(s);
+    absl::StatusOr<std::string> decoded = net::DecodePathSegment(s);
     parts.push_back(decoded.ok() ? *decoded : std::string(s));
   }
   const std::string method = absl::AsciiStrToUpper(request.method);
@@ -238,8 +238,8 @@ absl::StatusOr<AuthorizationDecision> ParseSubjectAccessReviewResponse(
     return absl::UnavailableError(absl::StrCat(
         "SubjectAccessReview: HTTP ", http_status, ": ",
         message != nullptr && message->IsString()
-            ? source::Shorten(message->AsString(), 300)
-            : source::Shorten(body, 200),
+            ? net::Shorten(message->AsString(), 300)
+            : net::Shorten(body, 200),
         http_status == 403 ? " (ballast's service account needs create on "
                              "subjectaccessreviews: system:auth-delegator)"
                            : ""));
@@ -321,7 +321,7 @@ size_t AuthorizationCache::size() const {
 }
 
 SubjectAccessReviewAuthorizer::SubjectAccessReviewAuthorizer(
-    std::unique_ptr<source::HttpClient> http, Options options)
+    std::unique_ptr<net::HttpClient> http, Options options)
     : http_(std::move(http)),
       options_(std::move(options)),
       cache_(std::make_shared<AuthorizationCache>(options_.allowed_ttl,
@@ -329,11 +329,11 @@ SubjectAccessReviewAuthorizer::SubjectAccessReviewAuthorizer(
 
 absl::StatusOr<std::unique_ptr<SubjectAccessReviewAuthorizer>>
 SubjectAccessReviewAuthorizer::Create(boost::asio::io_context& io,
-                                      source::HttpClientOptions client,
+                                      net::HttpClientOptions client,
                                       Options options) {
   client.max_body_bytes = size_t{1} << 20;
-  absl::StatusOr<std::unique_ptr<source::HttpClient>> http =
-      source::HttpClient::Create(io, std::move(client));
+  absl::StatusOr<std::unique_ptr<net::HttpClient>> http =
+      net::HttpClient::Create(io, std::move(client));
   if (!http.ok()) return http.status();
   return std::unique_ptr<SubjectAccessReviewAuthorizer>(
       new SubjectAccessReviewAuthorizer(*std::move(http), std::move(options)));
@@ -363,7 +363,7 @@ void SubjectAccessReviewAuthorizer::Authorize(
                .content_type = "application/json"},
               [cache = cache_, user, attributes, now_fn = options_.now,
                done = std::move(done)](
-                  absl::StatusOr<source::HttpResponse> response) mutable {
+                  absl::StatusOr<net::HttpResponse> response) mutable {
                 if (!response.ok()) {
                   std::move(done)(absl::UnavailableError(
                       absl::StrCat("cannot ask the API server for a "

@@ -41,7 +41,7 @@ std::string GroupFields() {
                       version);
 }
 
-HttpResponse JsonResponse(std::string body) {
+net::HttpResponse JsonResponse(std::string body) {
   return {.status = 200, .content_type = kJson, .body = std::move(body)};
 }
 
@@ -123,7 +123,7 @@ std::vector<std::string> SplitPath(absl::string_view path) {
 
 }  // namespace
 
-HttpResponse StatusResponse(const absl::Status& status) {
+net::HttpResponse StatusResponse(const absl::Status& status) {
   const HttpError error = ToHttpError(status);
   return {.status = error.code,
           .content_type = kJson,
@@ -166,7 +166,7 @@ absl::string_view ExternalMetricsApi::PathKind(absl::string_view path) {
 }
 
 absl::StatusOr<RemoteUser> ExternalMetricsApi::Authenticate(
-    const HttpRequest& request, const PeerInfo& peer) const {
+    const net::HttpRequest& request, const net::PeerInfo& peer) const {
   if (options_.trust_all_clients_for_benchmark) {
     return RemoteUser{.name = "benchmark"};
   }
@@ -189,10 +189,10 @@ absl::StatusOr<RemoteUser> ExternalMetricsApi::Authenticate(
   return UserFromHeaders(request, *config);
 }
 
-std::optional<HttpResponse> ExternalMetricsApi::Unauthenticated(
-    const HttpRequest& request) const {
+std::optional<net::HttpResponse> ExternalMetricsApi::Unauthenticated(
+    const net::HttpRequest& request) const {
   const absl::string_view kind = PathKind(request.path);
-  if (kind == "health") return HttpResponse{.status = 200, .body = "ok"};
+  if (kind == "health") return net::HttpResponse{.status = 200, .body = "ok"};
   if (kind == "openapi") {
     return StatusResponse(absl::NotFoundError(
         absl::StrCat("the server could not find ", request.path)));
@@ -200,9 +200,9 @@ std::optional<HttpResponse> ExternalMetricsApi::Unauthenticated(
   return std::nullopt;
 }
 
-HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
-                                        const PeerInfo& peer) const {
-  if (std::optional<HttpResponse> open = Unauthenticated(request)) {
+net::HttpResponse ExternalMetricsApi::Handle(const net::HttpRequest& request,
+                                             const net::PeerInfo& peer) const {
+  if (std::optional<net::HttpResponse> open = Unauthenticated(request)) {
     return *std::move(open);
   }
   absl::StatusOr<RemoteUser> user = Authenticate(request, peer);
@@ -210,22 +210,23 @@ HttpResponse ExternalMetricsApi::Handle(const HttpRequest& request,
   return Serve(request);
 }
 
-HttpResponse ExternalMetricsApi::Serve(const HttpRequest& request) const {
+net::HttpResponse ExternalMetricsApi::Serve(
+    const net::HttpRequest& request) const {
   if (request.method != "GET") {
     return StatusResponse(absl::UnimplementedError(absl::StrCat(
         "method ", request.method, " is not supported; this API is GET only")));
   }
   std::vector<std::string> segments;
   for (const std::string& raw : SplitPath(request.path)) {
-    absl::StatusOr<std::string> segment = DecodePathSegment(raw);
+    absl::StatusOr<std::string> segment = net::DecodePathSegment(raw);
     if (!segment.ok()) return StatusResponse(segment.status());
     segments.push_back(*std::move(segment));
   }
   return Route(request, segments);
 }
 
-HttpResponse ExternalMetricsApi::Route(
-    const HttpRequest& request,
+net::HttpResponse ExternalMetricsApi::Route(
+    const net::HttpRequest& request,
     const std::vector<std::string>& segments) const {
   const bool in_group = segments.size() >= 2 && segments[0] == "apis" &&
                         segments[1] == kExternalMetricsGroup;
@@ -259,8 +260,8 @@ HttpResponse ExternalMetricsApi::Route(
       "the server could not find the requested resource ", request.path)));
 }
 
-HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
-                                        absl::string_view query) const {
+net::HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
+                                             absl::string_view query) const {
   const std::string name = absl::AsciiStrToLower(metric);
   if (name != kRecommendedReplicasMetric && name != kInputMetric) {
     return StatusResponse(absl::NotFoundError(absl::StrCat(
@@ -268,7 +269,7 @@ HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
         "\"; served metrics: ", absl::StrJoin(ServedMetrics(), ", "))));
   }
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      ParseQuery(query);
+      net::ParseQuery(query);
   if (!params.ok()) return StatusResponse(params.status());
   LabelSelector selector;
   for (const auto& [key, value] : *params) {

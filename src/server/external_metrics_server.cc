@@ -99,7 +99,7 @@ struct ExternalMetricsServer::TrustFollower
   void Read(std::function<void(const absl::Status&)> done) {
     http->Send({.target = kAuthenticationConfigMapPath},
                [weak = weak_from_this(), done = std::move(done)](
-                   absl::StatusOr<source::HttpResponse> response) {
+                   absl::StatusOr<net::HttpResponse> response) {
                  auto self = weak.lock();
                  if (!self) return;
                  absl::Status status = self->Apply(response);
@@ -107,15 +107,15 @@ struct ExternalMetricsServer::TrustFollower
                });
   }
 
-  absl::Status Apply(const absl::StatusOr<source::HttpResponse>& response) {
+  absl::Status Apply(const absl::StatusOr<net::HttpResponse>& response) {
     absl::MutexLock lock(&mu);
     absl::StatusOr<FrontProxyTrust> trust =
         !response.ok() ? absl::StatusOr<FrontProxyTrust>(response.status())
         : response->status != 200
             ? absl::StatusOr<FrontProxyTrust>(absl::Status(
-                  source::CodeForHttpStatus(response->status),
+                  net::CodeForHttpStatus(response->status),
                   absl::StrCat("HTTP ", response->status, ": ",
-                               source::Shorten(response->body, 300),
+                               net::Shorten(response->body, 300),
                                response->status == 403
                                    ? " (ballast's service account needs the "
                                      "extension-apiserver-authentication-"
@@ -174,10 +174,10 @@ struct ExternalMetricsServer::TrustFollower
 
   boost::asio::steady_timer timer;
   const absl::Duration interval;
-  std::unique_ptr<source::HttpClient> http;
-  std::shared_ptr<TlsContextSource> tls;
+  std::unique_ptr<net::HttpClient> http;
+  std::shared_ptr<net::TlsContextSource> tls;
   ExternalMetricsApi* api = nullptr;
-  HttpServer* http_server = nullptr;
+  net::HttpServer* http_server = nullptr;
   std::shared_ptr<Metrics> metrics;
   std::function<void(const absl::Status&)> on_change;
   absl::Mutex mu;  // a refresh may run beside the timer's read
@@ -207,8 +207,8 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
   std::unique_ptr<ExternalMetricsServer> server(new ExternalMetricsServer());
   server->metrics_ = std::make_shared<Metrics>(registry);
   std::weak_ptr<Metrics> weak_metrics = server->metrics_;
-  absl::StatusOr<std::shared_ptr<TlsContextSource>> tls =
-      TlsContextSource::Create(
+  absl::StatusOr<std::shared_ptr<net::TlsContextSource>> tls =
+      net::TlsContextSource::Create(
           {.cert_file = cfg.tls_cert_file,
            .key_file = cfg.tls_key_file,
            .client_ca_file = cfg.authentication_mode ==
@@ -255,7 +255,7 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
         "authorization mode Delegated need the API server (`kubernetes`)");
   }
   if (delegated) {
-    source::HttpClientOptions client = *options.kubernetes;
+    net::HttpClientOptions client = *options.kubernetes;
     client.timeout = absl::Milliseconds(cfg.authorization_timeout_ms);
     client.max_in_flight = 16;
     absl::StatusOr<std::unique_ptr<SubjectAccessReviewAuthorizer>> authorizer =
@@ -275,11 +275,11 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
   if (from_cluster) {
     auto follower = std::make_shared<TrustFollower>(
         io, absl::Seconds(cfg.authentication_refresh_seconds));
-    source::HttpClientOptions client = *options.kubernetes;
+    net::HttpClientOptions client = *options.kubernetes;
     client.max_in_flight = 1;
     client.max_body_bytes = size_t{1} << 20;
-    absl::StatusOr<std::unique_ptr<source::HttpClient>> http =
-        source::HttpClient::Create(io, std::move(client));
+    absl::StatusOr<std::unique_ptr<net::HttpClient>> http =
+        net::HttpClient::Create(io, std::move(client));
     if (!http.ok()) {
       return absl::Status(http.status().code(),
                           absl::StrCat("external metrics authentication: ",
@@ -292,7 +292,7 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
     follower->on_change = options.on_trust_change;
     server->trust_ = std::move(follower);
   }
-  HttpServerOptions http{
+  net::HttpServerOptions http{
       .name = "external metrics server",
       .listen = cfg.listen,
       .max_connections = cfg.max_connections,
@@ -313,53 +313,57 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
   const ExternalMetricsApi* api = server->api_.get();
   SubjectAccessReviewAuthorizer* authorizer = server->authorizer_.get();
   std::shared_ptr<Metrics> metrics = server->metrics_;
-  absl::StatusOr<std::unique_ptr<HttpServer>> started = HttpServer::Start(
-      io, std::move(http),
-      [api, authorizer, metrics](const HttpRequest& request,
-                                 const PeerInfo& peer, HttpReply reply) {
-        const auto start = std::chrono::steady_clock::now();
-        auto finish = [metrics, start, reply = std::move(reply),
-                       kind = ExternalMetricsApi::PathKind(request.path)](
-                          HttpResponse response) {
-          metrics->Count(response.status, kind);
-          metrics->duration
-              .Add({{"path_kind", std::string(kind)}}, LatencyBuckets())
-              .Observe(std::chrono::duration<double>(
-                           std::chrono::steady_clock::now() - start)
-                           .count());
-          reply(std::move(response));
-        };
-        if (std::optional<HttpResponse> open = api->Unauthenticated(request)) {
-          return finish(*std::move(open));
-        }
-        absl::StatusOr<RemoteUser> user = api->Authenticate(request, peer);
-        if (!user.ok()) return finish(StatusResponse(user.status()));
-        if (authorizer == nullptr) return finish(api->Serve(request));
-        const RequestAttributes attributes = AttributesOf(request);
-        authorizer->Authorize(
-            *user, attributes,
-            [api, metrics, request, user = *user, attributes,
-             finish = std::move(finish)](
-                absl::StatusOr<AuthorizationDecision> decision) mutable {
-              metrics->authorizations
-                  .Add({{"result", !decision.ok()      ? "error"
-                                   : decision->allowed ? "allowed"
-                                                       : "denied"},
-                        {"cached",
-                         decision.ok() && decision->cached ? "true" : "false"}})
-                  .Increment();
-              if (!decision.ok()) {
-                return finish(StatusResponse(absl::UnavailableError(
-                    absl::StrCat("authorization failed (denying): ",
-                                 decision.status().message()))));
-              }
-              if (!decision->allowed) {
-                return finish(StatusResponse(absl::PermissionDeniedError(
-                    DescribeDenial(user, attributes, decision->reason))));
-              }
-              finish(api->Serve(request));
-            });
-      });
+  absl::StatusOr<std::unique_ptr<net::HttpServer>> started =
+      net::HttpServer::Start(
+          io, std::move(http),
+          [api, authorizer, metrics](const net::HttpRequest& request,
+                                     const net::PeerInfo& peer,
+                                     net::HttpReply reply) {
+            const auto start = std::chrono::steady_clock::now();
+            auto finish = [metrics, start, reply = std::move(reply),
+                           kind = ExternalMetricsApi::PathKind(request.path)](
+                              net::HttpResponse response) {
+              metrics->Count(response.status, kind);
+              metrics->duration
+                  .Add({{"path_kind", std::string(kind)}}, LatencyBuckets())
+                  .Observe(std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - start)
+                               .count());
+              reply(std::move(response));
+            };
+            if (std::optional<net::HttpResponse> open =
+                    api->Unauthenticated(request)) {
+              return finish(*std::move(open));
+            }
+            absl::StatusOr<RemoteUser> user = api->Authenticate(request, peer);
+            if (!user.ok()) return finish(StatusResponse(user.status()));
+            if (authorizer == nullptr) return finish(api->Serve(request));
+            const RequestAttributes attributes = AttributesOf(request);
+            authorizer->Authorize(
+                *user, attributes,
+                [api, metrics, request, user = *user, attributes,
+                 finish = std::move(finish)](
+                    absl::StatusOr<AuthorizationDecision> decision) mutable {
+                  metrics->authorizations
+                      .Add({{"result", !decision.ok()      ? "error"
+                                       : decision->allowed ? "allowed"
+                                                           : "denied"},
+                            {"cached", decision.ok() && decision->cached
+                                           ? "true"
+                                           : "false"}})
+                      .Increment();
+                  if (!decision.ok()) {
+                    return finish(StatusResponse(absl::UnavailableError(
+                        absl::StrCat("authorization failed (denying): ",
+                                     decision.status().message()))));
+                  }
+                  if (!decision->allowed) {
+                    return finish(StatusResponse(absl::PermissionDeniedError(
+                        DescribeDenial(user, attributes, decision->reason))));
+                  }
+                  finish(api->Serve(request));
+                });
+          });
   if (!started.ok()) return started.status();
   server->http_ = *std::move(started);
   if (server->trust_) {

@@ -7,7 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "ballast/core/listen_address.h"
+#include "ballast/net/listen_address.h"
 #include "ballast/v1/ballast.grpc.pb.h"
 #include "externalscaler/externalscaler.grpc.pb.h"
 #include "grpc_internal.h"
@@ -93,7 +93,8 @@ class GrpcServer::Impl {
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     // The same parser as the HTTP servers and check-config: an IP address
     // (gRPC alone would also resolve host names).
-    absl::StatusOr<ListenAddress> listen = ParseListenAddress(config.listen);
+    absl::StatusOr<net::ListenAddress> listen =
+        net::ParseListenAddress(config.listen);
     if (!listen.ok()) return listen.status();
     const std::string address =
         absl::StrContains(listen->ip, ':')

@@ -23,8 +23,8 @@ absl::Status CheckReady(const store::Snapshot& snapshot) {
   return absl::OkStatus();
 }
 
-HttpResponse HandleTelemetry(
-    const HttpRequest& request, const store::RecommendationStore& store,
+net::HttpResponse HandleTelemetry(
+    const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
         collectables) {
   if (request.method != "GET") {
@@ -54,18 +54,19 @@ absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
     boost::asio::io_context& io, const store::RecommendationStore& store,
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
     const config::TelemetryServerConfig& config) {
-  absl::StatusOr<std::unique_ptr<HttpServer>> http =
-      HttpServer::Start(io,
-                        {.name = "telemetry server",
-                         .listen = config.listen,
-                         .max_connections = 64,
-                         .request_timeout = absl::Seconds(10),
-                         .idle_timeout = absl::Seconds(90),
-                         .max_request_bytes = 16 * 1024},
-                        [&store, collectables = std::move(collectables)](
-                            const HttpRequest& request, const PeerInfo&) {
-                          return HandleTelemetry(request, store, collectables);
-                        });
+  absl::StatusOr<std::unique_ptr<net::HttpServer>> http =
+      net::HttpServer::Start(
+          io,
+          {.name = "telemetry server",
+           .listen = config.listen,
+           .max_connections = 64,
+           .request_timeout = absl::Seconds(10),
+           .idle_timeout = absl::Seconds(90),
+           .max_request_bytes = 16 * 1024},
+          [&store, collectables = std::move(collectables)](
+              const net::HttpRequest& request, const net::PeerInfo&) {
+            return HandleTelemetry(request, store, collectables);
+          });
   if (!http.ok()) return http.status();
   return std::unique_ptr<TelemetryServer>(
       new TelemetryServer(*std::move(http)));

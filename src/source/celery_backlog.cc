@@ -47,17 +47,18 @@ class CursorLoop : public std::enable_shared_from_this<CursorLoop> {
  public:
   using MakeCommand =
       std::function<std::vector<std::string>(const std::string&)>;
-  using OnItems = std::function<void(const std::vector<RedisReply>&)>;
+  using OnItems = std::function<void(const std::vector<net::RedisReply>&)>;
   using Done = absl::AnyInvocable<void(absl::Status)>;
 
-  static void Run(RedisClient& client, MakeCommand make, OnItems on_items,
+  static void Run(net::RedisClient& client, MakeCommand make, OnItems on_items,
                   Done done) {
     auto loop = std::make_shared<CursorLoop>(
         client, std::move(make), std::move(on_items), std::move(done));
     loop->Next("0");
   }
 
-  CursorLoop(RedisClient& client, MakeCommand make, OnItems on_items, Done done)
+  CursorLoop(net::RedisClient& client, MakeCommand make, OnItems on_items,
+             Done done)
       : client_(client),
         make_(std::move(make)),
         on_items_(std::move(on_items)),
@@ -68,15 +69,15 @@ class CursorLoop : public std::enable_shared_from_this<CursorLoop> {
     std::vector<std::string> command = make_(cursor);
     const std::string name = command[0];
     client_.Pipeline(
-        {std::move(command)}, [self = shared_from_this(),
-                               name](absl::StatusOr<RedisClient::Replies> r) {
+        {std::move(command)}, [self = shared_from_this(), name](
+                                  absl::StatusOr<net::RedisClient::Replies> r) {
           if (!r.ok()) return self->done_(r.status());
-          const RedisReply& reply = r->front();
+          const net::RedisReply& reply = r->front();
           if (absl::Status s = reply.ToStatus(name); !s.ok())
             return self->done_(s);
-          if (reply.type != RedisReply::Type::kArray ||
+          if (reply.type != net::RedisReply::Type::kArray ||
               reply.elements.size() != 2 ||
-              reply.elements[1].type != RedisReply::Type::kArray) {
+              reply.elements[1].type != net::RedisReply::Type::kArray) {
             return self->done_(absl::InternalError(absl::StrCat(
                 name, ": unexpected reply ", reply.DebugString())));
           }
@@ -87,7 +88,7 @@ class CursorLoop : public std::enable_shared_from_this<CursorLoop> {
         });
   }
 
-  RedisClient& client_;
+  net::RedisClient& client_;
   MakeCommand make_;
   OnItems on_items_;
   Done done_;
@@ -124,9 +125,9 @@ RedisCommands BacklogCommands(const std::vector<std::string>& queues,
   return commands;
 }
 
-absl::StatusOr<Backlog> ParseBacklog(const std::vector<std::string>& queues,
-                                     const CeleryBrokerOptions& options,
-                                     const std::vector<RedisReply>& replies) {
+absl::StatusOr<Backlog> ParseBacklog(
+    const std::vector<std::string>& queues, const CeleryBrokerOptions& options,
+    const std::vector<net::RedisReply>& replies) {
   const size_t bands = options.priority_steps.size();
   if (replies.size() != queues.size() * bands + 1) {
     return absl::InternalError(absl::StrCat("expected ",
@@ -134,11 +135,11 @@ absl::StatusOr<Backlog> ParseBacklog(const std::vector<std::string>& queues,
                                             " replies, got ", replies.size()));
   }
   // An integer reply, or the error of `key` naming it.
-  auto count = [](const RedisReply& reply, absl::string_view command,
+  auto count = [](const net::RedisReply& reply, absl::string_view command,
                   absl::string_view key) -> absl::StatusOr<int64_t> {
     const std::string context = absl::StrCat(command, " ", Quote(key));
     if (absl::Status s = reply.ToStatus(context); !s.ok()) return s;
-    if (reply.type != RedisReply::Type::kInteger) {
+    if (reply.type != net::RedisReply::Type::kInteger) {
       return absl::InternalError(
           absl::StrCat(context, ": not an integer: ", reply.DebugString()));
     }
@@ -250,7 +251,7 @@ double EstimateReserved(int64_t unacked, const ReservedSplit& split,
 }
 
 void ScanReservedSplit(
-    RedisClient& client, const CeleryBrokerOptions& options,
+    net::RedisClient& client, const CeleryBrokerOptions& options,
     absl::AnyInvocable<void(absl::StatusOr<ReservedSplit>)> done) {
   auto split = std::make_shared<ReservedSplit>();
   const std::string key = UnackedKey(options);
@@ -260,7 +261,7 @@ void ScanReservedSplit(
         return std::vector<std::string>{"HSCAN", key, cursor, "COUNT",
                                         kScanCount};
       },
-      [split](const std::vector<RedisReply>& items) {
+      [split](const std::vector<net::RedisReply>& items) {
         // Field, value, field, value...
         for (size_t i = 1; i < items.size(); i += 2) {
           absl::StatusOr<std::string> rk = UnackedRoutingKey(items[i].str);
@@ -274,7 +275,7 @@ void ScanReservedSplit(
 }
 
 void DiscoverQueues(
-    RedisClient& client, const CeleryBrokerOptions& options,
+    net::RedisClient& client, const CeleryBrokerOptions& options,
     absl::AnyInvocable<void(absl::StatusOr<std::set<std::string>>)> done) {
   // SCAN may return a key more than once: a set.
   auto keys = std::make_shared<std::set<std::string>>();
@@ -285,8 +286,8 @@ void DiscoverQueues(
         return std::vector<std::string>{"SCAN",  cursor,  "MATCH",
                                         pattern, "COUNT", kScanCount};
       },
-      [keys](const std::vector<RedisReply>& items) {
-        for (const RedisReply& item : items) keys->insert(item.str);
+      [keys](const std::vector<net::RedisReply>& items) {
+        for (const net::RedisReply& item : items) keys->insert(item.str);
       },
       [&client, options, keys,
        done = std::move(done)](absl::Status status) mutable {
@@ -303,17 +304,17 @@ void DiscoverQueues(
         if (commands.empty()) return done(std::set<std::string>());
         client.Pipeline(
             commands, [commands, options, done = std::move(done)](
-                          absl::StatusOr<RedisClient::Replies> r) mutable {
+                          absl::StatusOr<net::RedisClient::Replies> r) mutable {
               if (!r.ok()) return done(r.status());
               std::set<std::string> queues;
               for (size_t i = 0; i < r->size(); ++i) {
-                const RedisReply& reply = (*r)[i];
+                const net::RedisReply& reply = (*r)[i];
                 if (absl::Status s = reply.ToStatus(
                         absl::StrCat("SMEMBERS ", Quote(commands[i][1])));
                     !s.ok()) {
                   return done(s);
                 }
-                for (const RedisReply& member : reply.elements) {
+                for (const net::RedisReply& member : reply.elements) {
                   absl::StatusOr<CeleryBinding> b =
                       ParseBindingMember(member.str, options);
                   if (b.ok()) queues.insert(b->queue);

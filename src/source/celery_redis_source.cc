@@ -33,14 +33,14 @@ class CeleryRedisSource::State {
         prefix_(absl::StrCat("redis ", options_.redis.Address(), ": ")),
         client_(io, options_.redis) {}
 
-  const RedisOptions& redis_options() const { return client_.options(); }
+  const net::RedisOptions& redis_options() const { return client_.options(); }
 
   // Destroys `self` on its client's strand, after the tasks already queued
   // there, so that no callback of a read in flight runs into a destroyed
   // State (the client's contract: destroy it on its strand). If the
   // io_context never runs again, the task is destroyed with it, and `self`.
   static void DestroyOnStrand(std::unique_ptr<State> self) {
-    RedisClient& client = self->client_;
+    net::RedisClient& client = self->client_;
     client.Post([owned = std::move(self)]() mutable { owned.reset(); });
   }
 
@@ -145,7 +145,7 @@ class CeleryRedisSource::State {
         std::make_shared<std::vector<std::string>>(all.begin(), all.end());
     client_.Pipeline(
         BacklogCommands(*queues, options_.broker),
-        [this, queues](absl::StatusOr<RedisClient::Replies> replies) {
+        [this, queues](absl::StatusOr<net::RedisClient::Replies> replies) {
           if (!replies.ok())
             return Finish(Failed(poll_inputs_.size(), replies.status()));
           absl::StatusOr<Backlog> backlog =
@@ -259,7 +259,8 @@ class CeleryRedisSource::State {
   absl::Time split_at_;
   absl::Status split_error_;
 
-  RedisClient client_;  // last: destroyed first, dropping pending callbacks
+  net::RedisClient
+      client_;  // last: destroyed first, dropping pending callbacks
 };
 
 CeleryRedisSource::CeleryRedisSource(boost::asio::io_context& io,
@@ -280,7 +281,7 @@ void CeleryRedisSource::Poll(absl::AnyInvocable<void(CeleryPollResult)> done) {
   state_->Poll(std::move(done));
 }
 
-const RedisOptions& CeleryRedisSource::redis_options() const {
+const net::RedisOptions& CeleryRedisSource::redis_options() const {
   return state_->redis_options();
 }
 

@@ -64,7 +64,7 @@ absl::StatusOr<std::string> InlineData(const YAML::Node& map,
 
 }  // namespace
 
-absl::StatusOr<HttpClientOptions> KubeconfigClientOptions(
+absl::StatusOr<net::HttpClientOptions> KubeconfigClientOptions(
     absl::string_view yaml_text, absl::string_view dir,
     absl::string_view context) {
   YAML::Node root;
@@ -89,7 +89,7 @@ absl::StatusOr<HttpClientOptions> KubeconfigClientOptions(
   absl::StatusOr<YAML::Node> cluster =
       Named(root, "clusters", "cluster", Scalar(*ctx, "cluster"));
   if (!cluster.ok()) return cluster.status();
-  HttpClientOptions http;
+  net::HttpClientOptions http;
   http.base_url = Scalar(*cluster, "server");
   if (http.base_url.empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -128,7 +128,7 @@ absl::StatusOr<HttpClientOptions> KubeconfigClientOptions(
   return http;
 }
 
-absl::StatusOr<HttpClientOptions> KubernetesClientOptions(
+absl::StatusOr<net::HttpClientOptions> KubernetesClientOptions(
     const config::KubernetesAccess& access, const InClusterPaths& paths) {
   if (!access.kubeconfig.empty()) {
     std::ifstream in(access.kubeconfig);
@@ -141,7 +141,7 @@ absl::StatusOr<HttpClientOptions> KubernetesClientOptions(
     const size_t slash = access.kubeconfig.rfind('/');
     const std::string dir =
         slash == std::string::npos ? "." : access.kubeconfig.substr(0, slash);
-    absl::StatusOr<HttpClientOptions> options =
+    absl::StatusOr<net::HttpClientOptions> options =
         KubeconfigClientOptions(text.str(), dir, access.context);
     if (!options.ok()) {
       return absl::Status(
@@ -159,7 +159,7 @@ absl::StatusOr<HttpClientOptions> KubernetesClientOptions(
         "under `kubernetes:`"));
   }
   const bool ipv6 = host.find(':') != std::string::npos;
-  HttpClientOptions http;
+  net::HttpClientOptions http;
   http.base_url = absl::StrCat("https://", ipv6 ? "[" : "", host,
                                ipv6 ? "]" : "", ":", port);
   http.ca_file = paths.ca_file;

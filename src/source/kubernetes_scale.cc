@@ -17,9 +17,9 @@ std::string StatusMessage(absl::string_view body) {
   absl::StatusOr<Json> doc = ParseJson(body);
   const Json* message = doc.ok() ? doc->Find("message") : nullptr;
   if (message != nullptr && message->IsString()) {
-    return Shorten(message->AsString(), 300);
+    return net::Shorten(message->AsString(), 300);
   }
-  return Shorten(body, 200);
+  return net::Shorten(body, 200);
 }
 
 absl::StatusOr<int32_t> ReplicaField(const Json& doc, absl::string_view part,
@@ -67,7 +67,7 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
       default:
         break;
     }
-    return absl::Status(CodeForHttpStatus(http_status),
+    return absl::Status(net::CodeForHttpStatus(http_status),
                         absl::StrCat(what, ": HTTP ", http_status, ": ", hint,
                                      StatusMessage(body)));
   }
@@ -98,15 +98,15 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
   return out;
 }
 
-absl::StatusOr<HttpClientOptions> KubernetesScaleReader::ClientOptions(
+absl::StatusOr<net::HttpClientOptions> KubernetesScaleReader::ClientOptions(
     const KubernetesScaleOptions& options) {
-  absl::StatusOr<HttpClientOptions> http = HttpClientOptions{};
+  absl::StatusOr<net::HttpClientOptions> http = net::HttpClientOptions{};
   if (options.client) {
     http = *options.client;
   } else if (!options.api_server.empty()) {
-    http = HttpClientOptions{.base_url = options.api_server,
-                             .ca_file = options.ca_file,
-                             .bearer_token_file = options.token_file};
+    http = net::HttpClientOptions{.base_url = options.api_server,
+                                  .ca_file = options.ca_file,
+                                  .bearer_token_file = options.token_file};
   } else {
     http = KubernetesClientOptions({}, {.host_env = options.host_env,
                                         .port_env = options.port_env,
@@ -123,10 +123,10 @@ absl::StatusOr<HttpClientOptions> KubernetesScaleReader::ClientOptions(
 absl::StatusOr<std::unique_ptr<KubernetesScaleReader>>
 KubernetesScaleReader::Create(boost::asio::io_context& io,
                               KubernetesScaleOptions options) {
-  absl::StatusOr<HttpClientOptions> http = ClientOptions(options);
+  absl::StatusOr<net::HttpClientOptions> http = ClientOptions(options);
   if (!http.ok()) return http.status();
-  absl::StatusOr<std::unique_ptr<HttpClient>> client =
-      HttpClient::Create(io, *std::move(http));
+  absl::StatusOr<std::unique_ptr<net::HttpClient>> client =
+      net::HttpClient::Create(io, *std::move(http));
   if (!client.ok()) return client.status();
   return std::unique_ptr<KubernetesScaleReader>(
       new KubernetesScaleReader(*std::move(client)));
@@ -134,13 +134,13 @@ KubernetesScaleReader::Create(boost::asio::io_context& io,
 
 void KubernetesScaleReader::Read(absl::string_view ns, absl::string_view name,
                                  Callback done) {
-  HttpRequest request{.target = absl::StrCat("/apis/apps/v1/namespaces/",
-                                             UrlEncode(ns), "/deployments/",
-                                             UrlEncode(name), "/scale")};
+  net::HttpRequest request{
+      .target = absl::StrCat("/apis/apps/v1/namespaces/", net::UrlEncode(ns),
+                             "/deployments/", net::UrlEncode(name), "/scale")};
   http_->Send(
       std::move(request),
-      [ns = std::string(ns), name = std::string(name),
-       done = std::move(done)](absl::StatusOr<HttpResponse> response) mutable {
+      [ns = std::string(ns), name = std::string(name), done = std::move(done)](
+          absl::StatusOr<net::HttpResponse> response) mutable {
         if (!response.ok()) {
           std::move(done)(response.status());
           return;

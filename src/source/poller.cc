@@ -100,7 +100,7 @@ absl::StatusOr<CeleryRedisSourceOptions> RedisOptionsFor(
 PrometheusClientOptions PrometheusOptionsFor(
     const config::PrometheusSourceConfig& c) {
   PrometheusClientOptions o;
-  HttpClientOptions& h = o.http;
+  net::HttpClientOptions& h = o.http;
   h.base_url = c.url;
   h.timeout = absl::Milliseconds(c.timeout_ms);
   h.max_in_flight = c.max_in_flight;
@@ -259,7 +259,7 @@ class Poller::Impl {
     }
     for (const config::TargetConfig& target : config_.targets) {
       if (target.current_replicas.kubernetes && !kubernetes_) {
-        absl::StatusOr<HttpClientOptions> client =
+        absl::StatusOr<net::HttpClientOptions> client =
             KubernetesClientOptions(config_.kubernetes);
         absl::StatusOr<std::unique_ptr<KubernetesScaleReader>> reader =
             client.ok()

@@ -21,7 +21,7 @@ constexpr size_t kMaxBodyInMessage = 200;
 class Reporter {
  public:
   explicit Reporter(const PrometheusQuery& query)
-      : prefix_(absl::StrCat("query \"", Shorten(query.promql), "\": ")) {}
+      : prefix_(absl::StrCat("query \"", net::Shorten(query.promql), "\": ")) {}
 
   absl::Status operator()(absl::StatusCode code, absl::string_view what) const {
     return absl::Status(code, absl::StrCat(prefix_, what));
@@ -45,7 +45,7 @@ absl::StatusCode CodeForErrorType(absl::string_view type, int http_status) {
   if (type == "canceled" || type == "unavailable" || type == "internal") {
     return absl::StatusCode::kUnavailable;
   }
-  const absl::StatusCode code = CodeForHttpStatus(http_status);
+  const absl::StatusCode code = net::CodeForHttpStatus(http_status);
   // NotFound means "no data" to callers; a 404 is a wrong URL.
   return code == absl::StatusCode::kNotFound
              ? absl::StatusCode::kInvalidArgument
@@ -100,8 +100,8 @@ absl::StatusOr<Sample> ParseSample(const Json* pair, const Reporter& report) {
   const std::string& text = pair->AsArray()[1].AsString();
   const std::optional<double> value = ParseSampleValue(text);
   if (!value.has_value()) {
-    return report.Malformed(
-        absl::StrCat("sample value \"", Shorten(text), "\" is not a number"));
+    return report.Malformed(absl::StrCat("sample value \"", net::Shorten(text),
+                                         "\" is not a number"));
   }
   const double seconds = pair->AsArray()[0].AsNumber();
   return Sample{.time = absl::FromUnixMillis(
@@ -160,11 +160,12 @@ absl::StatusOr<QueryResult> FromVector(const Json& result,
     if (std::isnan(sample->value)) {
       ++out.nan_series;
     } else if (std::isinf(sample->value)) {
-      return report(absl::StatusCode::kNotFound,
-                    absl::StrCat("query returned ",
-                                 NonFiniteName(sample->value), " for series ",
-                                 Shorten(SeriesName(series.Find("metric"))),
-                                 " (no usable value)"));
+      return report(
+          absl::StatusCode::kNotFound,
+          absl::StrCat("query returned ", NonFiniteName(sample->value),
+                       " for series ",
+                       net::Shorten(SeriesName(series.Find("metric"))),
+                       " (no usable value)"));
     } else {
       values.push_back(sample->value);
     }
@@ -209,7 +210,7 @@ absl::Status FromErrorEnvelope(const Json& doc, int http_status,
                 absl::StrCat("Prometheus error ", type_name, " (HTTP ",
                              http_status, "): ",
                              error != nullptr && error->IsString()
-                                 ? Shorten(error->AsString(), 500)
+                                 ? net::Shorten(error->AsString(), 500)
                                  : "no message"));
 }
 
@@ -247,11 +248,11 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
     if (http_status != 200) {
       return report(CodeForErrorType("", http_status),
                     absl::StrCat("HTTP ", http_status, ": ",
-                                 Shorten(body, kMaxBodyInMessage)));
+                                 net::Shorten(body, kMaxBodyInMessage)));
     }
     return report.Malformed(
         absl::StrCat(doc.status().message(), "; body starts with \"",
-                     Shorten(body, kMaxBodyInMessage), "\""));
+                     net::Shorten(body, kMaxBodyInMessage), "\""));
   }
   const Json* status = doc->Find("status");
   if (status == nullptr || !status->IsString()) {
@@ -261,8 +262,8 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
     return FromErrorEnvelope(*doc, http_status, report);
   }
   if (status->AsString() != "success") {
-    return report.Malformed(
-        absl::StrCat("unknown status \"", Shorten(status->AsString()), "\""));
+    return report.Malformed(absl::StrCat(
+        "unknown status \"", net::Shorten(status->AsString()), "\""));
   }
   const Json* data = doc->Find("data");
   const Json* type = data == nullptr ? nullptr : data->Find("resultType");
@@ -283,7 +284,7 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
                   "query returned a string, not a number");
   }
   return report.Malformed(
-      absl::StrCat("unknown resultType \"", Shorten(type_name), "\""));
+      absl::StrCat("unknown resultType \"", net::Shorten(type_name), "\""));
 }
 
 }  // namespace ballast::source

@@ -36,8 +36,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ballast/core/clock.h"
-#include "ballast/server/http_server.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
+#include "ballast/net/http_server.h"
 
 namespace ballast::server {
 
@@ -63,7 +63,7 @@ struct RequestHeaderConfig {
 // The user a front-proxied request carries, by `config`'s header names
 // (the certificate was verified by the caller). Unauthenticated when no
 // username header has a value.
-absl::StatusOr<RemoteUser> UserFromHeaders(const HttpRequest& request,
+absl::StatusOr<RemoteUser> UserFromHeaders(const net::HttpRequest& request,
                                            const RequestHeaderConfig& config);
 
 struct FrontProxyTrust {
@@ -100,7 +100,7 @@ struct RequestAttributes {
 };
 
 // The attributes of a request to the external metrics API.
-RequestAttributes AttributesOf(const HttpRequest& request);
+RequestAttributes AttributesOf(const net::HttpRequest& request);
 
 // The SubjectAccessReview (authorization.k8s.io/v1) asking whether `user`
 // may do `attributes`, as JSON.
@@ -166,7 +166,7 @@ class SubjectAccessReviewAuthorizer {
   // `client` reaches the API server (KubernetesClientOptions); its timeout
   // bounds each review.
   static absl::StatusOr<std::unique_ptr<SubjectAccessReviewAuthorizer>> Create(
-      boost::asio::io_context& io, source::HttpClientOptions client,
+      boost::asio::io_context& io, net::HttpClientOptions client,
       Options options);
 
   // `done` runs once: at once for a cached or always-allowed answer, else
@@ -176,9 +176,9 @@ class SubjectAccessReviewAuthorizer {
                  Callback done);
 
  private:
-  SubjectAccessReviewAuthorizer(std::unique_ptr<source::HttpClient> http,
+  SubjectAccessReviewAuthorizer(std::unique_ptr<net::HttpClient> http,
                                 Options options);
-  std::unique_ptr<source::HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
   const Options options_;
   std::shared_ptr<AuthorizationCache> cache_;
 };

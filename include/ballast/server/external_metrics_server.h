@@ -74,8 +74,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/net/http_server.h"
 #include "ballast/server/delegated_auth.h"
-#include "ballast/server/http_server.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace prometheus {
@@ -109,16 +109,18 @@ class ExternalMetricsApi {
                      ExternalMetricsApiOptions options);
 
   // Authenticates, then serves (no authorization step).
-  HttpResponse Handle(const HttpRequest& request, const PeerInfo& peer) const;
+  net::HttpResponse Handle(const net::HttpRequest& request,
+                           const net::PeerInfo& peer) const;
   // Serves an authenticated (and authorized) request.
-  HttpResponse Serve(const HttpRequest& request) const;
+  net::HttpResponse Serve(const net::HttpRequest& request) const;
   // Answers health and OpenAPI paths, which need no authentication;
   // nullopt for every other path.
-  std::optional<HttpResponse> Unauthenticated(const HttpRequest& request) const;
+  std::optional<net::HttpResponse> Unauthenticated(
+      const net::HttpRequest& request) const;
 
   // The user of an authenticated request; Unauthenticated saying why not.
-  absl::StatusOr<RemoteUser> Authenticate(const HttpRequest& request,
-                                          const PeerInfo& peer) const;
+  absl::StatusOr<RemoteUser> Authenticate(const net::HttpRequest& request,
+                                          const net::PeerInfo& peer) const;
 
   // Replaces the allowed names and header names (thread-safe).
   void SetRequestHeaderConfig(RequestHeaderConfig config);
@@ -129,9 +131,10 @@ class ExternalMetricsApi {
   static absl::string_view PathKind(absl::string_view path);
 
  private:
-  HttpResponse Route(const HttpRequest& request,
-                     const std::vector<std::string>& segments) const;
-  HttpResponse Metric(absl::string_view metric, absl::string_view query) const;
+  net::HttpResponse Route(const net::HttpRequest& request,
+                          const std::vector<std::string>& segments) const;
+  net::HttpResponse Metric(absl::string_view metric,
+                           absl::string_view query) const;
 
   const store::RecommendationStore& store_;
   const ExternalMetricsApiOptions options_;
@@ -142,7 +145,7 @@ class ExternalMetricsApi {
 
 // A Kubernetes `Status` response for a non-OK `status` (code and reason from
 // ToHttpError), as JSON.
-HttpResponse StatusResponse(const absl::Status& status);
+net::HttpResponse StatusResponse(const absl::Status& status);
 
 class ExternalMetricsServer {
  public:
@@ -152,7 +155,7 @@ class ExternalMetricsServer {
     absl::Duration tls_check_interval = absl::Seconds(2);
     // The API server (KubernetesClientOptions), for authentication mode
     // Cluster and authorization mode Delegated; unused otherwise.
-    std::optional<source::HttpClientOptions> kubernetes;
+    std::optional<net::HttpClientOptions> kubernetes;
     // Told when the front-proxy trust read from the cluster changes (OK) or
     // cannot be read or used (the old trust stays); stderr when unset.
     std::function<void(const absl::Status&)> on_trust_change;
@@ -192,10 +195,10 @@ class ExternalMetricsServer {
 
   std::unique_ptr<ExternalMetricsApi> api_;
   std::shared_ptr<Metrics> metrics_;
-  std::shared_ptr<TlsContextSource> tls_;
+  std::shared_ptr<net::TlsContextSource> tls_;
   std::unique_ptr<SubjectAccessReviewAuthorizer> authorizer_;
   std::shared_ptr<TrustFollower> trust_;
-  std::unique_ptr<HttpServer> http_;  // last: stops before the rest goes
+  std::unique_ptr<net::HttpServer> http_;  // last: stops before the rest goes
 };
 
 }  // namespace ballast::server

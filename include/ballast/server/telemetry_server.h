@@ -26,7 +26,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
-#include "ballast/server/http_server.h"
+#include "ballast/net/http_server.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace prometheus {
@@ -41,8 +41,8 @@ namespace ballast::server {
 absl::Status CheckReady(const store::Snapshot& snapshot);
 
 // The telemetry endpoints without sockets (see the file comment).
-HttpResponse HandleTelemetry(
-    const HttpRequest& request, const store::RecommendationStore& store,
+net::HttpResponse HandleTelemetry(
+    const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
         collectables);
 
@@ -64,10 +64,10 @@ class TelemetryServer {
   void StopAndWait(absl::Duration grace) { http_->StopAndWait(grace); }
 
  private:
-  explicit TelemetryServer(std::unique_ptr<HttpServer> http)
+  explicit TelemetryServer(std::unique_ptr<net::HttpServer> http)
       : http_(std::move(http)) {}
 
-  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<net::HttpServer> http_;
 };
 
 }  // namespace ballast::server

@@ -35,7 +35,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 
 namespace ballast::source {
 
@@ -71,9 +71,9 @@ struct Backlog {
   absl::StatusOr<int64_t> unacked = 0;
 };
 // Internal if `replies` does not have one reply per command.
-absl::StatusOr<Backlog> ParseBacklog(const std::vector<std::string>& queues,
-                                     const CeleryBrokerOptions& options,
-                                     const std::vector<RedisReply>& replies);
+absl::StatusOr<Backlog> ParseBacklog(
+    const std::vector<std::string>& queues, const CeleryBrokerOptions& options,
+    const std::vector<net::RedisReply>& replies);
 
 // The routing key of one value of the unacked hash, which kombu writes as the
 // JSON array [message, exchange, routing_key]: the last top-level element,
@@ -114,14 +114,14 @@ double EstimateReserved(int64_t unacked, const ReservedSplit& split,
 // routing key. `done` runs on the client's strand with the split or the
 // first error. `client` must outlive the scan.
 void ScanReservedSplit(
-    RedisClient& client, const CeleryBrokerOptions& options,
+    net::RedisClient& client, const CeleryBrokerOptions& options,
     absl::AnyInvocable<void(absl::StatusOr<ReservedSplit>)> done);
 
 // SCANs for the binding sets (never KEYS), reads them with one pipeline of
 // SMEMBERS, and returns the queues bound to task exchanges (control and
 // event exchanges excluded). `client` must outlive the discovery.
 void DiscoverQueues(
-    RedisClient& client, const CeleryBrokerOptions& options,
+    net::RedisClient& client, const CeleryBrokerOptions& options,
     absl::AnyInvocable<void(absl::StatusOr<std::set<std::string>>)> done);
 
 // What one input of a target reads from a Celery broker.
@@ -136,7 +136,7 @@ struct CeleryInputSpec {
 };
 
 struct CeleryRedisSourceOptions {
-  RedisOptions redis;
+  net::RedisOptions redis;
   CeleryBrokerOptions broker;
   // How often the unacked hash is HSCANned to split it per queue.
   absl::Duration reserved_interval = absl::Seconds(30);
@@ -192,7 +192,7 @@ class CeleryRedisSource {
   // completes at once with Unavailable for every input.
   void Poll(absl::AnyInvocable<void(CeleryPollResult)> done);
 
-  const RedisOptions& redis_options() const;
+  const net::RedisOptions& redis_options() const;
 
  private:
   class State;

@@ -25,7 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ballast/config/config.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
 
 namespace ballast::source {
 
@@ -42,11 +42,11 @@ struct InClusterPaths {
 // named, else the pod's service account. FailedPrecondition when neither is
 // usable (not in a pod, unreadable kubeconfig), InvalidArgument for a
 // kubeconfig that does not say what is needed.
-absl::StatusOr<HttpClientOptions> KubernetesClientOptions(
+absl::StatusOr<net::HttpClientOptions> KubernetesClientOptions(
     const config::KubernetesAccess& access, const InClusterPaths& paths = {});
 
 // The options from kubeconfig text; `dir` resolves relative paths.
-absl::StatusOr<HttpClientOptions> KubeconfigClientOptions(
+absl::StatusOr<net::HttpClientOptions> KubeconfigClientOptions(
     absl::string_view yaml_text, absl::string_view dir,
     absl::string_view context);
 

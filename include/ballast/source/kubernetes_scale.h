@@ -27,7 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
 
 namespace ballast::source {
 
@@ -35,7 +35,7 @@ struct KubernetesScaleOptions {
   // The API server and credentials (KubernetesClientOptions: a kubeconfig or
   // the service account). When set, every field below but `timeout` and
   // `max_in_flight` is ignored.
-  std::optional<HttpClientOptions> client;
+  std::optional<net::HttpClientOptions> client;
   // "https://host:port"; empty builds it from the two variables below.
   std::string api_server;
   std::string host_env = "KUBERNETES_SERVICE_HOST";
@@ -80,13 +80,13 @@ class KubernetesScaleReader {
   void Read(absl::string_view ns, absl::string_view name, Callback done);
 
   // The HttpClient options Create uses (exposed for tests and `probe`).
-  static absl::StatusOr<HttpClientOptions> ClientOptions(
+  static absl::StatusOr<net::HttpClientOptions> ClientOptions(
       const KubernetesScaleOptions& options);
 
  private:
-  explicit KubernetesScaleReader(std::unique_ptr<HttpClient> http)
+  explicit KubernetesScaleReader(std::unique_ptr<net::HttpClient> http)
       : http_(std::move(http)) {}
-  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
 };
 
 }  // namespace ballast::source

@@ -40,7 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
 
 namespace ballast::source {
 
@@ -75,7 +75,7 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
                                                const PrometheusQuery& query);
 
 struct PrometheusClientOptions {
-  HttpClientOptions http;  // base_url, timeout, limits, auth
+  net::HttpClientOptions http;  // base_url, timeout, limits, auth
   // Queries longer than this (URL-encoded) are POSTed as a form, so that no
   // proxy or server rejects a long URL.
   size_t post_threshold_bytes = 1500;
@@ -101,14 +101,14 @@ class PrometheusClient {
 
   // The request Query sends (exposed for tests): GET with the parameters in
   // the URL, or a form POST when they are longer than the threshold.
-  static HttpRequest BuildRequest(const PrometheusQuery& query, absl::Time at,
-                                  absl::Duration timeout,
-                                  size_t post_threshold_bytes);
+  static net::HttpRequest BuildRequest(const PrometheusQuery& query,
+                                       absl::Time at, absl::Duration timeout,
+                                       size_t post_threshold_bytes);
 
  private:
-  PrometheusClient(std::unique_ptr<HttpClient> http, size_t post_threshold)
+  PrometheusClient(std::unique_ptr<net::HttpClient> http, size_t post_threshold)
       : http_(std::move(http)), post_threshold_(post_threshold) {}
-  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
   size_t post_threshold_;
 };
 

@@ -25,17 +25,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "ballast/net/redis_client.h"
 #include "ballast/source/celery_backlog.h"
-#include "ballast/source/redis_client.h"
 #include "integration/common/process.h"
 
 namespace ballast::testing {
 
+using net::RedisClient;
+using net::RedisOptions;
+using net::RedisReply;
 using source::CeleryPollResult;
 using source::CeleryRedisSource;
-using source::RedisClient;
-using source::RedisOptions;
-using source::RedisReply;
 
 inline const std::string kCeleryDir =
     std::string(BALLAST_SOURCE_DIR) + "/tests/integration/celery";
@@ -63,26 +63,27 @@ inline std::optional<CeleryPollResult> PollOnce(boost::asio::io_context& io,
       io, [&](auto done) { source.Poll(std::move(done)); });
 }
 
-inline std::optional<absl::StatusOr<std::vector<RedisReply>>> RunPipeline(
-    boost::asio::io_context& io, RedisClient& client,
+inline std::optional<absl::StatusOr<std::vector<net::RedisReply>>> RunPipeline(
+    boost::asio::io_context& io, net::RedisClient& client,
     std::vector<std::vector<std::string>> commands) {
-  return Await<absl::StatusOr<std::vector<RedisReply>>>(io, [&](auto done) {
-    client.Pipeline(std::move(commands), std::move(done));
-  });
+  return Await<absl::StatusOr<std::vector<net::RedisReply>>>(
+      io, [&](auto done) {
+        client.Pipeline(std::move(commands), std::move(done));
+      });
 }
 
-inline RedisOptions Loopback(int port) {
-  return RedisOptions{.host = "127.0.0.1", .port = port};
+inline net::RedisOptions Loopback(int port) {
+  return net::RedisOptions{.host = "127.0.0.1", .port = port};
 }
 
 // Runs commands on the test server with a throwaway connection; fails on a
 // connection error or on any error reply.
-inline absl::StatusOr<std::vector<RedisReply>> Redis(
+inline absl::StatusOr<std::vector<net::RedisReply>> Redis(
     int port, std::vector<std::vector<std::string>> commands) {
-  absl::StatusOr<std::vector<RedisReply>> replies =
-      source::RunPipelineSync(Loopback(port), std::move(commands));
+  absl::StatusOr<std::vector<net::RedisReply>> replies =
+      net::RunPipelineSync(Loopback(port), std::move(commands));
   if (!replies.ok()) return replies.status();
-  for (const RedisReply& r : *replies) {
+  for (const net::RedisReply& r : *replies) {
     if (absl::Status s = r.ToStatus("setup"); !s.ok()) return s;
   }
   return replies;

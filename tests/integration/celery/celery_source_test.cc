@@ -92,7 +92,7 @@ TEST_F(CeleryRedisSourceTest, CountsEveryPriorityBandOfTwoQueues) {
   EXPECT_EQ(*r.unacked, 0);
 
   // What a plain LLEN of the queue's key would say (the undercount).
-  absl::StatusOr<std::vector<RedisReply>> naive =
+  absl::StatusOr<std::vector<net::RedisReply>> naive =
       Redis(redis_.port(), {{"LLEN", "a"}});
   ASSERT_TRUE(naive.ok());
   EXPECT_EQ((*naive)[0].integer, 10 * 3);  // priorities 0, 1, 2 only
@@ -126,7 +126,7 @@ TEST_F(CeleryRedisSourceTest, IncludeReservedCountsWhatARealWorkerHolds) {
   // "*": every task queue; the worker's pidbox binding is not one.
   ExpectValue(r.inputs[3], kTasks - kPrefetch + 5);
 
-  RedisClient scanner(io_, Loopback(redis_.port()));
+  net::RedisClient scanner(io_, Loopback(redis_.port()));
   std::optional<absl::StatusOr<source::ReservedSplit>> split =
       Await<absl::StatusOr<source::ReservedSplit>>(io_, [&](auto done) {
         source::ScanReservedSplit(scanner, {}, std::move(done));
@@ -186,7 +186,7 @@ TEST_F(CeleryRedisSourceTest, CustomSeparatorStepsAndKeyPrefix) {
       R"({"sep": ":", "priority_steps": [0,1,2,3,4,5,6,7,8,9],)"
       R"( "global_keyprefix": "app1/"})";
   ASSERT_TRUE(SendTasks(redis_.port(), "a", 3, kAllPriorities, transport).ok());
-  absl::StatusOr<std::vector<RedisReply>> keys =
+  absl::StatusOr<std::vector<net::RedisReply>> keys =
       Redis(redis_.port(), {{"LLEN", "app1/a:7"}, {"EXISTS", "a"}});
   ASSERT_TRUE(keys.ok()) << keys.status();
   EXPECT_EQ((*keys)[0].integer, 3);  // the key scheme is what we think

@@ -1,6 +1,6 @@
 // RedisClient against a real redis-server: RESP replies of every type,
 // AUTH/SELECT, TLS, a hung server, and outages.
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -22,7 +22,7 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
-using Type = RedisReply::Type;
+using Type = net::RedisReply::Type;
 
 class RedisClientTest : public ::testing::Test {
  protected:
@@ -31,8 +31,9 @@ class RedisClientTest : public ::testing::Test {
     ASSERT_TRUE(redis_.Start().ok());
   }
 
-  std::optional<absl::StatusOr<std::vector<RedisReply>>> Run(
-      RedisClient& client, std::vector<std::vector<std::string>> commands) {
+  std::optional<absl::StatusOr<std::vector<net::RedisReply>>> Run(
+      net::RedisClient& client,
+      std::vector<std::vector<std::string>> commands) {
     return RunPipeline(io_, client, std::move(commands));
   }
 
@@ -41,7 +42,7 @@ class RedisClientTest : public ::testing::Test {
 };
 
 TEST_F(RedisClientTest, PipelineReturnsEveryReplyTypeInOrder) {
-  RedisClient client(io_, Loopback(redis_.port()));
+  net::RedisClient client(io_, Loopback(redis_.port()));
   const std::string binary("a\0b\r\n", 5);
   auto r = Run(client, {{"SET", "s", binary},
                         {"GET", "s"},
@@ -52,7 +53,7 @@ TEST_F(RedisClientTest, PipelineReturnsEveryReplyTypeInOrder) {
                         {"LLEN", "l"}});
   ASSERT_TRUE(r.has_value());
   ASSERT_TRUE(r->ok()) << r->status();
-  const std::vector<RedisReply>& replies = **r;
+  const std::vector<net::RedisReply>& replies = **r;
   ASSERT_EQ(replies.size(), 7u);
   EXPECT_EQ(replies[0].type, Type::kStatus);
   EXPECT_EQ(replies[0].str, "OK");
@@ -70,7 +71,7 @@ TEST_F(RedisClientTest, PipelineReturnsEveryReplyTypeInOrder) {
 }
 
 TEST_F(RedisClientTest, LargePipelinesAndValuesSpanManyReads) {
-  RedisClient client(io_, Loopback(redis_.port()));
+  net::RedisClient client(io_, Loopback(redis_.port()));
   const std::string big(1 << 20, 'v');
   std::vector<std::vector<std::string>> commands = {{"SET", "big", big}};
   for (int i = 0; i < 20000; ++i) {
@@ -86,12 +87,12 @@ TEST_F(RedisClientTest, LargePipelinesAndValuesSpanManyReads) {
 }
 
 TEST_F(RedisClientTest, SelectsTheConfiguredDatabase) {
-  RedisOptions db3 = Loopback(redis_.port());
+  net::RedisOptions db3 = Loopback(redis_.port());
   db3.db = 3;
-  RedisClient client(io_, db3);
+  net::RedisClient client(io_, db3);
   auto r = Run(client, {{"SET", "k", "in-db-3"}});
   ASSERT_TRUE(r.has_value() && r->ok());
-  absl::StatusOr<std::vector<RedisReply>> db0 =
+  absl::StatusOr<std::vector<net::RedisReply>> db0 =
       Redis(redis_.port(), {{"EXISTS", "k"}, {"SELECT", "3"}, {"GET", "k"}});
   ASSERT_TRUE(db0.ok()) << db0.status();
   EXPECT_EQ((*db0)[0].integer, 0);
@@ -99,9 +100,9 @@ TEST_F(RedisClientTest, SelectsTheConfiguredDatabase) {
 }
 
 TEST_F(RedisClientTest, BadDatabaseIsFailedPrecondition) {
-  RedisOptions bad = Loopback(redis_.port());
+  net::RedisOptions bad = Loopback(redis_.port());
   bad.db = 999;
-  RedisClient client(io_, bad);
+  net::RedisClient client(io_, bad);
   auto r = Run(client, {{"PING"}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status().code(), absl::StatusCode::kFailedPrecondition);
@@ -122,27 +123,27 @@ class RedisAuthTest : public ::testing::Test {
 };
 
 TEST_F(RedisAuthTest, PasswordOnlyAndUsernamePassword) {
-  RedisOptions by_password = Loopback(redis_.port());
+  net::RedisOptions by_password = Loopback(redis_.port());
   by_password.password = "default-secret";
-  RedisClient a(io_, by_password);
+  net::RedisClient a(io_, by_password);
   auto r = RunPipeline(io_, a, {{"ACL", "WHOAMI"}});
   ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
   EXPECT_EQ((**r)[0].str, "default");
 
-  RedisOptions by_user = Loopback(redis_.port());
+  net::RedisOptions by_user = Loopback(redis_.port());
   by_user.username = "ballast";
   by_user.password = "user-secret";
-  RedisClient b(io_, by_user);
+  net::RedisClient b(io_, by_user);
   r = RunPipeline(io_, b, {{"ACL", "WHOAMI"}});
   ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
   EXPECT_EQ((**r)[0].str, "ballast");
 }
 
 TEST_F(RedisAuthTest, WrongPasswordIsUnauthenticatedAndNeverEchoed) {
-  RedisOptions wrong = Loopback(redis_.port());
+  net::RedisOptions wrong = Loopback(redis_.port());
   wrong.username = "ballast";
   wrong.password = "not-the-password";
-  RedisClient client(io_, wrong);
+  net::RedisClient client(io_, wrong);
   auto r = RunPipeline(io_, client, {{"PING"}});
   ASSERT_TRUE(r.has_value());
   EXPECT_EQ(r->status().code(), absl::StatusCode::kUnauthenticated);
@@ -151,7 +152,7 @@ TEST_F(RedisAuthTest, WrongPasswordIsUnauthenticatedAndNeverEchoed) {
 }
 
 TEST_F(RedisAuthTest, NoPasswordGivesNoauthReplies) {
-  RedisClient client(io_, Loopback(redis_.port()));
+  net::RedisClient client(io_, Loopback(redis_.port()));
   auto r = RunPipeline(io_, client, {{"LLEN", "q"}});
   ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
   EXPECT_THAT((**r)[0].str, StartsWith("NOAUTH"));
@@ -183,9 +184,9 @@ class SilentServer {
 TEST(RedisClientFaults, ServerThatNeverAnswersIsDeadlineExceeded) {
   SilentServer silent;
   boost::asio::io_context io;
-  RedisOptions options = Loopback(silent.port());
+  net::RedisOptions options = Loopback(silent.port());
   options.command_timeout = absl::Milliseconds(300);
-  RedisClient client(io, options);
+  net::RedisClient client(io, options);
   const absl::Time start = absl::Now();
   auto r = RunPipeline(io, client, {{"LLEN", "a"}, {"HLEN", "unacked"}});
   const absl::Duration took = absl::Now() - start;
@@ -207,15 +208,15 @@ TEST(RedisClientFaults, ServerThatNeverAnswersIsDeadlineExceeded) {
 TEST(RedisClientFaults, RefusedConnectionIsUnavailable) {
   absl::StatusOr<int> port = FreePort();
   ASSERT_TRUE(port.ok());
-  absl::StatusOr<std::vector<RedisReply>> r =
-      source::RunPipelineSync(Loopback(*port), {{"PING"}});
+  absl::StatusOr<std::vector<net::RedisReply>> r =
+      net::RunPipelineSync(Loopback(*port), {{"PING"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.status().message(),
               HasSubstr(absl::StrCat("redis 127.0.0.1:", *port, ": connect")));
 }
 
 TEST_F(RedisClientTest, RestartedServerIsUnavailableThenReconnected) {
-  RedisClient client(io_, Loopback(redis_.port()));
+  net::RedisClient client(io_, Loopback(redis_.port()));
   auto r = Run(client, {{"PING"}});
   ASSERT_TRUE(r.has_value() && r->ok());
 
@@ -238,7 +239,7 @@ TEST_F(RedisClientTest, RestartedServerIsUnavailableThenReconnected) {
 }
 
 TEST_F(RedisClientTest, ConnectionClosedWhileIdleIsReopenedWithoutError) {
-  RedisClient client(io_, Loopback(redis_.port()));
+  net::RedisClient client(io_, Loopback(redis_.port()));
   auto r = Run(client, {{"CLIENT", "SETNAME", "victim"}});
   ASSERT_TRUE(r.has_value() && r->ok());
   ASSERT_TRUE(Redis(redis_.port(),
@@ -288,8 +289,8 @@ class RedisTlsTest : public ::testing::Test {
     ASSERT_TRUE(WaitForPort(tls_port_, absl::Seconds(10)).ok());
   }
 
-  RedisOptions Tls() const {
-    RedisOptions o = Loopback(tls_port_);
+  net::RedisOptions Tls() const {
+    net::RedisOptions o = Loopback(tls_port_);
     o.tls = true;
     o.ca_file = dir_.path() + "/ca.pem";
     return o;
@@ -301,34 +302,34 @@ class RedisTlsTest : public ::testing::Test {
 };
 
 TEST_F(RedisTlsTest, VerifiesTheServerAgainstTheCaFile) {
-  absl::StatusOr<std::vector<RedisReply>> r =
-      source::RunPipelineSync(Tls(), {{"PING"}});
+  absl::StatusOr<std::vector<net::RedisReply>> r =
+      net::RunPipelineSync(Tls(), {{"PING"}});
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ((*r)[0].str, "PONG");
 
-  RedisOptions by_name = Tls();
+  net::RedisOptions by_name = Tls();
   by_name.server_name = "localhost";
-  r = source::RunPipelineSync(by_name, {{"PING"}});
+  r = net::RunPipelineSync(by_name, {{"PING"}});
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
 TEST_F(RedisTlsTest, RejectsWrongNameAndUnknownCa) {
-  RedisOptions wrong_name = Tls();
+  net::RedisOptions wrong_name = Tls();
   wrong_name.server_name = "redis.example.com";
-  absl::StatusOr<std::vector<RedisReply>> r =
-      source::RunPipelineSync(wrong_name, {{"PING"}});
+  absl::StatusOr<std::vector<net::RedisReply>> r =
+      net::RunPipelineSync(wrong_name, {{"PING"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.status().message(), HasSubstr("TLS handshake"));
 
-  RedisOptions system_cas = Tls();
+  net::RedisOptions system_cas = Tls();
   system_cas.ca_file.clear();
-  r = source::RunPipelineSync(system_cas, {{"PING"}});
+  r = net::RunPipelineSync(system_cas, {{"PING"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(r.status().message(), HasSubstr("TLS handshake"));
 
-  RedisOptions missing_ca = Tls();
+  net::RedisOptions missing_ca = Tls();
   missing_ca.ca_file = dir_.path() + "/nope.pem";
-  r = source::RunPipelineSync(missing_ca, {{"PING"}});
+  r = net::RunPipelineSync(missing_ca, {{"PING"}});
   EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

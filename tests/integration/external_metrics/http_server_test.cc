@@ -1,5 +1,5 @@
 // The HTTP core's connection limit and graceful stop, over plain TCP.
-#include "ballast/server/http_server.h"
+#include "ballast/net/http_server.h"
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
@@ -23,18 +23,19 @@ using tcp = asio::ip::tcp;
 TEST(HttpServer, ClosesConnectionsBeyondTheLimitAndStopsGracefully) {
   asio::io_context io;
   std::atomic<int> rejected_503{0};
-  absl::StatusOr<std::unique_ptr<HttpServer>> server =
-      HttpServer::Start(io,
-                        {.listen = "127.0.0.1:0",
-                         .max_connections = 1,
-                         .request_timeout = absl::Seconds(20),
-                         .on_rejected =
-                             [&](int status) {
-                               if (status == 503) ++rejected_503;
-                             }},
-                        [](const HttpRequest& request, const PeerInfo&) {
-                          return HttpResponse{.body = request.path};
-                        });
+  absl::StatusOr<std::unique_ptr<net::HttpServer>> server =
+      net::HttpServer::Start(
+          io,
+          {.listen = "127.0.0.1:0",
+           .max_connections = 1,
+           .request_timeout = absl::Seconds(20),
+           .on_rejected =
+               [&](int status) {
+                 if (status == 503) ++rejected_503;
+               }},
+          [](const net::HttpRequest& request, const net::PeerInfo&) {
+            return net::HttpResponse{.body = request.path};
+          });
   ASSERT_TRUE(server.ok()) << server.status();
   std::thread runner([&io] { io.run(); });
   const int port = (*server)->port();

@@ -25,7 +25,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/faults/faults_fixture.h"
 
@@ -110,9 +110,9 @@ targets:
     for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
     commands.push_back(lpush);
     commands.push_back({"EXEC"});
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
-    return source::RunPipelineSync(options, std::move(commands)).status();
+    return net::RunPipelineSync(options, std::move(commands)).status();
   }
 
   // Steps ballast's wall clock by `hours` and waits until ballast's own

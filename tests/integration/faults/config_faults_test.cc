@@ -23,7 +23,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/faults/faults_fixture.h"
 #include "integration/faults/net_client.h"
@@ -149,16 +149,16 @@ class FaultsConfigTest : public FaultsTest {
     return lpush;
   }
 
-  absl::StatusOr<std::vector<source::RedisReply>> Redis(
+  absl::StatusOr<std::vector<net::RedisReply>> Redis(
       std::vector<std::vector<std::string>> commands) {
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
-    return source::RunPipelineSync(options, std::move(commands));
+    return net::RunPipelineSync(options, std::move(commands));
   }
 
   // Redis' connected_clients (ballast's connections plus this one).
   int RedisClients() {
-    absl::StatusOr<std::vector<source::RedisReply>> r =
+    absl::StatusOr<std::vector<net::RedisReply>> r =
         Redis({{"INFO", "clients"}});
     if (!r.ok() || r->empty()) return -1;
     const std::string info = (*r)[0].str;

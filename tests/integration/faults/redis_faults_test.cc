@@ -20,7 +20,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/faults/fault_proxy.h"
 #include "integration/faults/faults_fixture.h"
@@ -78,16 +78,16 @@ targets:
   }
 
   // Runs commands on the test's own connection; an error reply is an error.
-  absl::StatusOr<std::vector<source::RedisReply>> Redis(
+  absl::StatusOr<std::vector<net::RedisReply>> Redis(
       std::vector<std::vector<std::string>> commands,
       absl::Duration timeout = absl::Seconds(5)) {
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
     options.command_timeout = timeout;
-    absl::StatusOr<std::vector<source::RedisReply>> r =
-        source::RunPipelineSync(options, std::move(commands));
+    absl::StatusOr<std::vector<net::RedisReply>> r =
+        net::RunPipelineSync(options, std::move(commands));
     if (!r.ok()) return r;
-    for (const source::RedisReply& reply : *r) {
+    for (const net::RedisReply& reply : *r) {
       if (absl::Status s = reply.ToStatus("test command"); !s.ok()) return s;
     }
     return r;
@@ -164,7 +164,7 @@ TEST_F(FaultsRedisTest, OutOfMemory) {
                      {"CONFIG", "SET", "maxmemory", "1"}})
                   .ok());
   // Writes are refused with OOM...
-  absl::StatusOr<std::vector<source::RedisReply>> write = Redis({LPush(3)});
+  absl::StatusOr<std::vector<net::RedisReply>> write = Redis({LPush(3)});
   EXPECT_FALSE(write.ok());
   EXPECT_TRUE(absl::StrContains(write.status().message(), "OOM"))
       << write.status();
@@ -180,7 +180,7 @@ TEST_F(FaultsRedisTest, ReadOnlyReplicaOfADeadPrimary) {
   ASSERT_TRUE(dead.ok());
   ASSERT_TRUE(Redis({{"REPLICAOF", "127.0.0.1", absl::StrCat(*dead)}}).ok());
   // Writes are refused with READONLY...
-  absl::StatusOr<std::vector<source::RedisReply>> write = Redis({LPush(3)});
+  absl::StatusOr<std::vector<net::RedisReply>> write = Redis({LPush(3)});
   EXPECT_FALSE(write.ok());
   EXPECT_TRUE(absl::StrContains(write.status().message(), "READONLY"))
       << write.status();

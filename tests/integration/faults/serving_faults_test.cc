@@ -29,7 +29,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/faults/faults_fixture.h"
 #include "integration/faults/net_client.h"
@@ -55,11 +55,11 @@ class FaultsServingTest : public FaultsTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
     std::vector<std::string> lpush = {"LPUSH", "asr"};
     for (int i = 0; i < 12; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(source::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
     pki_ = dir().path() + "/pki";
     std::filesystem::create_directory(pki_);
     ASSERT_TRUE(MakeServingPki(pki_).ok());

@@ -20,7 +20,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/faults/faults_fixture.h"
 
@@ -63,9 +63,9 @@ class FaultsSlowSourceTest : public FaultsTest {
 
 TEST_F(FaultsSlowSourceTest, ASourceSlowerThanThePollHoldsBackOnlyItself) {
   ASSERT_TRUE(redis_.Start().ok());
-  source::RedisOptions options;
+  net::RedisOptions options;
   options.port = redis_.port();
-  ASSERT_TRUE(source::RunPipelineSync(
+  ASSERT_TRUE(net::RunPipelineSync(
                   options, {{"LPUSH", "q", "a", "b", "c", "d", "e", "f", "g"}})
                   .ok());
   const int slow_port = ListenAndNeverAnswer();
@@ -103,8 +103,7 @@ targets:
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   const absl::Time pushed = absl::Now();
-  ASSERT_TRUE(
-      source::RunPipelineSync(options, {{"LPUSH", "q", "h", "i"}}).ok());
+  ASSERT_TRUE(net::RunPipelineSync(options, {{"LPUSH", "q", "h", "i"}}).ok());
   EXPECT_TRUE(
       Eventually([](const std::string& m) { return Sample(m, kBacklog) == 9; },
                  absl::Seconds(3)))

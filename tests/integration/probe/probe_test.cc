@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
 #include "integration/cli_util.h"
 #include "integration/common/process.h"
@@ -24,16 +24,16 @@ class ProbeTest : public ::testing::Test {
         << prometheus_.Log();
     // Queue "asr": 3 messages in band 0 and 2 in band 9 (kombu's default
     // separator); one message held unacked by a worker.
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
     ASSERT_TRUE(
-        source::RunPipelineSync(options, {{"LPUSH", "asr", "m1", "m2", "m3"},
-                                          {"LPUSH",
-                                           "asr\x06\x16"
-                                           "9",
-                                           "m4", "m5"},
-                                          {"HSET", "unacked", "tag1",
-                                           R"([{"body": "x"}, "", "asr"])"}})
+        net::RunPipelineSync(options, {{"LPUSH", "asr", "m1", "m2", "m3"},
+                                       {"LPUSH",
+                                        "asr\x06\x16"
+                                        "9",
+                                        "m4", "m5"},
+                                       {"HSET", "unacked", "tag1",
+                                        R"([{"body": "x"}, "", "asr"])"}})
             .ok());
   }
 

@@ -74,8 +74,8 @@ class FakePrometheusTest : public ::testing::Test {
   // What the fake saw, from its /stats.
   Json Stats() {
     ++stats_calls_;
-    absl::StatusOr<HttpResponse> r =
-        HttpClient::Fetch(Options().http, {.target = "/stats"});
+    absl::StatusOr<net::HttpResponse> r =
+        net::HttpClient::Fetch(Options().http, {.target = "/stats"});
     EXPECT_TRUE(r.ok()) << r.status();
     absl::StatusOr<Json> doc = ParseJson(r.ok() ? r->body : "");
     EXPECT_TRUE(doc.ok()) << doc.status();

@@ -29,7 +29,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "ballast/v1/ballast.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -222,12 +222,12 @@ users:
 
   static void Push(const RedisServer& redis, const std::string& password,
                    const std::string& queue, int messages) {
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis.port();
     options.password = password;
     std::vector<std::string> lpush = {"LPUSH", queue};
     for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(source::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
   }
 
   std::string ConfigText(bool bad, bool grpc_tls) {

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 #include "externalscaler/externalscaler.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
@@ -74,11 +74,11 @@ class ServeTest : public ::testing::Test {
   }
 
   void Push(int messages) {
-    source::RedisOptions options;
+    net::RedisOptions options;
     options.port = redis_.port();
     std::vector<std::string> lpush = {"LPUSH", "asr"};
     for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(source::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
   }
 
   void WriteConfig(int average_value, const std::string& extra = "") {

@@ -74,7 +74,7 @@ TEST(AuthenticationConfigMap, RefusesWhatIsNotTheTrust) {
 }
 
 TEST(UserFromHeaders, ReadsUserGroupsAndExtras) {
-  HttpRequest r;
+  net::HttpRequest r;
   r.headers = {{"x-remote-user", "system:serviceaccount:kube-system:hpa"},
                {"x-remote-group", "system:serviceaccounts"},
                {"x-remote-group", "system:authenticated"},
@@ -91,7 +91,7 @@ TEST(UserFromHeaders, ReadsUserGroupsAndExtras) {
 }
 
 TEST(UserFromHeaders, TheFirstNonEmptyUsernameHeaderWins) {
-  HttpRequest r;
+  net::HttpRequest r;
   r.headers = {{"x-remote-user", ""}, {"x-user", "bob"}};
   RequestHeaderConfig config{.username_headers = {"X-Remote-User", "X-User"}};
   EXPECT_EQ(UserFromHeaders(r, config)->name, "bob");
@@ -101,7 +101,7 @@ TEST(UserFromHeaders, TheFirstNonEmptyUsernameHeaderWins) {
   EXPECT_THAT(none.status().message(), HasSubstr("X-Remote-User, X-User"));
 }
 
-HttpRequest Get(const std::string& path) {
+net::HttpRequest Get(const std::string& path) {
   return {.method = "GET", .target = path, .path = path};
 }
 

@@ -49,23 +49,25 @@ class ExternalMetricsApiTest : public ::testing::Test {
     store_.Publish(std::move(s));
   }
 
-  HttpResponse Get(const std::string& target, PeerInfo peer) {
-    HttpRequest r{.method = "GET", .target = target};
+  net::HttpResponse Get(const std::string& target, net::PeerInfo peer) {
+    net::HttpRequest r{.method = "GET", .target = target};
     r.headers = {{"x-remote-user", "system:serviceaccount:kube-system:hpa"}};
     const size_t q = target.find('?');
     r.path = target.substr(0, q);
     if (q != std::string::npos) r.query = target.substr(q + 1);
     return api_.Handle(r, peer);
   }
-  HttpResponse Get(const std::string& target) { return Get(target, Proxy()); }
+  net::HttpResponse Get(const std::string& target) {
+    return Get(target, Proxy());
+  }
 
-  static PeerInfo Proxy() {
+  static net::PeerInfo Proxy() {
     return {.tls = true,
             .client_cert_verified = true,
             .client_common_name = "front-proxy-client"};
   }
 
-  static Json Parse(const HttpResponse& r) {
+  static Json Parse(const net::HttpResponse& r) {
     return testing::ParseJsonBody(r.content_type, r.body);
   }
 
@@ -74,7 +76,7 @@ class ExternalMetricsApiTest : public ::testing::Test {
   }
 
   // Checks a Status document and returns its message.
-  static std::string ExpectStatus(const HttpResponse& r, int code,
+  static std::string ExpectStatus(const net::HttpResponse& r, int code,
                                   const std::string& reason) {
     return testing::ExpectStatusBody(r.status, r.content_type, r.body, code,
                                      reason);
@@ -105,7 +107,7 @@ TEST_F(ExternalMetricsApiTest, ServesDiscoveryDocuments) {
   EXPECT_EQ(Str(g, "name"), "external.metrics.k8s.io");
   EXPECT_EQ(Str(*g.Find("preferredVersion"), "version"), "v1beta1");
 
-  HttpResponse r = Get("/apis/external.metrics.k8s.io/v1beta1/");
+  net::HttpResponse r = Get("/apis/external.metrics.k8s.io/v1beta1/");
   EXPECT_EQ(r.status, 200);
   Json rl = Parse(r);
   EXPECT_EQ(Str(rl, "kind"), "APIResourceList");
@@ -126,7 +128,7 @@ TEST_F(ExternalMetricsApiTest, ServesDiscoveryDocuments) {
 
 TEST_F(ExternalMetricsApiTest, ServesRecommendedReplicasFieldByField) {
   Publish({Target("asr", 7), Target("tts", 3)});
-  HttpResponse r =
+  net::HttpResponse r =
       Get(std::string(kBase) +
           "ballast_recommended_replicas?labelSelector=target%3Dasr");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -163,7 +165,7 @@ TEST_F(ExternalMetricsApiTest, SelectorFormsChooseTargets) {
       {"?labelSelector=target%2C%21input", {"asr", "tts", "vad"}},
   };
   for (const Case& c : cases) {
-    HttpResponse r =
+    net::HttpResponse r =
         Get(absl::StrCat(kBase, "ballast_recommended_replicas", c.query));
     ASSERT_EQ(r.status, 200) << c.query << ": " << r.body;
     std::vector<std::string> got;
@@ -177,7 +179,8 @@ TEST_F(ExternalMetricsApiTest, SelectorFormsChooseTargets) {
 
 TEST_F(ExternalMetricsApiTest, MetricNameIsCaseInsensitive) {
   Publish({Target("asr", 7)});
-  HttpResponse r = Get(std::string(kBase) + "Ballast_Recommended_REPLICAS");
+  net::HttpResponse r =
+      Get(std::string(kBase) + "Ballast_Recommended_REPLICAS");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(Str(Parse(r).Find("items")->AsArray()[0], "metricName"),
             "ballast_recommended_replicas");
@@ -185,7 +188,7 @@ TEST_F(ExternalMetricsApiTest, MetricNameIsCaseInsensitive) {
 
 TEST_F(ExternalMetricsApiTest, AnyNamespaceServesTheSameTargets) {
   Publish({Target("asr", 7)});
-  HttpResponse r =
+  net::HttpResponse r =
       Get("/apis/external.metrics.k8s.io/v1beta1/namespaces/prod/"
           "ballast_recommended_replicas");
   EXPECT_EQ(r.status, 200) << r.body;
@@ -237,7 +240,7 @@ TEST_F(ExternalMetricsApiTest, MalformedSelectorIsBadRequest) {
 
 TEST_F(ExternalMetricsApiTest, ServesInputsWithTheirSampleTime) {
   Publish({Target("asr", 7)});
-  HttpResponse r =
+  net::HttpResponse r =
       Get(std::string(kBase) +
           "ballast_input?labelSelector=target%3Dasr%2Cinput%3Dbacklog");
   ASSERT_EQ(r.status, 200) << r.body;
@@ -269,21 +272,22 @@ TEST_F(ExternalMetricsApiTest, NonFiniteInputIsNeverServed) {
 TEST_F(ExternalMetricsApiTest, RequiresAVerifiedFrontProxyCertificate) {
   Publish({Target("asr", 7)});
   const std::string url = std::string(kBase) + "ballast_recommended_replicas";
-  ExpectStatus(Get(url, PeerInfo{.tls = true}), 401, "Unauthorized");
-  ExpectStatus(Get("/apis", PeerInfo{.tls = true}), 401, "Unauthorized");
+  ExpectStatus(Get(url, net::PeerInfo{.tls = true}), 401, "Unauthorized");
+  ExpectStatus(Get("/apis", net::PeerInfo{.tls = true}), 401, "Unauthorized");
   ExpectStatus(Get("/apis/external.metrics.k8s.io/v1beta1",
-                   PeerInfo{.tls = true, .client_common_name = "x"}),
+                   net::PeerInfo{.tls = true, .client_common_name = "x"}),
                401, "Unauthorized");
-  EXPECT_THAT(ExpectStatus(Get(url, PeerInfo{.tls = true,
-                                             .client_cert_verified = true,
-                                             .client_common_name = "intruder"}),
-                           401, "Unauthorized"),
-              HasSubstr("\"intruder\""));
+  EXPECT_THAT(
+      ExpectStatus(Get(url, net::PeerInfo{.tls = true,
+                                          .client_cert_verified = true,
+                                          .client_common_name = "intruder"}),
+                   401, "Unauthorized"),
+      HasSubstr("\"intruder\""));
   EXPECT_EQ(Get(url).status, 200);
 }
 
 TEST_F(ExternalMetricsApiTest, TrustsRemoteUserHeadersOnlyWhenAuthenticated) {
-  HttpRequest r{.method = "GET", .path = "/apis"};
+  net::HttpRequest r{.method = "GET", .path = "/apis"};
   r.headers = {{"x-remote-user", "system:serviceaccount:kube-system:hpa"},
                {"x-remote-group", "system:serviceaccounts"},
                {"x-remote-group", "system:authenticated"}};
@@ -292,7 +296,7 @@ TEST_F(ExternalMetricsApiTest, TrustsRemoteUserHeadersOnlyWhenAuthenticated) {
   EXPECT_EQ(user->name, "system:serviceaccount:kube-system:hpa");
   EXPECT_THAT(user->groups, ::testing::ElementsAre("system:serviceaccounts",
                                                    "system:authenticated"));
-  EXPECT_EQ(api_.Authenticate(r, PeerInfo{.tls = true}).status().code(),
+  EXPECT_EQ(api_.Authenticate(r, net::PeerInfo{.tls = true}).status().code(),
             absl::StatusCode::kUnauthenticated);
   // The front proxy's own identity is not a user: a request without one is
   // refused, as k8s.io/apiserver's request-header authenticator does.
@@ -302,7 +306,7 @@ TEST_F(ExternalMetricsApiTest, TrustsRemoteUserHeadersOnlyWhenAuthenticated) {
 }
 
 TEST_F(ExternalMetricsApiTest, FollowsChangedRequestHeaderNames) {
-  HttpRequest r{.method = "GET", .path = "/apis"};
+  net::HttpRequest r{.method = "GET", .path = "/apis"};
   r.headers = {{"x-user", "alice"},
                {"x-remote-user", "mallory"},
                {"x-groups", "devs"},
@@ -316,7 +320,7 @@ TEST_F(ExternalMetricsApiTest, FollowsChangedRequestHeaderNames) {
   // The old proxy name is no longer allowed.
   EXPECT_EQ(api_.Authenticate(r, Proxy()).status().code(),
             absl::StatusCode::kUnauthenticated);
-  PeerInfo aggregator = Proxy();
+  net::PeerInfo aggregator = Proxy();
   aggregator.client_common_name = "aggregator";
   absl::StatusOr<RemoteUser> user = api_.Authenticate(r, aggregator);
   ASSERT_TRUE(user.ok()) << user.status();
@@ -327,27 +331,27 @@ TEST_F(ExternalMetricsApiTest, FollowsChangedRequestHeaderNames) {
 
 TEST_F(ExternalMetricsApiTest, AnyCommonNameWhenAllowedNamesAreEmpty) {
   ExternalMetricsApi open(store_, {});
-  HttpRequest r{.method = "GET", .path = "/apis"};
+  net::HttpRequest r{.method = "GET", .path = "/apis"};
   r.headers = {{"x-remote-user", "someone"}};
-  EXPECT_EQ(open.Handle(r, PeerInfo{.client_cert_verified = true,
-                                    .client_common_name = "anyone"})
+  EXPECT_EQ(open.Handle(r, net::PeerInfo{.client_cert_verified = true,
+                                         .client_common_name = "anyone"})
                 .status,
             200);
-  EXPECT_EQ(open.Handle(r, PeerInfo{}).status, 401);
+  EXPECT_EQ(open.Handle(r, net::PeerInfo{}).status, 401);
 }
 
 TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationAndOpenApiIs404) {
   for (const char* path : {"/healthz", "/livez", "/readyz"}) {
-    HttpResponse r = Get(path, PeerInfo{});
+    net::HttpResponse r = Get(path, net::PeerInfo{});
     EXPECT_EQ(r.status, 200) << path;
     EXPECT_EQ(r.body, "ok");
   }
-  ExpectStatus(Get("/openapi/v2", PeerInfo{}), 404, "NotFound");
-  ExpectStatus(Get("/openapi/v3", PeerInfo{}), 404, "NotFound");
+  ExpectStatus(Get("/openapi/v2", net::PeerInfo{}), 404, "NotFound");
+  ExpectStatus(Get("/openapi/v3", net::PeerInfo{}), 404, "NotFound");
 }
 
 TEST_F(ExternalMetricsApiTest, OnlyGetIsServed) {
-  HttpRequest r{.method = "POST", .path = "/apis"};
+  net::HttpRequest r{.method = "POST", .path = "/apis"};
   r.headers = {{"x-remote-user", "someone"}};
   ExpectStatus(api_.Handle(r, Proxy()), 405, "MethodNotAllowed");
 }

@@ -1,6 +1,6 @@
 #include "ballast/server/label_selector.h"
 
-#include "ballast/server/http_server.h"
+#include "ballast/net/http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -96,7 +96,8 @@ TEST(LabelSelector, Matches) {
 
 TEST(LabelSelector, AcceptsUrlDecodedQueryWithPlusAsSpace) {
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> params =
-      ParseQuery("labelSelector=target+in+%28asr%2Ctts%29%2C%21canary&x=1");
+      net::ParseQuery(
+          "labelSelector=target+in+%28asr%2Ctts%29%2C%21canary&x=1");
   ASSERT_TRUE(params.ok()) << params.status();
   ASSERT_EQ(params->size(), 2u);
   EXPECT_EQ((*params)[0].first, "labelSelector");
@@ -106,10 +107,10 @@ TEST(LabelSelector, AcceptsUrlDecodedQueryWithPlusAsSpace) {
   EXPECT_TRUE(s->Matches({{"target", "tts"}}));
   EXPECT_FALSE(s->Matches({{"target", "tts"}, {"canary", "1"}}));
 
-  EXPECT_EQ(*DecodeQueryComponent("a%3Db+c%20d"), "a=b c d");
-  EXPECT_EQ(*DecodePathSegment("a+b%2Fc"), "a+b/c");
-  EXPECT_FALSE(DecodeQueryComponent("bad%2").ok());
-  EXPECT_FALSE(DecodeQueryComponent("bad%zz").ok());
+  EXPECT_EQ(*net::DecodeQueryComponent("a%3Db+c%20d"), "a=b c d");
+  EXPECT_EQ(*net::DecodePathSegment("a+b%2Fc"), "a+b/c");
+  EXPECT_FALSE(net::DecodeQueryComponent("bad%2").ok());
+  EXPECT_FALSE(net::DecodeQueryComponent("bad%zz").ok());
 }
 
 struct ErrorCase {

@@ -25,12 +25,12 @@ constexpr char kUnackedToOddQueue[] =
 // read as one hex escape.
 const std::string kSep = "\x06\x16";
 
-RedisReply Int(int64_t n) {
-  return {.type = RedisReply::Type::kInteger, .integer = n};
+net::RedisReply Int(int64_t n) {
+  return {.type = net::RedisReply::Type::kInteger, .integer = n};
 }
 
-RedisReply Err(std::string text) {
-  return {.type = RedisReply::Type::kError, .str = std::move(text)};
+net::RedisReply Err(std::string text) {
+  return {.type = net::RedisReply::Type::kError, .str = std::move(text)};
 }
 
 TEST(CeleryBandKeys, DefaultsAreFourBandsWithControlSeparator) {

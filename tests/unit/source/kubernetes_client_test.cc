@@ -55,7 +55,7 @@ std::string Kubeconfig() {
 }
 
 TEST(Kubeconfig, TheCurrentContextWithFilesRelativeToItsDirectory) {
-  absl::StatusOr<HttpClientOptions> o =
+  absl::StatusOr<net::HttpClientOptions> o =
       KubeconfigClientOptions(Kubeconfig(), "/etc/kube", "");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->base_url, "https://127.0.0.1:6443");
@@ -67,7 +67,7 @@ TEST(Kubeconfig, TheCurrentContextWithFilesRelativeToItsDirectory) {
 }
 
 TEST(Kubeconfig, ANamedContextWithInlineDataAndAToken) {
-  absl::StatusOr<HttpClientOptions> o =
+  absl::StatusOr<net::HttpClientOptions> o =
       KubeconfigClientOptions(Kubeconfig(), "/etc/kube", "robot@other");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->base_url, "https://127.0.0.1:7443");
@@ -78,7 +78,7 @@ TEST(Kubeconfig, ANamedContextWithInlineDataAndAToken) {
 }
 
 TEST(Kubeconfig, RefusesWhatADaemonCannotUse) {
-  absl::StatusOr<HttpClientOptions> plugin =
+  absl::StatusOr<net::HttpClientOptions> plugin =
       KubeconfigClientOptions(Kubeconfig(), "/", "plugin@local");
   EXPECT_EQ(plugin.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(plugin.status().message(), HasSubstr("exec"));
@@ -99,7 +99,7 @@ TEST(KubernetesClientOptions, InClusterUsesTheServiceAccount) {
             absl::StatusCode::kFailedPrecondition);
   setenv("BALLAST_TEST_KC_HOST", "10.96.0.1", 1);
   setenv("BALLAST_TEST_KC_PORT", "443", 1);
-  absl::StatusOr<HttpClientOptions> o = KubernetesClientOptions({}, paths);
+  absl::StatusOr<net::HttpClientOptions> o = KubernetesClientOptions({}, paths);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->base_url, "https://10.96.0.1:443");
   EXPECT_EQ(o->bearer_token_file, "/t/token");

@@ -77,7 +77,7 @@ TEST(KubernetesClientOptions, BuildsTheServerFromTheEnvironment) {
                                  .token_file = "/t",
                                  .ca_file = "/c"};
   unsetenv("BALLAST_TEST_K8S_HOST");
-  absl::StatusOr<HttpClientOptions> http =
+  absl::StatusOr<net::HttpClientOptions> http =
       KubernetesScaleReader::ClientOptions(options);
   ASSERT_FALSE(http.ok());
   EXPECT_EQ(http.status().code(), absl::StatusCode::kFailedPrecondition);

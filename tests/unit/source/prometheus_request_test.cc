@@ -11,7 +11,7 @@ namespace {
 const absl::Time kAt = absl::FromUnixMillis(1700000000250);
 
 TEST(PrometheusRequest, ShortQueryIsAGetWithEncodedParameters) {
-  const HttpRequest r = PrometheusClient::BuildRequest(
+  const net::HttpRequest r = PrometheusClient::BuildRequest(
       {.promql = R"(sum(rate(x{job="a b"}[1m])) > 0 & y)"}, kAt,
       absl::Milliseconds(1500), 1500);
   EXPECT_EQ(r.method, "GET");
@@ -23,8 +23,8 @@ TEST(PrometheusRequest, ShortQueryIsAGetWithEncodedParameters) {
 
 TEST(PrometheusRequest, LongQueryIsAFormPost) {
   const std::string promql = "sum(" + std::string(1600, 'a') + ")";
-  const HttpRequest r = PrometheusClient::BuildRequest({.promql = promql}, kAt,
-                                                       absl::Seconds(2), 1500);
+  const net::HttpRequest r = PrometheusClient::BuildRequest(
+      {.promql = promql}, kAt, absl::Seconds(2), 1500);
   EXPECT_EQ(r.method, "POST");
   EXPECT_EQ(r.target, "/api/v1/query");
   EXPECT_EQ(r.content_type, "application/x-www-form-urlencoded");

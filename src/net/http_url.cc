@@ -14,10 +14,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
-#include "ballast/core/url_text.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
+#include "ballast/net/url_text.h"
 
-namespace ballast::source {
+namespace ballast::net {
 namespace {
 
 // Never echoes user information (user:password@).
@@ -169,4 +169,4 @@ absl::StatusOr<std::string> SecretFile::Get() {
   return value_;
 }
 
-}  // namespace ballast::source
+}  // namespace ballast::net

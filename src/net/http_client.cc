@@ -1,7 +1,7 @@
 // HttpClient on Boost.Beast with C++20 coroutines. All state of a client
 // lives on one strand; each request runs as a coroutine on it. Boost error
 // codes (and any exception) become absl::Status here and go no further.
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
@@ -31,7 +31,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
-namespace ballast::source {
+namespace ballast::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -218,6 +218,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
     msg.set(http::field::user_agent, kUserAgent);
     msg.set(http::field::accept, "application/json");
     for (const auto& [name, value] : options_.headers) msg.set(name, value);
+    for (const auto& [name, value] : request.headers) msg.set(name, value);
     if (token_.has_value()) {
       absl::StatusOr<std::string> token = token_->Get();
       if (!token.ok()) {
@@ -506,4 +507,4 @@ absl::StatusOr<HttpResponse> HttpClient::Fetch(HttpClientOptions options,
   return result;
 }
 
-}  // namespace ballast::source
+}  // namespace ballast::net

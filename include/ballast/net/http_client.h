@@ -20,8 +20,8 @@
 //
 //   // Blocking, with its own io_context (for `ballast probe`):
 //   absl::StatusOr<HttpResponse> r = HttpClient::Fetch(options, {.target="/"});
-#ifndef BALLAST_SOURCE_HTTP_CLIENT_H_
-#define BALLAST_SOURCE_HTTP_CLIENT_H_
+#ifndef BALLAST_NET_HTTP_CLIENT_H_
+#define BALLAST_NET_HTTP_CLIENT_H_
 
 #include <sys/types.h>
 
@@ -39,12 +39,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ballast/net/http_message.h"
 
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
-namespace ballast::source {
+namespace ballast::net {
 
 // A parsed base URL: scheme://host[:port][/path-prefix]. IPv6 literals are
 // written in brackets; `host` keeps them off.
@@ -144,20 +145,6 @@ struct HttpClientOptions {
   std::string basic_auth_password_file;
 };
 
-struct HttpRequest {
-  std::string method = "GET";  // GET or POST
-  // Path and query, appended to the base URL's path prefix: "/api/v1/query".
-  std::string target;
-  std::string body;
-  std::string content_type;  // sent when `body` is not empty
-};
-
-struct HttpResponse {
-  int status = 0;  // HTTP status code; any code is a response, not an error
-  std::string content_type;
-  std::string body;
-};
-
 class HttpClient {
  public:
   using Callback = absl::AnyInvocable<void(absl::StatusOr<HttpResponse>) &&>;
@@ -200,6 +187,6 @@ class HttpClient {
   std::shared_ptr<Impl> impl_;
 };
 
-}  // namespace ballast::source
+}  // namespace ballast::net
 
-#endif  // BALLAST_SOURCE_HTTP_CLIENT_H_
+#endif  // BALLAST_NET_HTTP_CLIENT_H_

@@ -36,8 +36,8 @@
 // thread. Stop the server (and let `done` run) before destroying it; the
 // destructor otherwise closes every connection itself and waits only for
 // handler calls in progress, so the handler's captures must outlive it.
-#ifndef BALLAST_SERVER_HTTP_SERVER_H_
-#define BALLAST_SERVER_HTTP_SERVER_H_
+#ifndef BALLAST_NET_HTTP_SERVER_H_
+#define BALLAST_NET_HTTP_SERVER_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -54,6 +54,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ballast/net/http_message.h"
 
 namespace boost::asio {
 class io_context;
@@ -62,29 +63,7 @@ class context;
 }  // namespace ssl
 }  // namespace boost::asio
 
-namespace ballast::server {
-
-struct HttpRequest {
-  std::string method;  // "GET"
-  std::string target;  // as sent: "/apis/x?labelSelector=a%3Db"
-  std::string path;    // target before '?', still percent-encoded
-  std::string query;   // target after '?', still encoded; empty when none
-  // In the order sent; names lowercased.
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
-
-  // Every value of header `name` (any case), in order.
-  std::vector<std::string> HeaderValues(absl::string_view name) const;
-  // The first value of header `name`, or nullopt.
-  std::optional<std::string> Header(absl::string_view name) const;
-};
-
-struct HttpResponse {
-  int status = 200;
-  std::string content_type = "text/plain; charset=utf-8";
-  std::string body;
-  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
-};
+namespace ballast::net {
 
 // Who is at the other end of a connection.
 struct PeerInfo {
@@ -254,6 +233,6 @@ class HttpServer {
   int port_ = 0;
 };
 
-}  // namespace ballast::server
+}  // namespace ballast::net
 
-#endif  // BALLAST_SERVER_HTTP_SERVER_H_
+#endif  // BALLAST_NET_HTTP_SERVER_H_

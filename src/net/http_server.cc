@@ -2,10 +2,10 @@
 // connection on its own strand, one accept loop on the acceptor's strand.
 // Boost error codes and exceptions end here and become absl::Status or an
 // HTTP status; nothing is thrown out of this file.
-#include "ballast/server/http_server.h"
+#include "ballast/net/http_server.h"
 
 #include "ballast/core/clock.h"
-#include "ballast/core/listen_address.h"
+#include "ballast/net/listen_address.h"
 
 // Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
 #include <utility>
@@ -44,7 +44,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 
-namespace ballast::server {
+namespace ballast::net {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -264,22 +264,6 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> ParseQuery(
     params.emplace_back(*std::move(key), *std::move(value));
   }
   return params;
-}
-
-std::vector<std::string> HttpRequest::HeaderValues(
-    absl::string_view name) const {
-  std::vector<std::string> values;
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) values.push_back(value);
-  }
-  return values;
-}
-
-std::optional<std::string> HttpRequest::Header(absl::string_view name) const {
-  for (const auto& [key, value] : headers) {
-    if (absl::EqualsIgnoreCase(key, name)) return value;
-  }
-  return std::nullopt;
 }
 
 // ---------------------------------------------------------------------------
@@ -886,4 +870,4 @@ size_t HttpServer::connections() const {
   return core_->connections.size();
 }
 
-}  // namespace ballast::server
+}  // namespace ballast::net

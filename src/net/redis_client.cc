@@ -1,4 +1,4 @@
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
@@ -25,7 +25,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 
-namespace ballast::source {
+namespace ballast::net {
 namespace {
 
 namespace asio = boost::asio;
@@ -606,4 +606,4 @@ absl::StatusOr<std::vector<RedisReply>> RunPipelineSync(
   return result;
 }
 
-}  // namespace ballast::source
+}  // namespace ballast::net

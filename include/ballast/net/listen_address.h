@@ -10,15 +10,15 @@
 //   ParseListenAddress("localhost:9090")  // {"127.0.0.1", 9090}
 //   ParseListenAddress("example:80")      // InvalidArgument: a server binds
 //                                         // an address, not a name
-#ifndef BALLAST_CORE_LISTEN_ADDRESS_H_
-#define BALLAST_CORE_LISTEN_ADDRESS_H_
+#ifndef BALLAST_NET_LISTEN_ADDRESS_H_
+#define BALLAST_NET_LISTEN_ADDRESS_H_
 
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 
-namespace ballast {
+namespace ballast::net {
 
 struct ListenAddress {
   std::string ip;  // numeric IPv4 or IPv6, without brackets
@@ -27,6 +27,6 @@ struct ListenAddress {
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen);
 
-}  // namespace ballast
+}  // namespace ballast::net
 
-#endif  // BALLAST_CORE_LISTEN_ADDRESS_H_
+#endif  // BALLAST_NET_LISTEN_ADDRESS_H_

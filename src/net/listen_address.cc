@@ -1,4 +1,4 @@
-#include "ballast/core/listen_address.h"
+#include "ballast/net/listen_address.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -8,7 +8,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
-namespace ballast {
+namespace ballast::net {
 
 absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen) {
   const size_t colon = listen.rfind(':');
@@ -44,4 +44,4 @@ absl::StatusOr<ListenAddress> ParseListenAddress(absl::string_view listen) {
   return out;
 }
 
-}  // namespace ballast
+}  // namespace ballast::net

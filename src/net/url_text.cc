@@ -1,8 +1,8 @@
-#include "ballast/core/url_text.h"
+#include "ballast/net/url_text.h"
 
 #include "absl/strings/str_cat.h"
 
-namespace ballast {
+namespace ballast::net {
 namespace {
 
 size_t HostStart(absl::string_view url) {
@@ -24,4 +24,4 @@ std::string RedactUrlUserinfo(absl::string_view url) {
                       url.substr(at));
 }
 
-}  // namespace ballast
+}  // namespace ballast::net

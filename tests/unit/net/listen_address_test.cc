@@ -1,4 +1,4 @@
-#include "ballast/core/listen_address.h"
+#include "ballast/net/listen_address.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -19,7 +19,7 @@ TEST(ParseListenAddress, ReadsWhatTheServersBind) {
         Case{"0.0.0.0:0", "0.0.0.0", 0}, Case{":9090", "0.0.0.0", 9090},
         Case{"localhost:80", "127.0.0.1", 80}, Case{"[::1]:6443", "::1", 6443},
         Case{"[::]:65535", "::", 65535}}) {
-    absl::StatusOr<ListenAddress> a = ParseListenAddress(c.text);
+    absl::StatusOr<net::ListenAddress> a = net::ParseListenAddress(c.text);
     ASSERT_TRUE(a.ok()) << c.text << ": " << a.status();
     EXPECT_EQ(a->ip, c.ip) << c.text;
     EXPECT_EQ(a->port, c.port) << c.text;
@@ -39,7 +39,7 @@ TEST(ParseListenAddress, RefusesNamesAndMalformedAddresses) {
         Case{"127.0.0.1:65536", "bad port"}, Case{"127.0.0.1:-1", "bad port"},
         Case{"127.0.0.1:http", "bad port"},
         Case{"300.1.1.1:80", "must be an IP"}}) {
-    absl::StatusOr<ListenAddress> a = ParseListenAddress(c.text);
+    absl::StatusOr<net::ListenAddress> a = net::ParseListenAddress(c.text);
     ASSERT_FALSE(a.ok()) << c.text;
     EXPECT_EQ(a.status().code(), absl::StatusCode::kInvalidArgument);
     EXPECT_THAT(a.status().message(), HasSubstr(c.message)) << c.text;

@@ -6,14 +6,15 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
-#include "ballast/source/http_client.h"
+#include "ballast/net/http_client.h"
 #include "gtest/gtest.h"
 
 namespace ballast::source {
 namespace {
 
 TEST(ParseUrl, SplitsSchemeHostPortAndPrefix) {
-  absl::StatusOr<Url> u = ParseUrl("https://prom.example:9443/prometheus/");
+  absl::StatusOr<net::Url> u =
+      net::ParseUrl("https://prom.example:9443/prometheus/");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_TRUE(u->tls);
   EXPECT_EQ(u->host, "prom.example");
@@ -23,10 +24,10 @@ TEST(ParseUrl, SplitsSchemeHostPortAndPrefix) {
 }
 
 TEST(ParseUrl, DefaultsPortsAndReadsIpv6) {
-  EXPECT_EQ(ParseUrl("http://h")->port, 80);
-  EXPECT_EQ(ParseUrl("https://h/")->port, 443);
-  EXPECT_EQ(ParseUrl("https://h/")->path_prefix, "");
-  absl::StatusOr<Url> u = ParseUrl("http://[::1]:9090");
+  EXPECT_EQ(net::ParseUrl("http://h")->port, 80);
+  EXPECT_EQ(net::ParseUrl("https://h/")->port, 443);
+  EXPECT_EQ(net::ParseUrl("https://h/")->path_prefix, "");
+  absl::StatusOr<net::Url> u = net::ParseUrl("http://[::1]:9090");
   ASSERT_TRUE(u.ok()) << u.status();
   EXPECT_EQ(u->host, "::1");
   EXPECT_EQ(u->Origin(), "http://[::1]:9090");
@@ -37,7 +38,7 @@ TEST(ParseUrl, RejectsWhatItCannotServe) {
        {"", "ftp://h", "127.0.0.1:9090", "http://", "http://:80", "http://h:0",
         "http://h:65536", "http://h:x", "http://h/?q=1", "http://u:p@h",
         "http://[::1", "http://[::1]x"}) {
-    absl::StatusOr<Url> u = ParseUrl(url);
+    absl::StatusOr<net::Url> u = net::ParseUrl(url);
     EXPECT_FALSE(u.ok()) << url;
     if (!u.ok()) {
       EXPECT_EQ(u.status().code(), absl::StatusCode::kInvalidArgument);
@@ -47,29 +48,29 @@ TEST(ParseUrl, RejectsWhatItCannotServe) {
 }
 
 TEST(UrlEncode, KeepsOnlyUnreservedCharacters) {
-  EXPECT_EQ(UrlEncode("aZ09-._~"), "aZ09-._~");
-  EXPECT_EQ(UrlEncode("a b+c&d=e/f?%\"\xC3\xA9"),
+  EXPECT_EQ(net::UrlEncode("aZ09-._~"), "aZ09-._~");
+  EXPECT_EQ(net::UrlEncode("a b+c&d=e/f?%\"\xC3\xA9"),
             "a%20b%2Bc%26d%3De%2Ff%3F%25%22%C3%A9");
-  EXPECT_EQ(EncodeQuery({{"query", "up == 1"}, {"t", ""}}),
+  EXPECT_EQ(net::EncodeQuery({{"query", "up == 1"}, {"t", ""}}),
             "query=up%20%3D%3D%201&t=");
 }
 
 TEST(CodeForHttpStatus, MapsClassesOfErrors) {
-  EXPECT_EQ(CodeForHttpStatus(400), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeForHttpStatus(401), absl::StatusCode::kUnauthenticated);
-  EXPECT_EQ(CodeForHttpStatus(403), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(CodeForHttpStatus(404), absl::StatusCode::kNotFound);
-  EXPECT_EQ(CodeForHttpStatus(422), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(CodeForHttpStatus(429), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(CodeForHttpStatus(500), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(CodeForHttpStatus(503), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(CodeForHttpStatus(504), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(net::CodeForHttpStatus(400), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(net::CodeForHttpStatus(401), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(net::CodeForHttpStatus(403), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(net::CodeForHttpStatus(404), absl::StatusCode::kNotFound);
+  EXPECT_EQ(net::CodeForHttpStatus(422), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(net::CodeForHttpStatus(429), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(net::CodeForHttpStatus(500), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(net::CodeForHttpStatus(503), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(net::CodeForHttpStatus(504), absl::StatusCode::kDeadlineExceeded);
 }
 
 TEST(Shorten, CutsAndHidesControlCharacters) {
-  EXPECT_EQ(Shorten("abc", 5), "abc");
-  EXPECT_EQ(Shorten("abcdef", 3), "abc...");
-  EXPECT_EQ(Shorten("a\nb\x7f", 10), "a?b?");
+  EXPECT_EQ(net::Shorten("abc", 5), "abc");
+  EXPECT_EQ(net::Shorten("abcdef", 3), "abc...");
+  EXPECT_EQ(net::Shorten("a\nb\x7f", 10), "a?b?");
 }
 
 class SecretFileTest : public ::testing::Test {
@@ -93,7 +94,7 @@ class SecretFileTest : public ::testing::Test {
 
 TEST_F(SecretFileTest, ReadsTrimmedContentsAndFollowsRotation) {
   Write("token-one\n");
-  SecretFile secret(path_);
+  net::SecretFile secret(path_);
   EXPECT_EQ(secret.Get().value(), "token-one");
   EXPECT_EQ(secret.Get().value(), "token-one");
   Write("token-two\n");
@@ -102,10 +103,10 @@ TEST_F(SecretFileTest, ReadsTrimmedContentsAndFollowsRotation) {
 
 TEST_F(SecretFileTest, MissingOrEmptyFileIsFailedPrecondition) {
   Write("  \n");
-  SecretFile secret(path_);
+  net::SecretFile secret(path_);
   EXPECT_EQ(secret.Get().status().code(),
             absl::StatusCode::kFailedPrecondition);
-  SecretFile missing(path_ + ".absent");
+  net::SecretFile missing(path_ + ".absent");
   absl::StatusOr<std::string> s = missing.Get();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.status().code(), absl::StatusCode::kFailedPrecondition);

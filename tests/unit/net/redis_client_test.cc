@@ -1,4 +1,4 @@
-#include "ballast/source/redis_client.h"
+#include "ballast/net/redis_client.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -10,7 +10,8 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(ParseRedisUrl, HostPortDb) {
-  absl::StatusOr<RedisOptions> o = ParseRedisUrl("redis://10.1.2.3:6380/4");
+  absl::StatusOr<net::RedisOptions> o =
+      net::ParseRedisUrl("redis://10.1.2.3:6380/4");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->host, "10.1.2.3");
   EXPECT_EQ(o->port, 6380);
@@ -20,7 +21,8 @@ TEST(ParseRedisUrl, HostPortDb) {
 }
 
 TEST(ParseRedisUrl, DefaultsAndTls) {
-  absl::StatusOr<RedisOptions> o = ParseRedisUrl("rediss://cache.internal");
+  absl::StatusOr<net::RedisOptions> o =
+      net::ParseRedisUrl("rediss://cache.internal");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->host, "cache.internal");
   EXPECT_EQ(o->port, 6379);
@@ -29,7 +31,8 @@ TEST(ParseRedisUrl, DefaultsAndTls) {
 }
 
 TEST(ParseRedisUrl, UsernameAndIpv6) {
-  absl::StatusOr<RedisOptions> o = ParseRedisUrl("redis://ballast@[::1]:7000/");
+  absl::StatusOr<net::RedisOptions> o =
+      net::ParseRedisUrl("redis://ballast@[::1]:7000/");
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->username, "ballast");
   EXPECT_EQ(o->host, "::1");
@@ -38,8 +41,8 @@ TEST(ParseRedisUrl, UsernameAndIpv6) {
 }
 
 TEST(ParseRedisUrl, RejectsPasswordWithoutEchoingIt) {
-  absl::StatusOr<RedisOptions> o =
-      ParseRedisUrl("redis://user:s3cret@host:6379/0");
+  absl::StatusOr<net::RedisOptions> o =
+      net::ParseRedisUrl("redis://user:s3cret@host:6379/0");
   ASSERT_FALSE(o.ok());
   EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(o.status().message(), Not(HasSubstr("s3cret")));
@@ -49,7 +52,7 @@ TEST(ParseRedisUrl, RejectsBadInput) {
   for (const char* bad :
        {"http://host", "redis://", "redis://host:0", "redis://host:99999",
         "redis://host:x", "redis://host/-1", "redis://host/db"}) {
-    EXPECT_EQ(ParseRedisUrl(bad).status().code(),
+    EXPECT_EQ(net::ParseRedisUrl(bad).status().code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
@@ -57,8 +60,8 @@ TEST(ParseRedisUrl, RejectsBadInput) {
 
 TEST(RedisReply, ErrorRepliesMapToStatusCodes) {
   auto status = [](const char* text) {
-    return RedisReply{.type = RedisReply::Type::kError, .str = text}.ToStatus(
-        "LLEN \"q\"");
+    return net::RedisReply{.type = net::RedisReply::Type::kError, .str = text}
+        .ToStatus("LLEN \"q\"");
   };
   EXPECT_EQ(status("WRONGTYPE Operation against a key").code(),
             absl::StatusCode::kFailedPrecondition);
@@ -69,19 +72,22 @@ TEST(RedisReply, ErrorRepliesMapToStatusCodes) {
   EXPECT_EQ(status("LOADING Redis is loading").code(),
             absl::StatusCode::kUnavailable);
   EXPECT_EQ(status("ERR unknown command").code(), absl::StatusCode::kInternal);
-  EXPECT_TRUE(
-      RedisReply{.type = RedisReply::Type::kInteger}.ToStatus("x").ok());
+  EXPECT_TRUE(net::RedisReply{.type = net::RedisReply::Type::kInteger}
+                  .ToStatus("x")
+                  .ok());
 }
 
 TEST(RedisReply, DebugString) {
-  EXPECT_EQ(RedisReply{}.DebugString(), "nil");
-  EXPECT_EQ((RedisReply{.type = RedisReply::Type::kInteger, .integer = 7})
-                .DebugString(),
-            "7");
-  EXPECT_EQ((RedisReply{.type = RedisReply::Type::kArray,
-                        .elements = {RedisReply{}, RedisReply{}}})
-                .DebugString(),
-            "array of 2");
+  EXPECT_EQ(net::RedisReply{}.DebugString(), "nil");
+  EXPECT_EQ(
+      (net::RedisReply{.type = net::RedisReply::Type::kInteger, .integer = 7})
+          .DebugString(),
+      "7");
+  EXPECT_EQ(
+      (net::RedisReply{.type = net::RedisReply::Type::kArray,
+                       .elements = {net::RedisReply{}, net::RedisReply{}}})
+          .DebugString(),
+      "array of 2");
 }
 
 }  // namespace

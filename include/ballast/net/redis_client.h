@@ -17,8 +17,8 @@
 //   // For the CLI (`ballast probe`): its own io_context, blocking.
 //   absl::StatusOr<std::vector<RedisReply>> r =
 //       RunPipelineSync(options, {{"PING"}});
-#ifndef BALLAST_SOURCE_REDIS_CLIENT_H_
-#define BALLAST_SOURCE_REDIS_CLIENT_H_
+#ifndef BALLAST_NET_REDIS_CLIENT_H_
+#define BALLAST_NET_REDIS_CLIENT_H_
 
 #include <cstdint>
 #include <memory>
@@ -35,7 +35,7 @@ namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
-namespace ballast::source {
+namespace ballast::net {
 
 // One RESP reply. An error reply (e.g. "WRONGTYPE Operation against a key
 // holding the wrong kind of value") is a reply like any other: it concerns
@@ -140,6 +140,6 @@ absl::StatusOr<std::vector<RedisReply>> RunPipelineSync(
     const RedisOptions& options,
     std::vector<std::vector<std::string>> commands);
 
-}  // namespace ballast::source
+}  // namespace ballast::net
 
-#endif  // BALLAST_SOURCE_REDIS_CLIENT_H_
+#endif  // BALLAST_NET_REDIS_CLIENT_H_
