@@ -6,18 +6,19 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
-#include <deque>
-#include <map>
+#include <functional>
 #include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "ballast/config/config.h"
-#include "ballast/engine/engine.h"
+#include "ballast/control/control_loop.h"
+#include "ballast/control/poller_source.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/grpc_server.h"
 #include "ballast/server/telemetry_server.h"
@@ -78,17 +79,39 @@ std::chrono::nanoseconds ToChrono(absl::Duration d) {
   return absl::ToChronoNanoseconds(d);
 }
 
-// Everything the daemon keeps per target between ticks.
-struct TargetRuntime {
-  engine::TargetHistory history;
-  std::vector<store::InputValue> inputs;
-  std::optional<engine::Recommendation> latest;
-  std::deque<engine::Recommendation> recent;
-  uint64_t replicas_version = 0;
-  // The last good read of currentReplicas (kubernetes, prometheus) and when
-  // it was made: held, as inputs are, while reads fail.
-  std::optional<int32_t> current_replicas;
-  absl::Time current_sampled_at = absl::InfinitePast();
+// The control loop's log lines and metrics, to the daemon's logger and
+// registry.
+class LoopObserver : public control::Observer {
+ public:
+  LoopObserver(Logger& log, DaemonMetrics& metrics)
+      : log_(log), metrics_(metrics) {}
+
+  void Log(control::Severity severity, absl::string_view message,
+           const control::LogFields& fields) override {
+    log_.Log(severity == control::Severity::kWarn ? LogLevel::kWarn
+                                                  : LogLevel::kInfo,
+             message, fields);
+  }
+  void Ticked(bool skipped) override { metrics_.CountTick(skipped); }
+  void Polled(const source::PollResult& result) override {
+    metrics_.ObservePoll(result);
+  }
+  void Published(const store::TargetState& state,
+                 std::optional<absl::Time> current_sampled_at,
+                 absl::Time now) override {
+    metrics_.ObserveTarget(state, now);
+    if (current_sampled_at) {
+      metrics_.ObserveCurrentReplicasAge(state.spec.name, *current_sampled_at,
+                                         now);
+    }
+  }
+  void Removed(const std::string& target) override {
+    metrics_.ForgetTarget(target);
+  }
+
+ private:
+  Logger& log_;
+  DaemonMetrics& metrics_;
 };
 
 }  // namespace
@@ -104,8 +127,21 @@ class Daemon::Impl {
         signals_(io_, SIGTERM, SIGINT),
         hup_(io_, SIGHUP),
         registry_(std::make_shared<prometheus::Registry>()),
-        metrics_(*registry_) {}
+        metrics_(*registry_),
+        observer_(log_, metrics_),
+        loop_(std::make_unique<control::ControlLoop>(
+            control::ControlLoopOptions{
+                .history = options_.history,
+                .clock = options_.clock,
+                .post =
+                    [this](absl::AnyInvocable<void()> task) {
+                      asio::post(strand_, std::move(task));
+                    }},
+            store_, observer_)) {}
 
+  // Starts, in order: the control loop's first config and source, the
+  // servers, the signal handlers, the ticks, the config file watch. Each
+  // start registers its stop (OnStop); SIGTERM runs them in reverse.
   int Run() {
     RaiseOpenFileLimit(log_);
     config::ConfigErrors errors;
@@ -129,14 +165,28 @@ class Daemon::Impl {
     }
     if (absl::Status s = StartServers(); !s.ok()) {
       log_.Error("cannot start", {{"error", std::string(s.message())}});
-      StopServers();
+      StopAll();
       return 1;
     }
     WaitForSignals();
+    OnStop([this](absl::Time, const std::function<void()>& done) {
+      hup_.cancel();
+      done();
+    });
     asio::post(strand_, [this] { Tick(); });
+    OnStop([this](absl::Time, const std::function<void()>& done) {
+      loop_->Stop();
+      tick_timer_.cancel();
+      done();
+    });
     WatchConfigFile();
-    log_.Info("serving", {{"config", options_.config_path},
-                          {"targets", absl::StrCat(config_->targets.size())}});
+    OnStop([this](absl::Time, const std::function<void()>& done) {
+      config_timer_.cancel();
+      done();
+    });
+    log_.Info("serving",
+              {{"config", options_.config_path},
+               {"targets", absl::StrCat(loop_->config().targets.size())}});
 
     std::vector<std::thread> threads;
     for (int i = 1; i < options_.io_threads; ++i) {
@@ -144,22 +194,59 @@ class Daemon::Impl {
     }
     io_.run();
     for (std::thread& t : threads) t.join();
-    poller_.reset();
+    // Releases the poller.
+    loop_.reset();
     log_.Info("stopped");
     return 0;
   }
 
  private:
+  // --- start and stop ------------------------------------------------------
+
+  // Stops one started component; calls `done` once it has stopped (at once,
+  // or later on an io thread). In-flight work may run until `deadline`.
+  using StopFn = absl::AnyInvocable<void(absl::Time deadline,
+                                         const std::function<void()>& done)>;
+
+  // Registered right after the start it undoes.
+  void OnStop(StopFn stop) { stops_.push_back(std::move(stop)); }
+
+  // Runs every registered stop, the last started first, within one shared
+  // grace: the HTTP servers close their idle connections at once and finish
+  // in-flight requests for up to `grace` (asynchronously, on the io
+  // threads), while gRPC ends its streams and waits for its calls up to the
+  // same deadline; then the io_context stops (idle source connections would
+  // otherwise keep it running). One after the other, a slow gRPC shutdown
+  // would delay the HTTP servers' by its whole grace.
+  void StopAll() {
+    const absl::Duration grace = absl::Seconds(3);
+    const absl::Time deadline = absl::Now() + grace;
+    std::vector<StopFn> stops = std::move(stops_);
+    stops_.clear();
+    auto pending =
+        std::make_shared<std::atomic<int>>(static_cast<int>(stops.size()) + 1);
+    const std::function<void()> one_done = [this, pending] {
+      if (--*pending == 0) io_.stop();
+    };
+    for (auto stop = stops.rbegin(); stop != stops.rend(); ++stop) {
+      (*stop)(deadline, one_done);
+    }
+    one_done();
+  }
+
   // --- servers -----------------------------------------------------------
 
   absl::Status StartServers() {
-    const config::ServerConfig& s = config_->server;
+    const config::ServerConfig& s = loop_->config().server;
     started_servers_ = s;
     if (s.telemetry) {
       auto server = server::TelemetryServer::Start(io_, store_, {registry_},
                                                    *s.telemetry);
       if (!server.ok()) return Annotate(server.status(), "server.telemetry");
       telemetry_ = *std::move(server);
+      OnStop([this](absl::Time deadline, const std::function<void()>& done) {
+        telemetry_->Stop(GraceUntil(deadline), done);
+      });
       log_.Info("telemetry listening",
                 {{"port", absl::StrCat(telemetry_->port())}});
     }
@@ -171,7 +258,7 @@ class Daemon::Impl {
           s.external_metrics->authorization_mode ==
               Mode::AuthorizationMode::kDelegated) {
         absl::StatusOr<net::HttpClientOptions> client =
-            source::KubernetesClientOptions(config_->kubernetes);
+            source::KubernetesClientOptions(loop_->config().kubernetes);
         if (!client.ok()) {
           return Annotate(client.status(),
                           "server.externalMetrics: the API server");
@@ -209,6 +296,9 @@ class Daemon::Impl {
         return Annotate(server.status(), "server.externalMetrics");
       }
       external_metrics_ = *std::move(server);
+      OnStop([this](absl::Time deadline, const std::function<void()>& done) {
+        external_metrics_->Stop(GraceUntil(deadline), done);
+      });
       log_.Info("external metrics API listening",
                 {{"port", absl::StrCat(external_metrics_->port())}});
     }
@@ -216,37 +306,26 @@ class Daemon::Impl {
       auto server = server::GrpcServer::Start(*s.grpc, store_, *registry_);
       if (!server.ok()) return Annotate(server.status(), "server.grpc");
       grpc_ = *std::move(server);
+      // Blocks until its calls end or the deadline: run after this round of
+      // stops, so that the HTTP servers' (started earlier, stopped later)
+      // begin at once.
+      OnStop([this](absl::Time deadline, const std::function<void()>& done) {
+        asio::post(io_, [this, deadline, done] {
+          grpc_->Shutdown(deadline);
+          done();
+        });
+      });
       log_.Info("gRPC listening", {{"port", absl::StrCat(grpc_->port())}});
     }
     return absl::OkStatus();
   }
 
-  static absl::Status Annotate(const absl::Status& s, absl::string_view what) {
-    return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
+  static absl::Duration GraceUntil(absl::Time deadline) {
+    return std::max(deadline - absl::Now(), absl::ZeroDuration());
   }
 
-  // Every server stops within one shared grace: the HTTP servers close their
-  // idle connections at once and finish in-flight requests for up to
-  // `grace` (asynchronously, on the io threads), while gRPC ends its streams
-  // and waits for its calls up to the same deadline; then the io_context
-  // stops (idle source connections would otherwise keep it running). One
-  // after the other, a slow gRPC shutdown would delay the HTTP servers' by
-  // its whole grace.
-  void StopServers() {
-    const absl::Duration grace = absl::Seconds(3);
-    const absl::Time deadline = absl::Now() + grace;
-    auto pending = std::make_shared<std::atomic<int>>(1);
-    auto one_done = [this, pending] {
-      if (--*pending == 0) io_.stop();
-    };
-    for (auto* http : {static_cast<void*>(external_metrics_.get()),
-                       static_cast<void*>(telemetry_.get())}) {
-      if (http != nullptr) ++*pending;
-    }
-    if (external_metrics_) external_metrics_->Stop(grace, one_done);
-    if (telemetry_) telemetry_->Stop(grace, one_done);
-    if (grpc_) grpc_->Shutdown(deadline);
-    one_done();
+  static absl::Status Annotate(const absl::Status& s, absl::string_view what) {
+    return absl::Status(s.code(), absl::StrCat(what, ": ", s.message()));
   }
 
   // --- signals and reloads -------------------------------------------------
@@ -258,10 +337,7 @@ class Daemon::Impl {
                 {{"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"}});
       asio::post(strand_, [this] {
         stopping_ = true;
-        tick_timer_.cancel();
-        config_timer_.cancel();
-        hup_.cancel();
-        StopServers();
+        StopAll();
       });
     });
     WaitForHup();
@@ -317,45 +393,22 @@ class Daemon::Impl {
     }
     log_.Info("config reloaded",
               {{"reason", std::string(why)},
-               {"targets", absl::StrCat(config_->targets.size())}});
-    PublishSnapshot();
+               {"targets", absl::StrCat(loop_->config().targets.size())}});
+    loop_->PublishSnapshot();
   }
 
-  // Swaps in a new config: a new poller, runtimes kept by target name (and
-  // per-input state by input name), servers' settings left as started.
+  // Swaps in a new config: a new poller for the control loop, which keeps
+  // its runtimes; servers' settings left as started.
   absl::Status Apply(std::shared_ptr<const config::Config> config) {
-    absl::StatusOr<std::unique_ptr<source::Poller>> poller =
-        source::Poller::Create(io_, *config);
-    if (!poller.ok()) return poller.status();
+    absl::StatusOr<std::shared_ptr<control::Source>> source =
+        control::PollerSource::Create(io_, *config);
+    if (!source.ok()) return source.status();
     // Against what the servers were started with, not the last config: a
     // change that is then reverted leaves nothing pending.
     if (started_servers_ && !SameServers(*started_servers_, config->server)) {
       log_.Warn("server settings changed; they apply at the next restart");
     }
-    std::map<std::string, TargetRuntime> runtimes;
-    for (const config::TargetConfig& t : config->targets) {
-      TargetRuntime runtime;
-      if (auto old = runtimes_.find(t.spec.name); old != runtimes_.end()) {
-        runtime = std::move(old->second);
-        RemapInputs(*FindSpec(t.spec.name), t.spec, runtime);
-        // currentReplicas may now come from elsewhere: no count is held
-        // across a reload.
-        runtime.current_replicas.reset();
-        runtime.current_sampled_at = absl::InfinitePast();
-      } else {
-        for (const InputSpec& input : t.spec.inputs) {
-          runtime.inputs.push_back({.name = input.name});
-        }
-      }
-      runtimes.emplace(t.spec.name, std::move(runtime));
-    }
-    for (const auto& [name, runtime] : runtimes_) {
-      if (!runtimes.contains(name)) metrics_.ForgetTarget(name);
-    }
-    runtimes_ = std::move(runtimes);
-    poller_ = std::shared_ptr<source::Poller>(*std::move(poller));
-    config_ = std::move(config);
-    ++config_generation_;
+    loop_->Apply(std::move(config), *std::move(source));
     return absl::OkStatus();
   }
 
@@ -366,176 +419,15 @@ class Daemon::Impl {
            a.telemetry == b.telemetry;
   }
 
-  const TargetSpec* FindSpec(absl::string_view name) const {
-    if (!config_) return nullptr;
-    for (const config::TargetConfig& t : config_->targets) {
-      if (t.spec.name == name) return &t.spec;
-    }
-    return nullptr;
-  }
-
-  // Keeps each input's smoothing state and held value under its name when a
-  // reload reorders, adds or removes inputs.
-  static void RemapInputs(const TargetSpec& old_spec, const TargetSpec& spec,
-                          TargetRuntime& runtime) {
-    std::vector<engine::InputState> states(spec.inputs.size());
-    std::vector<store::InputValue> values(spec.inputs.size());
-    for (size_t i = 0; i < spec.inputs.size(); ++i) {
-      values[i].name = spec.inputs[i].name;
-      for (size_t j = 0; j < old_spec.inputs.size(); ++j) {
-        if (old_spec.inputs[j].name != spec.inputs[i].name) continue;
-        if (j < runtime.history.inputs.size()) {
-          states[i] = std::move(runtime.history.inputs[j]);
-        }
-        if (j < runtime.inputs.size()) values[i] = std::move(runtime.inputs[j]);
-      }
-    }
-    runtime.history.inputs = std::move(states);
-    runtime.inputs = std::move(values);
-  }
-
-  // --- the poll loop ---------------------------------------------------------
-
   // On the strand, every pollIntervalSeconds at a fixed rate.
   void Tick() {
     if (stopping_) return;
-    const absl::Duration interval =
-        absl::Seconds(config_->server.poll_interval_seconds);
-    tick_timer_.expires_after(ToChrono(interval));
+    tick_timer_.expires_after(
+        ToChrono(absl::Seconds(loop_->config().server.poll_interval_seconds)));
     tick_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
-    if (polling_) {
-      metrics_.CountTick(/*skipped=*/true);
-      log_.Warn("previous poll still running; tick skipped");
-      return;
-    }
-    metrics_.CountTick(/*skipped=*/false);
-    polling_ = true;
-    const uint64_t generation = config_generation_;
-    // The poller stays alive until its callback has run, even if a reload
-    // replaces it meanwhile; it is released on the strand, never inside its
-    // own callback.
-    poller_->Poll(
-        options_.clock(),
-        [this, generation, keep = poller_](source::PollResult result) mutable {
-          asio::post(strand_, [this, generation, result = std::move(result),
-                               keep = std::move(keep)]() mutable {
-            polling_ = false;
-            if (generation == config_generation_ && !stopping_) {
-              OnPoll(result);
-            }
-            keep.reset();
-          });
-        },
-        TickBudget());
-  }
-
-  // A tick ends within 90 % of the poll interval, so that a source slower
-  // than the poll (its own timeout longer than the interval) holds back only
-  // its own readings and the next tick still starts on time.
-  absl::Duration TickBudget() const {
-    return absl::Seconds(config_->server.poll_interval_seconds) * 0.9;
-  }
-
-  void OnPoll(const source::PollResult& result) {
-    metrics_.ObservePoll(result);
-    for (size_t t = 0; t < config_->targets.size(); ++t) {
-      const config::TargetConfig& target = config_->targets[t];
-      TickTarget(target.spec, result.targets[t], result.time,
-                 runtimes_.at(target.spec.name));
-    }
-    PublishSnapshot();
-  }
-
-  void TickTarget(const TargetSpec& spec, const source::TargetReadings& r,
-                  absl::Time now, TargetRuntime& runtime) {
-    engine::TickInput in{.now = now};
-    if (r.current_replicas) {
-      if (r.current_replicas->ok()) {
-        in.current_replicas = **r.current_replicas;
-        runtime.current_replicas = **r.current_replicas;
-        runtime.current_sampled_at = now;
-      } else if (runtime.current_replicas) {
-        in.current_replicas = runtime.current_replicas;
-        log_.Warn(
-            "current replicas unreadable; holding the last good count",
-            {{"target", spec.name},
-             {"replicas", absl::StrCat(*runtime.current_replicas)},
-             {"age_seconds", absl::StrCat(absl::ToInt64Seconds(
-                                 now - runtime.current_sampled_at))},
-             {"kind", source::ErrorKind(r.current_replicas->status())},
-             {"error", std::string(r.current_replicas->status().message())}});
-      } else {
-        log_.Warn(
-            "current replicas unreadable; assuming ballast's last "
-            "recommendation",
-            {{"target", spec.name},
-             {"kind", source::ErrorKind(r.current_replicas->status())},
-             {"error", std::string(r.current_replicas->status().message())}});
-      }
-    }
-    for (size_t i = 0; i < r.inputs.size(); ++i) {
-      store::InputValue& held = runtime.inputs[i];
-      if (r.inputs[i].ok()) {
-        in.inputs.push_back(engine::InputReading::Value(*r.inputs[i]));
-        held.value = *r.inputs[i];
-        held.sampled_at = now;
-        held.error.clear();
-        held.consecutive_failures = 0;
-      } else {
-        in.inputs.push_back(
-            engine::InputReading::Missing(r.inputs[i].status()));
-        held.error = std::string(r.inputs[i].status().message());
-        ++held.consecutive_failures;
-        log_.Warn("input read failed; holding its last value",
-                  {{"target", spec.name},
-                   {"input", held.name},
-                   {"error", held.error},
-                   {"failures", absl::StrCat(held.consecutive_failures)}});
-      }
-    }
-    engine::TickResult tick =
-        engine::Tick(spec, std::move(runtime.history), in);
-    runtime.history = std::move(tick.history);
-    const engine::Recommendation& rec = tick.recommendation;
-    if (!runtime.latest || runtime.latest->replicas != rec.replicas) {
-      ++runtime.replicas_version;
-      log_.Info(
-          "recommendation",
-          {{"target", spec.name},
-           {"replicas", absl::StrCat(rec.replicas)},
-           {"previous", runtime.latest ? absl::StrCat(runtime.latest->replicas)
-                                       : std::string("none")},
-           {"desired", absl::StrCat(rec.desired)},
-           {"limited_by", std::string(engine::LimitName(rec.limited_by))}});
-    }
-    runtime.latest = rec;
-    runtime.recent.push_back(rec);
-    while (runtime.recent.size() > static_cast<size_t>(options_.history)) {
-      runtime.recent.pop_front();
-    }
-  }
-
-  void PublishSnapshot() {
-    store::Snapshot snapshot;
-    snapshot.config_generation = config_generation_;
-    snapshot.time = options_.clock();
-    for (const config::TargetConfig& t : config_->targets) {
-      const TargetRuntime& runtime = runtimes_.at(t.spec.name);
-      store::TargetState state{.spec = t.spec,
-                               .inputs = runtime.inputs,
-                               .latest = runtime.latest,
-                               .recent = runtime.recent,
-                               .replicas_version = runtime.replicas_version};
-      metrics_.ObserveTarget(state, snapshot.time);
-      if (runtime.current_replicas) {
-        metrics_.ObserveCurrentReplicasAge(
-            t.spec.name, runtime.current_sampled_at, snapshot.time);
-      }
-      snapshot.targets.emplace(t.spec.name, std::move(state));
-    }
-    store_.Publish(std::move(snapshot));
+    loop_->Tick();
   }
 
   const DaemonOptions options_;
@@ -549,17 +441,15 @@ class Daemon::Impl {
   std::shared_ptr<prometheus::Registry> registry_;
   DaemonMetrics metrics_;
   store::RecommendationStore store_;
-
+  LoopObserver observer_;
   // Touched only on the strand once Run() has started the loop.
-  std::shared_ptr<const config::Config> config_;
+  std::unique_ptr<control::ControlLoop> loop_;
+
   // The `server` section the servers were started with.
   std::optional<config::ServerConfig> started_servers_;
-  uint64_t config_generation_ = 0;
   std::optional<FileStamp> config_stamp_;
-  std::shared_ptr<source::Poller> poller_;
-  std::map<std::string, TargetRuntime> runtimes_;
-  bool polling_ = false;
   bool stopping_ = false;
+  std::vector<StopFn> stops_;
 
   std::unique_ptr<server::TelemetryServer> telemetry_;
   std::unique_ptr<server::ExternalMetricsServer> external_metrics_;

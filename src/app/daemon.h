@@ -2,10 +2,12 @@
 //
 // The composition root of `ballast serve`: the only place that names the
 // concrete sources and servers. It builds, in dependency order, the
-// recommendation store, the metrics registry, the poller, the engine loop
-// and the servers configured under `server`, runs them on one io_context,
-// reloads the config on SIGHUP or when the file changes, and on SIGTERM
-// stops them in reverse order.
+// recommendation store, the metrics registry, the control loop
+// (ballast/control/control_loop.h) with the config's poller, and the
+// servers configured under `server`, runs them on one io_context, ticks the
+// loop every pollIntervalSeconds, reloads the config on SIGHUP or when the
+// file changes, and on SIGTERM stops them in reverse order (each start
+// registers its stop).
 //
 //   Daemon daemon(options, logger);
 //   int exit_code = daemon.Run();  // returns after SIGTERM/SIGINT

@@ -1,4 +1,4 @@
-// ballast/source/http_client.h
+// ballast/net/http_client.h
 //
 // An asynchronous HTTP/1.1 client for one endpoint (a base URL), shared by
 // the Prometheus and Kubernetes sources: http and https (OpenSSL, CA file,

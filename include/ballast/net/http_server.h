@@ -1,4 +1,4 @@
-// ballast/server/http_server.h
+// ballast/net/http_server.h
 //
 // A small HTTP/1.1 server core on Boost.Beast, shared by the external metrics
 // API (TLS) and the telemetry endpoint (plain TCP), plus the TLS context that

@@ -1,4 +1,4 @@
-// ballast/core/listen_address.h
+// ballast/net/listen_address.h
 //
 // The address a server listens on, parsed once for everyone: the servers
 // bind what this returns and `check-config` validates with it, so a config

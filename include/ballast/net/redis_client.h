@@ -1,4 +1,4 @@
-// ballast/source/redis_client.h
+// ballast/net/redis_client.h
 //
 // A small asynchronous Redis client on a Boost.Asio io_context: one
 // connection per server, plain TCP or TLS (`rediss://`), commands sent as

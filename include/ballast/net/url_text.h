@@ -1,4 +1,4 @@
-// ballast/core/url_text.h
+// ballast/net/url_text.h
 //
 // URLs in messages: the user information of a URL (user[:password]@) may
 // hold a secret and is never echoed. Shared by the config's errors and the

@@ -1,0 +1,164 @@
+// ballast/control/control_loop.h
+//
+// The per-target control loop of `ballast serve`, without servers, sockets
+// or timers: each tick it polls a Source at the injected clock's time, feeds
+// each target's readings to the engine, keeps the last good value of every
+// input (with when it was read, and how many polls failed since) and the
+// last good currentReplicas, and publishes one store::Snapshot. A reload
+// (Apply) keeps each target's history by target name and each input's
+// smoothing state and held value by input name.
+//
+//   ControlLoop loop({.history = 20, .clock = MonotonicNow,
+//                     .post = [&](auto task) { asio::post(strand, ...); }},
+//                    store, observer);
+//   loop.Apply(config, source);  // at start and on each reload
+//   loop.Tick();                 // every pollIntervalSeconds
+//   loop.Stop();                 // later poll results are dropped
+//
+// The daemon runs it on a strand with a PollerSource (poller_source.h);
+// tests run it inline with a fake Source and a fake clock.
+//
+// Thread-safety: every method must be called on the loop's serial executor
+// (`post`); the Source's callback may run on any thread, the loop hands its
+// result to `post`.
+#ifndef BALLAST_CONTROL_CONTROL_LOOP_H_
+#define BALLAST_CONTROL_CONTROL_LOOP_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "ballast/config/config.h"
+#include "ballast/core/clock.h"
+#include "ballast/engine/engine.h"
+#include "ballast/source/poller.h"
+#include "ballast/store/recommendation_store.h"
+
+namespace ballast::control {
+
+// What the loop reads each tick: every input and currentReplicas of every
+// target of the config it was made for.
+class Source {
+ public:
+  virtual ~Source() = default;
+  // Reads everything once at `now`; `done` runs once (on any thread), within
+  // about `budget`, with one TargetReadings per target in config order. A
+  // failed read is an error, never a zero.
+  virtual void Poll(absl::Time now, absl::Duration budget,
+                    absl::AnyInvocable<void(source::PollResult)> done) = 0;
+};
+
+enum class Severity { kInfo, kWarn };
+using LogFields = std::vector<std::pair<std::string, std::string>>;
+
+// What the loop tells the outside: its log lines and what its metrics need.
+// Called on the loop's executor.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void Log(Severity severity, absl::string_view message,
+                   const LogFields& fields) = 0;
+  // Each Tick(): skipped when the previous poll was still running.
+  virtual void Ticked(bool skipped) = 0;
+  // Each poll result the loop uses.
+  virtual void Polled(const source::PollResult& result) = 0;
+  // Each target of each published snapshot; `current_sampled_at` is when its
+  // held currentReplicas was read (nullopt: none held).
+  virtual void Published(const store::TargetState& state,
+                         std::optional<absl::Time> current_sampled_at,
+                         absl::Time now) = 0;
+  // A target that a reload removed.
+  virtual void Removed(const std::string& target) = 0;
+};
+
+struct ControlLoopOptions {
+  // The last N recommendations kept per target for `ballast explain`.
+  int history = 20;
+  // The engine's time, inputs' ages and snapshot times (monotonic in
+  // production).
+  Clock clock = MonotonicNow;
+  // Runs `task` on the loop's serial executor (the daemon's strand). Tests
+  // run it at once.
+  std::function<void(absl::AnyInvocable<void()>)> post;
+};
+
+class ControlLoop {
+ public:
+  ControlLoop(ControlLoopOptions options, store::RecommendationStore& store,
+              Observer& observer);
+  ControlLoop(const ControlLoop&) = delete;
+  ControlLoop& operator=(const ControlLoop&) = delete;
+
+  // Swaps in a config and the source made for it: runtimes are kept by
+  // target name (and per-input state by input name), a removed target is
+  // forgotten, a currentReplicas count is not held across it, and a poll
+  // still running for the previous config is dropped when it ends.
+  void Apply(std::shared_ptr<const config::Config> config,
+             std::shared_ptr<Source> source);
+
+  // Starts one poll at clock(), within TickBudget(), unless the previous one
+  // is still running (then the tick is skipped, counted and logged). When the
+  // poll ends, its result runs the engine for every target and publishes a
+  // snapshot (on the executor). Requires Apply.
+  void Tick();
+
+  // Publishes the current state (as after a reload) without polling.
+  void PublishSnapshot();
+
+  // No more polls; results of running ones are dropped. The source is
+  // released with the loop.
+  void Stop();
+
+  // The config last applied; requires Apply.
+  const config::Config& config() const { return *config_; }
+  // A tick ends within 90 % of the poll interval, so that a source slower
+  // than the poll holds back only its own readings and the next tick still
+  // starts on time.
+  absl::Duration TickBudget() const;
+  bool polling() const { return polling_; }
+
+ private:
+  // Everything the loop keeps per target between ticks.
+  struct TargetRuntime {
+    engine::TargetHistory history;
+    std::vector<store::InputValue> inputs;
+    std::optional<engine::Recommendation> latest;
+    std::deque<engine::Recommendation> recent;
+    uint64_t replicas_version = 0;
+    // The last good read of currentReplicas (kubernetes, prometheus) and
+    // when it was made: held, as inputs are, while reads fail.
+    std::optional<int32_t> current_replicas;
+    absl::Time current_sampled_at = absl::InfinitePast();
+  };
+
+  const TargetSpec* FindSpec(absl::string_view name) const;
+  static void RemapInputs(const TargetSpec& old_spec, const TargetSpec& spec,
+                          TargetRuntime& runtime);
+  void OnPoll(const source::PollResult& result);
+  void TickTarget(const TargetSpec& spec, const source::TargetReadings& r,
+                  absl::Time now, TargetRuntime& runtime);
+
+  const ControlLoopOptions options_;
+  store::RecommendationStore& store_;
+  Observer& observer_;
+
+  std::shared_ptr<const config::Config> config_;
+  std::shared_ptr<Source> source_;
+  uint64_t config_generation_ = 0;
+  std::map<std::string, TargetRuntime> runtimes_;
+  bool polling_ = false;
+  bool stopped_ = false;
+};
+
+}  // namespace ballast::control
+
+#endif  // BALLAST_CONTROL_CONTROL_LOOP_H_
