@@ -3,7 +3,7 @@
 # Debian packages ballast needs to build, test and run its demo.
 BALLAST_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format ccache
-  libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev openssl curl
   redis-server prometheus libfaketime

@@ -1,27 +1,18 @@
 // `ballast check-config FILE`: parse and validate a policy config, print
 // every error (FILE:LINE:COLUMN: key.path: message) or a one-line summary.
+#include <memory>
 #include <ostream>
 #include <string>
 
-#include "ballast/app/commands.h"
 #include "ballast/config/config.h"
+#include "cli.h"
 
 namespace ballast::app {
+namespace {
 
-int RunCheckConfig(const Args& args, std::ostream& out, std::ostream& err) {
-  constexpr char kUsage[] =
-      "usage: ballast check-config FILE\n"
-      "Validates a policy config and prints every error, one per line, as\n"
-      "FILE:LINE:COLUMN: key.path: message. Exit 0 if valid, 1 if not.\n";
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    out << kUsage;
-    return 0;
-  }
-  if (args.size() != 1 || args[0].empty() || args[0][0] == '-') {
-    err << kUsage;
-    return 2;
-  }
-  const std::string& path = args[0];
+int CheckConfig(const std::string& path, const Invocation& call) {
+  std::ostream& out = call.out;
+  std::ostream& err = call.err;
   config::ConfigErrors errors;
   absl::StatusOr<config::Config> config = config::LoadConfigFile(path, &errors);
   if (config.ok()) {
@@ -40,6 +31,20 @@ int RunCheckConfig(const Args& args, std::ostream& out, std::ostream& err) {
   }
   for (const config::ConfigError& e : errors) err << e.ToString() << "\n";
   return 1;
+}
+
+}  // namespace
+
+void AddCheckConfigCommand(Cli& cli) {
+  auto path = std::make_shared<std::string>();
+  CLI::App* cmd = cli.AddCommand(
+      "check-config", "validate a policy config; print every error",
+      "Validates a policy config and prints every error, one per line, as\n"
+      "FILE:LINE:COLUMN: key.path: message. Exit 0 if valid, 1 if not.",
+      [path](const Invocation& call) { return CheckConfig(*path, call); });
+  cmd->add_option("FILE", *path, "the policy config")
+      ->required()
+      ->type_name("");
 }
 
 }  // namespace ballast::app

@@ -2,9 +2,9 @@
 // GetRecommendation over gRPC) why TARGET has its recommendation, and prints
 // the answer for a person: the numbers, what limited the result, each
 // input's values and the last few recommendations.
-#include <charconv>
-#include <cstdio>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
@@ -13,61 +13,20 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/app/commands.h"
 #include "ballast/v1/ballast.grpc.pb.h"
+#include "cli.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
 
 namespace ballast::app {
 namespace {
 
-constexpr char kUsage[] =
-    "usage: ballast explain TARGET [--server HOST:PORT] [--history N] "
-    "[--json]\n"
-    "Asks a running ballast (its gRPC port, default 127.0.0.1:9090) why\n"
-    "TARGET has its recommendation. --history N: how many past\n"
-    "recommendations to show (default 10). --json: print the raw answer.\n"
-    "Exit 0 on success, 1 when the call fails, 2 on a usage error.\n";
-
 struct ExplainOptions {
   std::string target;
-  std::string server = "127.0.0.1:9090";
-  int history = 10;
+  std::optional<std::string> server;
+  std::optional<int32_t> history;
   bool json = false;
 };
-
-// Parses the arguments; returns false (after writing why) on a usage error.
-bool ParseArgs(const Args& args, ExplainOptions* options, std::ostream& err) {
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    const bool has_value = i + 1 < args.size();
-    if (arg == "--server" && has_value) {
-      options->server = args[++i];
-    } else if (arg == "--history" && has_value) {
-      const std::string& text = args[++i];
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(),
-                                       options->history);
-      if (ec != std::errc() || end != text.data() + text.size() ||
-          options->history < 1) {
-        err << "ballast explain: --history wants a positive integer, got '"
-            << text << "'\n";
-        return false;
-      }
-    } else if (arg == "--json") {
-      options->json = true;
-    } else if (!arg.empty() && arg[0] != '-' && options->target.empty()) {
-      options->target = arg;
-    } else {
-      err << "ballast explain: unexpected argument '" << arg << "'\n";
-      return false;
-    }
-  }
-  if (options->target.empty()) {
-    err << "ballast explain: no TARGET given\n";
-    return false;
-  }
-  return true;
-}
 
 absl::Time ToTime(const google::protobuf::Timestamp& t) {
   return absl::FromUnixSeconds(t.seconds()) + absl::Nanoseconds(t.nanos());
@@ -252,33 +211,25 @@ void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
   PrintTable(rows, out);
 }
 
-}  // namespace
-
-int RunExplain(const Args& args, std::ostream& out, std::ostream& err) {
-  if (args.size() == 1 && (args[0] == "--help" || args[0] == "-h")) {
-    out << kUsage;
-    return 0;
-  }
-  ExplainOptions options;
-  if (!ParseArgs(args, &options, err)) {
-    err << kUsage;
-    return 2;
-  }
+int Explain(const ExplainOptions& options, const Invocation& call) {
+  std::ostream& out = call.out;
+  std::ostream& err = call.err;
+  const std::string server = options.server.value_or("127.0.0.1:9090");
   auto channel =
-      grpc::CreateChannel(options.server, grpc::InsecureChannelCredentials());
+      grpc::CreateChannel(server, grpc::InsecureChannelCredentials());
   auto stub = ballast::v1::Ballast::NewStub(channel);
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::seconds(10));
   ballast::v1::GetRecommendationRequest request;
   request.set_target(options.target);
-  request.set_history(options.history);
+  request.set_history(options.history.value_or(10));
   ballast::v1::GetRecommendationResponse response;
   const grpc::Status status =
       stub->GetRecommendation(&context, request, &response);
   if (!status.ok()) {
-    err << "ballast explain: " << options.server << ": "
-        << status.error_message() << "\n";
+    err << "ballast explain: " << server << ": " << status.error_message()
+        << "\n";
     return 1;
   }
   if (options.json) {
@@ -296,6 +247,27 @@ int RunExplain(const Args& args, std::ostream& out, std::ostream& err) {
   }
   PrintExplanation(response, out);
   return 0;
+}
+
+}  // namespace
+
+void AddExplainCommand(Cli& cli) {
+  auto options = std::make_shared<ExplainOptions>();
+  CLI::App* cmd = cli.AddCommand(
+      "explain", "why TARGET has its recommendation (over gRPC)",
+      "Asks a running ballast (ballast.v1 GetRecommendation over gRPC) why\n"
+      "TARGET has its recommendation: the numbers, what limited it, each\n"
+      "input's values and the last few recommendations. Exit 0 on success,\n"
+      "1 when the call fails, 2 on a usage error.",
+      [options](const Invocation& call) { return Explain(*options, call); });
+  cmd->add_option("TARGET", options->target, "the target's name")
+      ->required()
+      ->type_name("");
+  AddString(cmd, "--server", &options->server, "HOST:PORT",
+            "the ballast's gRPC port (default 127.0.0.1:9090)");
+  AddWholeNumber(cmd, "--history", &options->history, 1,
+                 "how many past recommendations to show (default 10)");
+  cmd->add_flag("--json", options->json, "print the raw answer as JSON");
 }
 
 }  // namespace ballast::app

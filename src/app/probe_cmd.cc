@@ -2,26 +2,19 @@
 // the current replicas of every target once, prints them with the error of
 // each read that failed, and exits 1 if any failed. How an SRE checks a new
 // query before it drives a fleet.
-#include <iostream>
+#include <memory>
+#include <ostream>
 #include <string>
 
 #include "absl/strings/str_format.h"
-#include "ballast/app/commands.h"
 #include "ballast/config/config.h"
 #include "ballast/core/json_text.h"
 #include "ballast/sim/format.h"
 #include "ballast/source/poller.h"
-#include "flags.h"
+#include "cli.h"
 
 namespace ballast::app {
 namespace {
-
-constexpr absl::string_view kProbeUsage =
-    R"(usage: ballast probe --config FILE [--output table|json]
-
-Reads every input and the current replicas of every target once and prints
-them, with the error of each read that failed. Exits 1 if any read failed.
-)";
 
 // A reading as JSON value and error fields.
 template <typename T>
@@ -101,28 +94,16 @@ bool PrintTable(const config::Config& config, const source::PollResult& result,
   return failed;
 }
 
-}  // namespace
+struct ProbeFlags {
+  std::string config;
+  std::string output = "table";
+};
 
-int RunProbe(const Args& args, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Flags> flags = ParseFlags(args, 0, {"config", "output"});
-  if (!flags.ok()) {
-    err << "ballast probe: " << flags.status().message() << "\n" << kProbeUsage;
-    return 2;
-  }
-  if (flags->contains("help")) {
-    out << kProbeUsage;
-    return 0;
-  }
-  FlagReader reader(*flags);
-  const std::string path = reader.Required("config");
-  const std::string output = reader.String("output").value_or("table");
-  if (output != "table" && output != "json") {
-    reader.Fail("--output must be table or json");
-  }
-  if (!reader.error.empty()) {
-    err << "ballast probe: " << reader.error << "\n" << kProbeUsage;
-    return 2;
-  }
+int Probe(const ProbeFlags& flags, const Invocation& call) {
+  std::ostream& out = call.out;
+  std::ostream& err = call.err;
+  const std::string& path = flags.config;
+  const std::string& output = flags.output;
   absl::StatusOr<config::Config> config = config::LoadConfigFile(path);
   if (!config.ok()) {
     err << config.status().message() << "\n";
@@ -139,6 +120,21 @@ int RunProbe(const Args& args, std::ostream& out, std::ostream& err) {
   const bool failed = output == "json" ? PrintJson(*config, *result, out)
                                        : PrintTable(*config, *result, out);
   return failed ? 1 : 0;
+}
+
+}  // namespace
+
+void AddProbeCommand(Cli& cli) {
+  auto flags = std::make_shared<ProbeFlags>();
+  CLI::App* cmd = cli.AddCommand(
+      "probe", "read every input once, print it or its error",
+      "Reads every input and the current replicas of every target once and\n"
+      "prints them, with the error of each read that failed. Exits 1 if any\n"
+      "read failed.",
+      [flags](const Invocation& call) { return Probe(*flags, call); });
+  AddRequired(cmd, "--config", &flags->config, "FILE", "policy config");
+  AddChoice(cmd, "--output", &flags->output, {"table", "json"},
+            "default table");
 }
 
 }  // namespace ballast::app

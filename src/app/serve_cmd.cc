@@ -1,60 +1,51 @@
 // `ballast serve --config FILE [--log-level L] [--log-format json|logfmt]`.
-#include <iostream>
+#include <memory>
 #include <string>
 
-#include "ballast/app/commands.h"
+#include "cli.h"
 #include "daemon.h"
-#include "flags.h"
 #include "log.h"
 
 namespace ballast::app {
 namespace {
 
-constexpr absl::string_view kServeUsage =
-    R"(usage: ballast serve --config FILE [options]
+struct ServeFlags {
+  std::string config;
+  std::string log_level = "info";
+  std::string log_format = "json";
+  std::optional<int32_t> io_threads;
+};
 
-Polls the sources, runs the engine every server.pollIntervalSeconds, and
-serves the recommendations (Kubernetes external metrics API, KEDA external
-scaler and ballast.v1 gRPC, /metrics) as the config's `server` section says.
-SIGHUP or a change of FILE reloads it (a bad file is rejected and the running
-config stays); SIGTERM or SIGINT stops it.
-
-  --config FILE          policy config
-  --log-level LEVEL      debug, info (default), warn, error
-  --log-format FORMAT    json (default) or logfmt; logs go to stderr
-  --io-threads N         threads running the I/O loop (default 2)
-)";
+int Serve(const ServeFlags& flags, const Invocation& call) {
+  DaemonOptions options;
+  options.config_path = flags.config;
+  options.io_threads = flags.io_threads.value_or(2);
+  // The choices were checked when parsing.
+  Logger log(*ParseLogLevel(flags.log_level), *ParseLogFormat(flags.log_format),
+             &call.err);
+  Daemon daemon(options, log);
+  return daemon.Run();
+}
 
 }  // namespace
 
-int RunServe(const Args& args, std::ostream& out, std::ostream& err) {
-  absl::StatusOr<Flags> flags =
-      ParseFlags(args, 0, {"config", "log-level", "log-format", "io-threads"});
-  if (!flags.ok()) {
-    err << "ballast serve: " << flags.status().message() << "\n" << kServeUsage;
-    return 2;
-  }
-  if (flags->contains("help")) {
-    out << kServeUsage;
-    return 0;
-  }
-  FlagReader reader(*flags);
-  DaemonOptions options;
-  options.config_path = reader.Required("config");
-  const std::optional<LogLevel> level =
-      ParseLogLevel(reader.String("log-level").value_or("info"));
-  const std::optional<LogFormat> format =
-      ParseLogFormat(reader.String("log-format").value_or("json"));
-  if (!level) reader.Fail("--log-level must be debug, info, warn or error");
-  if (!format) reader.Fail("--log-format must be json or logfmt");
-  options.io_threads = reader.PositiveInt("io-threads").value_or(2);
-  if (!reader.error.empty()) {
-    err << "ballast serve: " << reader.error << "\n" << kServeUsage;
-    return 2;
-  }
-  Logger log(*level, *format, &err);
-  Daemon daemon(options, log);
-  return daemon.Run();
+void AddServeCommand(Cli& cli) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* cmd = cli.AddCommand(
+      "serve", "the daemon: poll, recommend, serve",
+      R"(Polls the sources, runs the engine every server.pollIntervalSeconds, and
+serves the recommendations (Kubernetes external metrics API, KEDA external
+scaler and ballast.v1 gRPC, /metrics) as the config's `server` section says.
+SIGHUP or a change of FILE reloads it (a bad file is rejected and the running
+config stays); SIGTERM or SIGINT stops it.)",
+      [flags](const Invocation& call) { return Serve(*flags, call); });
+  AddRequired(cmd, "--config", &flags->config, "FILE", "policy config");
+  AddChoice(cmd, "--log-level", &flags->log_level,
+            {"debug", "info", "warn", "error"}, "default info");
+  AddChoice(cmd, "--log-format", &flags->log_format, {"json", "logfmt"},
+            "default json; logs go to stderr");
+  AddWholeNumber(cmd, "--io-threads", &flags->io_threads, 1,
+                 "threads running the I/O loop (default 2)");
 }
 
 }  // namespace ballast::app

@@ -3,21 +3,18 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <map>
+#include <memory>
 #include <optional>
-#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
-#include "ballast/app/commands.h"
 #include "ballast/config/config.h"
 #include "ballast/engine/engine.h"
 #include "ballast/sim/convert.h"
@@ -25,76 +22,12 @@
 #include "ballast/sim/report.h"
 #include "ballast/sim/simulator.h"
 #include "ballast/sim/trace.h"
-#include "flags.h"
+#include "cli.h"
 
 namespace ballast::app {
 namespace {
 
 namespace fs = std::filesystem;
-
-constexpr absl::string_view kSimulateUsage =
-    R"(usage: ballast simulate --config FILE --trace FILE.csv [options]
-
-Replays a load trace through the engine, as the daemon would poll it, and
-writes timeline.csv, summary.json and timeline.svg per target: replica-
-and scale-up/down counts, SLO-violation time, per-replica load p50/p99, and
-with --baseline/--compare every policy side by side (the picture on the same
-axes, the table with each policy's ratio to the HPA baseline).
-
-  --config FILE               policy config (all targets the trace covers run)
-  --trace FILE.csv            header time,<input>...[,current_replicas]
-                              [,arrivals,work_seconds]; time in seconds or
-                              RFC 3339 (or YYYY-MM-DD HH:MM:SS, UTC)
-  --out DIR                   output directory (default ./simulate-out); with
-                              several targets each writes DIR/<target>/
-  --target NAME               run only this target
-  --baseline hpa              also run plain Kubernetes HPA defaults (mode
-                              hpa, no behavior) on the same inputs; outputs
-                              in <dir>/baseline-hpa/
-  --compare FILE              also run the same target of a second policy
-                              config on the same trace, side by side; outputs
-                              in <dir>/compare/; all policies are judged by
-                              --config's SLOs
-  --compare-target NAME       the target of --compare FILE to run (default:
-                              the same name; needs a single target)
-  --from T, --to T            the part of the run to show: timeline.csv rows
-                              and the picture cover [from, to) only, and
-                              summary.json adds a "window" block beside the
-                              whole run's figures; T is seconds since the
-                              run's start (5400), a duration (90m, 36h, 2d,
-                              1d12h) or an RFC 3339 time
-  --pod-startup-seconds N     time before a new pod is ready (default 30)
-  --worker-concurrency N      queue slots per ready replica (default 1)
-  --initial-replicas N        closed loop: replicas at the start (default
-                              currentReplicas.static, else minReplicas); may
-                              lie outside [minReplicas, maxReplicas]
-  --start T                   trace time of the first tick (default: first row)
-  --duration SECONDS          length of the run (default: to the last row)
-)";
-
-constexpr absl::string_view kTraceUsage =
-    R"(usage: ballast trace convert --format worldcup98|azure-llm --in FILE --out FILE [options]
-
-Turns a shipped public trace into simulate's CSV (--out - writes to stdout).
-
-  worldcup98 (period,count per minute) -> time,rps
-    --scale F                       multiply the rate (default 1)
-  azure-llm (TIMESTAMP,ContextTokens,GeneratedTokens) -> time,arrivals,work_seconds
-    --bucket-seconds N              bucket size (default 1); at most 1,000,000
-                                    buckets from the first request (a longer
-                                    span is refused: select --from/--to)
-    --base-seconds S                service time per job (default 0.5)
-    --seconds-per-context-token S   (default 0.0005)
-    --seconds-per-generated-token S (default 0.02)
-  both
-    --from T, --to T                keep from <= time < to (RFC 3339)
-)";
-
-int Usage(std::ostream& err, absl::string_view command, absl::string_view what,
-          absl::string_view usage) {
-  err << "ballast " << command << ": " << what << "\n\n" << usage;
-  return 2;
-}
 
 int Failure(std::ostream& err, absl::string_view command,
             const absl::Status& status) {
@@ -276,13 +209,15 @@ std::string TimeText(double t) {
 struct SimulateFlags {
   std::string config;
   std::string trace;
-  fs::path out_dir = "simulate-out";
+  std::optional<std::string> out_dir;
   std::optional<std::string> target;
-  bool baseline = false;
+  std::string baseline;  // "hpa" or empty
   std::optional<std::string> compare;
   std::optional<std::string> compare_target;
   std::optional<std::string> from;  // as given; resolved on the trace
   std::optional<std::string> to;
+  std::optional<double> pod_startup_seconds;
+  std::optional<int32_t> worker_concurrency;
   sim::SimOptions options;
 };
 
@@ -307,40 +242,6 @@ std::optional<double> WindowBound(absl::string_view flag,
     return std::nullopt;
   }
   return *t - run_start;
-}
-
-// Reads the flags into `f`; returns the usage error message, empty if none.
-std::string ReadSimulateFlags(const Flags& flags, SimulateFlags& f) {
-  FlagReader r(flags);
-  f.config = r.Required("config");
-  f.trace = r.Required("trace");
-  if (std::optional<std::string> out = r.String("out")) f.out_dir = *out;
-  f.target = r.String("target");
-  if (std::optional<std::string> b = r.String("baseline")) {
-    if (*b != "hpa") r.Fail("--baseline: only 'hpa' is supported");
-    f.baseline = true;
-  }
-  f.options.pod_startup_seconds =
-      r.Number("pod-startup-seconds", 0, false).value_or(30);
-  f.options.worker_concurrency =
-      r.PositiveInt("worker-concurrency").value_or(1);
-  if (std::optional<double> n = r.Number("initial-replicas", 0, false)) {
-    if (*n != static_cast<int32_t>(*n)) {
-      r.Fail("--initial-replicas: expected a whole number >= 0");
-    }
-    f.options.initial_replicas = static_cast<int32_t>(*n);
-  }
-  f.options.start = r.Time("start");
-  f.options.duration_seconds = r.Number("duration", 0, true);
-  f.compare = r.String("compare");
-  f.compare_target = r.String("compare-target");
-  if (f.compare && f.compare->empty()) r.Fail("--compare: needs a file");
-  if (f.compare_target && !f.compare) {
-    r.Fail("--compare-target needs --compare FILE");
-  }
-  f.from = r.String("from");
-  f.to = r.String("to");
-  return r.error;
 }
 
 // The targets to run: the one named, or all those the trace covers (a note
@@ -398,25 +299,19 @@ absl::StatusOr<const TargetSpec*> CompareSpec(const config::Config& compare,
       f.compare_target ? "" : "; pick one with --compare-target NAME"));
 }
 
-}  // namespace
-
-int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
+int Simulate(SimulateFlags f, const Invocation& call) {
   constexpr absl::string_view kCmd = "simulate";
-  absl::StatusOr<Flags> flags = ParseFlags(
-      args, 0,
-      {"config", "trace", "out", "target", "baseline", "pod-startup-seconds",
-       "worker-concurrency", "start", "duration", "initial-replicas", "compare",
-       "compare-target", "from", "to"});
-  if (!flags.ok())
-    return Usage(err, kCmd, flags.status().message(), kSimulateUsage);
-  if (flags->contains("help")) {
-    out << kSimulateUsage;
-    return 0;
+  std::ostream& out = call.out;
+  std::ostream& err = call.err;
+  if (f.compare && f.compare->empty()) {
+    return call.UsageError("--compare: needs a file");
   }
-  SimulateFlags f;
-  if (std::string e = ReadSimulateFlags(*flags, f); !e.empty()) {
-    return Usage(err, kCmd, e, kSimulateUsage);
+  if (f.compare_target && !f.compare) {
+    return call.UsageError("--compare-target needs --compare FILE");
   }
+  const fs::path out_dir = f.out_dir.value_or("simulate-out");
+  f.options.pod_startup_seconds = f.pod_startup_seconds.value_or(30);
+  f.options.worker_concurrency = f.worker_concurrency.value_or(1);
 
   absl::StatusOr<config::Config> config = config::LoadConfigFile(f.config);
   if (!config.ok()) return Failure(err, kCmd, config.status());
@@ -436,11 +331,9 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   if (!trace.ok()) return Failure(err, kCmd, trace.status());
   if (f.options.start && (*f.options.start < trace->times.front() ||
                           *f.options.start > trace->times.back())) {
-    return Usage(err, kCmd,
-                 absl::StrCat("--start is outside the trace (",
-                              TimeText(trace->times.front()), " to ",
-                              TimeText(trace->times.back()), ")"),
-                 kSimulateUsage);
+    return call.UsageError(absl::StrCat("--start is outside the trace (",
+                                        TimeText(trace->times.front()), " to ",
+                                        TimeText(trace->times.back()), ")"));
   }
   // The window, in seconds since the run's start.
   const double run_start = f.options.start.value_or(trace->times.front());
@@ -461,20 +354,18 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
     window_error = absl::StrCat("--from is at or after the end of the run (",
                                 sim::FormatNumber(run_seconds / 3600), " h)");
   }
-  if (!window_error.empty())
-    return Usage(err, kCmd, window_error, kSimulateUsage);
+  if (!window_error.empty()) return call.UsageError(window_error);
   const sim::TimeWindow window{from, to};
 
   std::vector<const TargetSpec*> targets;
   if (std::string e = PickTargets(*config, *trace, f.target, targets, err);
       !e.empty()) {
-    return Usage(err, kCmd, e, kSimulateUsage);
+    return call.UsageError(e);
   }
   if (f.compare_target && targets.size() > 1) {
-    return Usage(err, kCmd,
-                 "--compare-target needs a single target: pick it with "
-                 "--target NAME",
-                 kSimulateUsage);
+    return call.UsageError(
+        "--compare-target needs a single target: pick it with "
+        "--target NAME");
   }
   f.options.poll_interval_seconds = config->server.poll_interval_seconds;
 
@@ -491,7 +382,7 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   const sim::SvgOptions svg_options{.window = window};
   for (const TargetSpec* spec : targets) {
     const fs::path dir =
-        targets.size() == 1 ? f.out_dir : f.out_dir / SafeName(spec->name);
+        targets.size() == 1 ? out_dir : out_dir / SafeName(spec->name);
     // Every policy is measured by this config's inputs (SLOs, load).
     sim::SimOptions options = f.options;
     options.measure_inputs = spec->inputs;
@@ -505,7 +396,7 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
       absl::StatusOr<const TargetSpec*> other_spec =
           CompareSpec(*compare, f, *spec, *trace);
       if (!other_spec.ok()) {
-        return Usage(err, kCmd, other_spec.status().message(), kSimulateUsage);
+        return call.UsageError(other_spec.status().message());
       }
       sim::SimOptions other_options = options;
       other_options.poll_interval_seconds =
@@ -517,7 +408,7 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
       other = *std::move(r);
     }
     std::optional<sim::SimResult> hpa;
-    if (f.baseline) {
+    if (!f.baseline.empty()) {
       absl::StatusOr<sim::SimResult> r =
           sim::Simulate(engine::PlainHpaSpec(*spec), *trace, options);
       if (!r.ok()) return Failure(err, kCmd, r.status());
@@ -568,60 +459,56 @@ int RunSimulate(const Args& args, std::ostream& out, std::ostream& err) {
   return 0;
 }
 
-int RunTrace(const Args& args, std::ostream& out, std::ostream& err) {
+struct TraceFlags {
+  std::string format;
+  std::string in;
+  std::string out;
+  std::optional<double> from;
+  std::optional<double> to;
+  std::optional<double> scale;
+  std::optional<double> bucket_seconds;
+  std::optional<double> base_seconds;
+  std::optional<double> seconds_per_context_token;
+  std::optional<double> seconds_per_generated_token;
+};
+
+int ConvertTrace(const TraceFlags& f, const Invocation& call) {
   constexpr absl::string_view kCmd = "trace convert";
-  if (args.empty() || args[0] != "convert") {
-    if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-      out << kTraceUsage;
-      return 0;
-    }
-    return Usage(err, "trace", "expected 'convert'", kTraceUsage);
-  }
-  absl::StatusOr<Flags> flags =
-      ParseFlags(args, 1,
-                 {"format", "in", "out", "scale", "from", "to",
-                  "bucket-seconds", "base-seconds", "seconds-per-context-token",
-                  "seconds-per-generated-token"});
-  if (!flags.ok())
-    return Usage(err, kCmd, flags.status().message(), kTraceUsage);
-  if (flags->contains("help")) {
-    out << kTraceUsage;
-    return 0;
-  }
-  FlagReader r(*flags);
-  const std::string format = r.Required("format");
-  const std::string in_path = r.Required("in");
-  const std::string out_path = r.Required("out");
-  const sim::TimeRange range{r.Time("from"), r.Time("to")};
-  const bool worldcup = format == "worldcup98";
-  if (r.error.empty() && !worldcup && format != "azure-llm") {
-    r.Fail(absl::StrCat("--format: '", format,
-                        "' is not worldcup98 or azure-llm"));
-  }
-  for (const absl::string_view name :
-       worldcup
-           ? std::vector<absl::string_view>{"bucket-seconds", "base-seconds",
-                                            "seconds-per-context-token",
-                                            "seconds-per-generated-token"}
-           : std::vector<absl::string_view>{"scale"}) {
-    if (flags->contains(name)) {
-      r.Fail(absl::StrCat("--", name, " does not apply to --format ", format));
+  std::ostream& out = call.out;
+  std::ostream& err = call.err;
+  const bool worldcup = f.format == "worldcup98";
+  const std::vector<std::pair<absl::string_view, bool>> other_format_flags =
+      worldcup
+          ? std::vector<
+                std::pair<absl::string_view,
+                          bool>>{{"bucket-seconds",
+                                  f.bucket_seconds.has_value()},
+                                 {"base-seconds", f.base_seconds.has_value()},
+                                 {"seconds-per-context-token",
+                                  f.seconds_per_context_token.has_value()},
+                                 {"seconds-per-generated-token",
+                                  f.seconds_per_generated_token.has_value()}}
+          : std::vector<std::pair<absl::string_view, bool>>{
+                {"scale", f.scale.has_value()}};
+  for (const auto& [name, given] : other_format_flags) {
+    if (given) {
+      return call.UsageError(
+          absl::StrCat("--", name, " does not apply to --format ", f.format));
     }
   }
-  sim::WorldCupOptions wc{.scale = r.Number("scale", 0, true).value_or(1),
-                          .range = range};
+  const sim::TimeRange range{f.from, f.to};
+  if (range.from && range.to && *range.to <= *range.from) {
+    return call.UsageError("--to must be after --from");
+  }
+  const sim::WorldCupOptions wc{.scale = f.scale.value_or(1), .range = range};
   sim::AzureLlmOptions az;
-  az.bucket_seconds = r.Number("bucket-seconds", 0, true).value_or(1);
-  az.base_seconds = r.Number("base-seconds", 0, false).value_or(0.5);
-  az.seconds_per_context_token =
-      r.Number("seconds-per-context-token", 0, false).value_or(0.0005);
-  az.seconds_per_generated_token =
-      r.Number("seconds-per-generated-token", 0, false).value_or(0.02);
+  az.bucket_seconds = f.bucket_seconds.value_or(1);
+  az.base_seconds = f.base_seconds.value_or(0.5);
+  az.seconds_per_context_token = f.seconds_per_context_token.value_or(0.0005);
+  az.seconds_per_generated_token = f.seconds_per_generated_token.value_or(0.02);
   az.range = range;
-  if (r.error.empty() && range.from && range.to && *range.to <= *range.from) {
-    r.Fail("--to must be after --from");
-  }
-  if (!r.error.empty()) return Usage(err, kCmd, r.error, kTraceUsage);
+  const std::string& in_path = f.in;
+  const std::string& out_path = f.out;
 
   absl::StatusOr<std::string> text = sim::ReadFileToString(in_path);
   if (!text.ok()) return Failure(err, kCmd, text.status());
@@ -639,6 +526,101 @@ int RunTrace(const Args& args, std::ostream& out, std::ostream& err) {
   }
   out << "wrote " << *rows << " rows to " << out_path << "\n";
   return 0;
+}
+
+}  // namespace
+
+void AddSimulateCommand(Cli& cli) {
+  auto f = std::make_shared<SimulateFlags>();
+  CLI::App* cmd = cli.AddCommand(
+      "simulate", "replay a load trace through the engine",
+      R"(Replays a load trace through the engine, as the daemon would poll it, and
+writes timeline.csv, summary.json and timeline.svg per target: replica-
+and scale-up/down counts, SLO-violation time, per-replica load p50/p99, and
+with --baseline/--compare every policy side by side (the picture on the same
+axes, the table with each policy's ratio to the HPA baseline).)",
+      [f](const Invocation& call) { return Simulate(*f, call); });
+  AddRequired(cmd, "--config", &f->config, "FILE",
+              "policy config (all targets the trace covers run)");
+  AddRequired(cmd, "--trace", &f->trace, "FILE.csv",
+              "header time,<input>...[,current_replicas]\n"
+              "[,arrivals,work_seconds]; time in seconds or\n"
+              "RFC 3339 (or YYYY-MM-DD HH:MM:SS, UTC)");
+  AddString(cmd, "--out", &f->out_dir, "DIR",
+            "output directory (default ./simulate-out); with\n"
+            "several targets each writes DIR/<target>/");
+  AddString(cmd, "--target", &f->target, "NAME", "run only this target");
+  AddChoice(cmd, "--baseline", &f->baseline, {"hpa"},
+            "also run plain Kubernetes HPA defaults (mode\n"
+            "hpa, no behavior) on the same inputs; outputs\n"
+            "in <dir>/baseline-hpa/");
+  AddString(cmd, "--compare", &f->compare, "FILE",
+            "also run the same target of a second policy\n"
+            "config on the same trace, side by side; outputs\n"
+            "in <dir>/compare/; all policies are judged by\n"
+            "--config's SLOs");
+  AddString(cmd, "--compare-target", &f->compare_target, "NAME",
+            "the target of --compare FILE to run (default:\n"
+            "the same name; needs a single target)");
+  AddString(cmd, "--from", &f->from, "T",
+            "start of the part of the run to show:\n"
+            "timeline.csv rows and the picture cover\n"
+            "[from, to) only, and summary.json adds a\n"
+            "\"window\" block beside the whole run's figures;\n"
+            "T is seconds since the run's start (5400), a\n"
+            "duration (90m, 36h, 2d, 1d12h) or an RFC 3339\n"
+            "time");
+  AddString(cmd, "--to", &f->to, "T",
+            "end of the part of the run to show; T as for\n"
+            "--from");
+  AddNumber(cmd, "--pod-startup-seconds", &f->pod_startup_seconds, 0, false,
+            "N", "time before a new pod is ready (default 30)");
+  AddWholeNumber(cmd, "--worker-concurrency", &f->worker_concurrency, 1,
+                 "queue slots per ready replica (default 1)");
+  AddWholeNumber(cmd, "--initial-replicas", &f->options.initial_replicas, 0,
+                 "closed loop: replicas at the start (default\n"
+                 "currentReplicas.static, else minReplicas); may\n"
+                 "lie outside [minReplicas, maxReplicas]");
+  AddTime(cmd, "--start", &f->options.start,
+          "trace time of the first tick (default: first row)");
+  AddNumber(cmd, "--duration", &f->options.duration_seconds, 0, true, "SECONDS",
+            "length of the run (default: to the last row)");
+}
+
+void AddTraceCommand(Cli& cli) {
+  CLI::App* trace =
+      cli.AddCommand("trace", "convert public traces for simulate", "",
+                     [](const Invocation& call) {
+                       return call.UsageError("expected 'convert'");
+                     });
+  auto f = std::make_shared<TraceFlags>();
+  CLI::App* cmd = cli.AddCommand(
+      "convert", "turn a public trace into simulate's CSV format",
+      R"(Turns a shipped public trace into simulate's CSV (--out - writes to stdout):
+  worldcup98 (period,count per minute) -> time,rps
+  azure-llm (TIMESTAMP,ContextTokens,GeneratedTokens)
+      -> time,arrivals,work_seconds)",
+      [f](const Invocation& call) { return ConvertTrace(*f, call); }, trace);
+  AddChoice(cmd, "--format", &f->format, {"worldcup98", "azure-llm"},
+            "the trace's format")
+      ->required();
+  AddRequired(cmd, "--in", &f->in, "FILE", "the trace as shipped");
+  AddRequired(cmd, "--out", &f->out, "FILE", "simulate's CSV, or - for stdout");
+  AddTime(cmd, "--from", &f->from, "keep from <= time (RFC 3339)");
+  AddTime(cmd, "--to", &f->to, "keep time < to (RFC 3339)");
+  AddNumber(cmd, "--scale", &f->scale, 0, true, "F",
+            "worldcup98: multiply the rate (default 1)");
+  AddNumber(cmd, "--bucket-seconds", &f->bucket_seconds, 0, true, "N",
+            "azure-llm: bucket size (default 1); at most\n"
+            "1,000,000 buckets from the first request (a\n"
+            "longer span is refused: select --from/--to)");
+  AddNumber(cmd, "--base-seconds", &f->base_seconds, 0, false, "S",
+            "azure-llm: service time per job (default 0.5)");
+  AddNumber(cmd, "--seconds-per-context-token", &f->seconds_per_context_token,
+            0, false, "S", "azure-llm: (default 0.0005)");
+  AddNumber(cmd, "--seconds-per-generated-token",
+            &f->seconds_per_generated_token, 0, false, "S",
+            "azure-llm: (default 0.02)");
 }
 
 }  // namespace ballast::app

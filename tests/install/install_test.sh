@@ -5,9 +5,10 @@
 # `cmake --install` into a staging prefix gives bin/ballast and the example
 # config; ldd finds every library; every library ldd lists comes from a package
 # on the Dockerfile's runtime apt-get line (and each package there is needed);
-# `ballast --version` prints project()'s version; the installed binary checks
-# the installed example config from a read-only working directory, without
-# HOME, as the image's numeric user when run as root.
+# `ballast --version` prints project()'s version, and k8s/ballast.yaml's image
+# tag and version label say it too; the installed binary checks the installed
+# example config from a read-only working directory, without HOME, as the
+# image's numeric user when run as root.
 set -euo pipefail
 
 if [ $# -ne 2 ]; then
@@ -111,13 +112,24 @@ for p in "${runtime_packages[@]}"; do
 done
 echo "ok: every runtime package is needed"
 
-# 4. --version prints project()'s version.
+# 4. --version prints project()'s version; the manifest names it.
 want=$(sed -n 's/^project(ballast VERSION \([0-9][0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
 [ -n "$want" ] || fail "no 'project(ballast VERSION x.y.z' in $src/CMakeLists.txt"
 got=$("$bin" --version) || fail "'ballast --version' exited $?"
 [ "$got" = "ballast $want" ] ||
   fail "'ballast --version' printed '$got', want 'ballast $want' (CMakeLists.txt's project version)"
 echo "ok: $got"
+# The manifest cannot include the generated header: its image tag and version
+# label must say the same version.
+manifest=$src/k8s/ballast.yaml
+for want_line in "image: ballast:$want" "app.kubernetes.io/version: \"$want\""; do
+  grep -qF "$want_line" "$manifest" ||
+    fail "$manifest has no '$want_line' (CMakeLists.txt's project version)"
+done
+stale=$(grep -nE 'image: ballast:|app\.kubernetes\.io/version:' "$manifest" |
+  grep -vF -e "ballast:$want" -e "version: \"$want\"" || true)
+[ -z "$stale" ] || fail "$manifest names another version: $stale"
+echo "ok: k8s/ballast.yaml says $want"
 
 # 5. check-config on the installed example from a read-only working directory
 # without HOME; as root, as UID/GID 65532 (the image's user), whom the

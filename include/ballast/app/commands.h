@@ -1,10 +1,10 @@
 // ballast/app/commands.h
 //
-// The subcommands of the `ballast` binary. Each takes the arguments after its
-// name and returns the process exit code; output goes to the given streams so
-// that tests can capture it.
+// The `ballast` binary's command line: one entry point that parses it and
+// runs the subcommand, with output on the given streams so that tests can
+// capture it.
 //
-//   int code = RunCheckConfig({"config/demo.yaml"}, std::cout, std::cerr);
+//   int code = Run({"check-config", "config/demo.yaml"}, std::cout, std::cerr);
 #ifndef BALLAST_APP_COMMANDS_H_
 #define BALLAST_APP_COMMANDS_H_
 
@@ -16,31 +16,14 @@ namespace ballast::app {
 
 using Args = std::vector<std::string>;
 
-// `ballast check-config FILE`: 0 if valid; 1 and every error on `err`, one
-// per line as FILE:LINE:COLUMN: key.path: message; 2 on a usage error.
-int RunCheckConfig(const Args& args, std::ostream& out, std::ostream& err);
+// Parses `args` (the command line without the program name) and runs the
+// subcommand it names: serve, check-config, probe, simulate, trace convert,
+// explain, version (`ballast --help` lists them, `ballast COMMAND --help`
+// describes one). Returns the exit code: 0 on success and for --help, 1 when
+// the command fails, 2 on a usage error (what is wrong on `err`).
+int Run(const Args& args, std::ostream& out, std::ostream& err);
 
-// `ballast simulate --config FILE --trace FILE.csv [--out DIR]
-//  [--baseline hpa] [--pod-startup-seconds N] ...`
-int RunSimulate(const Args& args, std::ostream& out, std::ostream& err);
-
-// `ballast trace convert ...`: turns the shipped public traces into
-// simulate's CSV format.
-int RunTrace(const Args& args, std::ostream& out, std::ostream& err);
-
-// `ballast probe --config FILE [--output table|json]`: reads every input and
-// current replica count once; 1 if any read failed.
-int RunProbe(const Args& args, std::ostream& out, std::ostream& err);
-
-// `ballast explain TARGET [--server HOST:PORT] [--history N] [--json]`: asks
-// a running ballast over gRPC why TARGET has its recommendation. 1 with the
-// status message when the call fails; 2 on a usage error.
-int RunExplain(const Args& args, std::ostream& out, std::ostream& err);
-
-// `ballast serve --config FILE`: the daemon; returns after SIGTERM/SIGINT.
-int RunServe(const Args& args, std::ostream& out, std::ostream& err);
-
-// Dispatches argv[1] to the subcommands above; prints usage otherwise.
+// Run() on argv after the program name, with std::cout and std::cerr.
 int Main(int argc, char** argv);
 
 }  // namespace ballast::app
