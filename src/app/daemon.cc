@@ -18,12 +18,12 @@
 #include "absl/time/clock.h"
 #include "ballast/config/config.h"
 #include "ballast/control/control_loop.h"
+#include "ballast/control/poller.h"
 #include "ballast/control/poller_source.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/grpc_server.h"
 #include "ballast/server/telemetry_server.h"
 #include "ballast/source/kubernetes_client.h"
-#include "ballast/source/poller.h"
 #include "ballast/store/recommendation_store.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
@@ -93,7 +93,7 @@ class LoopObserver : public control::Observer {
              message, fields);
   }
   void Ticked(bool skipped) override { metrics_.CountTick(skipped); }
-  void Polled(const source::PollResult& result) override {
+  void Polled(const control::PollResult& result) override {
     metrics_.ObservePoll(result);
   }
   void Published(const store::TargetState& state,

@@ -169,10 +169,10 @@ void DaemonMetrics::ForgetTarget(const std::string& target) {
   targets_.erase(it);
 }
 
-void DaemonMetrics::ObservePoll(const source::PollResult& result) {
+void DaemonMetrics::ObservePoll(const control::PollResult& result) {
   static const prometheus::Histogram::BucketBoundaries kBuckets = {
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
-  for (const source::SourcePoll& s : result.sources) {
+  for (const control::SourcePoll& s : result.sources) {
     const prometheus::Labels labels = {{"kind", s.kind}, {"source", s.name}};
     poll_duration_.Add(labels, kBuckets)
         .Observe(absl::ToDoubleSeconds(s.duration));

@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
-#include "ballast/source/poller.h"
+#include "ballast/control/poller.h"
 #include "ballast/store/recommendation_store.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -42,7 +42,7 @@ class DaemonMetrics {
   // Removes every series of a target that is no longer configured.
   void ForgetTarget(const std::string& target);
   // Per source: poll duration, reads and errors by kind.
-  void ObservePoll(const source::PollResult& result);
+  void ObservePoll(const control::PollResult& result);
   void CountTick(bool skipped);
   void CountReload(bool success, absl::Time now);
 

@@ -8,9 +8,9 @@
 
 #include "absl/strings/str_format.h"
 #include "ballast/config/config.h"
+#include "ballast/control/poller.h"
 #include "ballast/core/json_text.h"
 #include "ballast/sim/format.h"
-#include "ballast/source/poller.h"
 #include "cli.h"
 
 namespace ballast::app {
@@ -33,12 +33,12 @@ std::string TableValue(const absl::StatusOr<T>& r) {
   return r.ok() ? sim::FormatNumber(*r) : "-";
 }
 
-bool PrintJson(const config::Config& config, const source::PollResult& result,
+bool PrintJson(const config::Config& config, const control::PollResult& result,
                std::ostream& out) {
   bool failed = false;
   out << "{\"targets\":[";
   for (size_t t = 0; t < result.targets.size(); ++t) {
-    const source::TargetReadings& r = result.targets[t];
+    const control::TargetReadings& r = result.targets[t];
     const config::TargetConfig& target = config.targets[t];
     out << (t ? "," : "") << "{\"name\":" << JsonQuote(r.target) << ",";
     if (r.current_replicas) {
@@ -64,7 +64,7 @@ bool PrintJson(const config::Config& config, const source::PollResult& result,
   return failed;
 }
 
-bool PrintTable(const config::Config& config, const source::PollResult& result,
+bool PrintTable(const config::Config& config, const control::PollResult& result,
                 std::ostream& out) {
   bool failed = false;
   out << absl::StrFormat("%-24s %-24s %14s  %s\n", "TARGET", "INPUT", "VALUE",
@@ -76,7 +76,7 @@ bool PrintTable(const config::Config& config, const source::PollResult& result,
                            status.ok() ? "" : status.message());
   };
   for (size_t t = 0; t < result.targets.size(); ++t) {
-    const source::TargetReadings& r = result.targets[t];
+    const control::TargetReadings& r = result.targets[t];
     const config::TargetConfig& target = config.targets[t];
     if (r.current_replicas) {
       row(r.target, "(currentReplicas)", TableValue(*r.current_replicas),
@@ -112,7 +112,8 @@ int Probe(const ProbeFlags& flags, const Invocation& call) {
   for (const config::ConfigError& w : config->warnings) {
     err << "warning: " << w.ToString() << "\n";
   }
-  absl::StatusOr<source::PollResult> result = source::Poller::PollOnce(*config);
+  absl::StatusOr<control::PollResult> result =
+      control::Poller::PollOnce(*config);
   if (!result.ok()) {
     err << "ballast probe: " << result.status().message() << "\n";
     return 1;

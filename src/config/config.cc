@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/time.h"
 #include "ballast/net/listen_address.h"
 #include "ballast/net/url_text.h"
 #include "yaml_reader.h"
@@ -159,60 +160,78 @@ class Loader {
   void ReadSources(MapReader& sources) {
     ReadNamed(sources, "redis", &config_.redis,
               [](MapReader& r, RedisSourceConfig& c) {
-                ReadRedisAddress(r, c);
-                r.Read("db", &c.db, kNonNegative);
-                r.Read("username", &c.username);
+                net::RedisOptions& redis = c.options.redis;
+                ReadRedisAddress(r, redis);
+                r.Read("db", &redis.db, kNonNegative);
+                r.Read("username", &redis.username);
                 ReadSecret(r, "password", &c.password);
-                ReadTls(r, &c.tls);
-                r.Read("connectTimeoutMs", &c.connect_timeout_ms, kPositive);
-                r.Read("timeoutMs", &c.timeout_ms, kPositive);
-                ReadPrioritySteps(r, &c.priority_steps);
-                r.Read("separator", &c.separator);
-                r.Read("globalKeyPrefix", &c.global_keyprefix);
-                r.Read("reservedIntervalSeconds", &c.reserved_interval_seconds,
-                       Between(1, 3600));
-                r.Read("discoveryIntervalSeconds",
-                       &c.discovery_interval_seconds, Between(1, 86400));
+                if (std::optional<Tls> tls = ReadTls(r)) {
+                  redis.tls = true;
+                  redis.ca_file = std::move(tls->ca_file);
+                  redis.server_name = std::move(tls->server_name);
+                  redis.insecure_skip_verify = tls->insecure_skip_verify;
+                }
+                ReadDuration(r, "connectTimeoutMs", absl::Milliseconds(1),
+                             kPositive, &redis.connect_timeout);
+                ReadDuration(r, "timeoutMs", absl::Milliseconds(1), kPositive,
+                             &redis.command_timeout);
+                source::CeleryBrokerOptions& broker = c.options.broker;
+                ReadPrioritySteps(r, &broker.priority_steps);
+                r.Read("separator", &broker.separator);
+                r.Read("globalKeyPrefix", &broker.global_keyprefix);
+                ReadDuration(r, "reservedIntervalSeconds", absl::Seconds(1),
+                             Between(1, 3600), &c.options.reserved_interval);
+                ReadDuration(r, "discoveryIntervalSeconds", absl::Seconds(1),
+                             Between(1, 86400), &c.options.discovery_interval);
               });
     ReadNamed(sources, "prometheus", &config_.prometheus,
-              [](MapReader& r, PrometheusSourceConfig& c) {
-                if (ReadChecked(r, "url", &c.url, IsHttpUrl,
+              [](MapReader& r, source::PrometheusClientOptions& c) {
+                net::HttpClientOptions& h = c.http;
+                if (ReadChecked(r, "url", &h.base_url, IsHttpUrl,
                                 "expected an http:// or https:// URL")) {
-                  c.tls.enabled = absl::StartsWith(c.url, "https://");
-                  if (net::UrlUserinfoEnd(c.url) != 0) {
+                  if (net::UrlUserinfoEnd(h.base_url) != 0) {
                     r.Error(*r.Find("url"),
                             "credentials in the URL are not accepted: use "
                             "basicAuth or bearerTokenFile");
                   }
                 }
-                r.Read("timeoutMs", &c.timeout_ms, kPositive);
-                ReadTls(r, &c.tls);
-                r.Read("bearerTokenFile", &c.bearer_token_file);
+                ReadDuration(r, "timeoutMs", absl::Milliseconds(1), kPositive,
+                             &h.timeout);
+                // https:// in `url` turns TLS on; `tls` only tunes it.
+                if (std::optional<Tls> tls = ReadTls(r)) {
+                  h.ca_file = std::move(tls->ca_file);
+                  h.tls_server_name = std::move(tls->server_name);
+                  h.verify_peer = !tls->insecure_skip_verify;
+                }
+                r.Read("bearerTokenFile", &h.bearer_token_file);
                 if (std::optional<MapReader> auth = r.Map("basicAuth")) {
-                  auth->Read("username", &c.basic_auth_username, kAnyNumber,
+                  auth->Read("username", &h.basic_auth_user, kAnyNumber,
                              kRequired);
-                  ReadSecret(*auth, "password", &c.basic_auth_password);
+                  SecretRef password;
+                  ReadSecret(*auth, "password", &password);
+                  h.basic_auth_password_env = std::move(password.env);
+                  h.basic_auth_password_file = std::move(password.file);
                   auth->RejectUnknownKeys();
                 }
                 if (std::optional<MapReader> headers = r.Map("headers")) {
                   for (auto& [name, value] : headers->Entries()) {
                     Convert(headers->sink(), value, kAnyNumber,
-                            &c.headers[name]);
+                            &h.headers.emplace_back(name, "").second);
                   }
                 }
-                r.Read("maxInFlight", &c.max_in_flight, Between(1, 1024));
+                r.Read("maxInFlight", &h.max_in_flight, Between(1, 1024));
               });
     sources.RejectUnknownKeys();
   }
 
   // `address`: host:port, or a redis:// / rediss:// URL whose user and db
   // fill `username` and `db` (explicit keys win) and whose scheme sets TLS.
-  static void ReadRedisAddress(MapReader& r, RedisSourceConfig& c) {
+  static void ReadRedisAddress(MapReader& r, net::RedisOptions& c) {
     std::string text;
     if (!r.Read("address", &text)) return;
     absl::string_view rest = text;
     if (absl::ConsumePrefix(&rest, "rediss://")) {
-      c.tls.enabled = true;
+      c.tls = true;
     } else if (!absl::ConsumePrefix(&rest, "redis://") &&
                absl::StrContains(rest, "://")) {
       r.Error(*r.Find("address"),
@@ -245,7 +264,10 @@ class Loader {
                            "': expected host:port, e.g. 127.0.0.1:6379"));
       return;
     }
-    c.address = std::string(rest);
+    const size_t colon = rest.rfind(':');
+    c.host = std::string(rest.substr(0, colon));
+    // IsHostPort checked the port.
+    (void)absl::SimpleAtoi(rest.substr(colon + 1), &c.port);
   }
 
   // `<key>Env` or `<key>File`: a secret by reference, never inline.
@@ -266,20 +288,37 @@ class Loader {
     }
   }
 
-  static void ReadTls(MapReader& parent, TlsClientConfig* tls) {
+  // `tls:` of a source; present turns TLS on for Redis.
+  struct Tls {
+    std::string ca_file;      // empty: the system's CAs
+    std::string server_name;  // SNI and verification name; empty: the host
+    bool insecure_skip_verify = false;
+  };
+  static std::optional<Tls> ReadTls(MapReader& parent) {
     std::optional<MapReader> r = parent.Map("tls");
-    if (!r) return;
-    tls->enabled = true;
-    r->Read("caFile", &tls->ca_file);
-    r->Read("serverName", &tls->server_name);
-    r->Read("insecureSkipVerify", &tls->insecure_skip_verify);
+    if (!r) return std::nullopt;
+    Tls tls;
+    r->Read("caFile", &tls.ca_file);
+    r->Read("serverName", &tls.server_name);
+    r->Read("insecureSkipVerify", &tls.insecure_skip_verify);
     r->RejectUnknownKeys();
+    return tls;
   }
 
-  static void ReadPrioritySteps(MapReader& r, std::vector<int32_t>* out) {
+  // A whole number of `unit`s (milliseconds, seconds) as a duration.
+  static bool ReadDuration(MapReader& r, absl::string_view key,
+                           absl::Duration unit, Range range,
+                           absl::Duration* out) {
+    int32_t n = 0;
+    if (!r.Read(key, &n, range)) return false;
+    *out = n * unit;
+    return true;
+  }
+
+  static void ReadPrioritySteps(MapReader& r, std::vector<int>* out) {
     std::optional<std::vector<Value>> items = r.List("prioritySteps");
     if (!items) return;
-    std::vector<int32_t> steps;
+    std::vector<int> steps;
     for (const Value& item : *items) {
       int32_t step = 0;
       if (!Convert(r.sink(), item, Between(0, 9), &step)) return;
@@ -412,13 +451,14 @@ class Loader {
     if (!r) return std::nullopt;
     PrometheusInput p;
     ReadSourceRef(*r, config_.prometheus, &p.source);
-    r->Read("query", &p.query, internal::kAnyNumber, kRequired);
-    r->ReadEnum("aggregate", &p.aggregate,
+    r->Read("query", &p.query.promql, internal::kAnyNumber, kRequired);
+    using source::Aggregate;
+    r->ReadEnum("aggregate", &p.query.aggregate,
                 {{"sum", Aggregate::kSum},
                  {"max", Aggregate::kMax},
                  {"min", Aggregate::kMin},
                  {"avg", Aggregate::kAvg}});
-    r->Read("emptyAs", &p.empty_as);
+    r->Read("emptyAs", &p.query.empty_as);
     r->RejectUnknownKeys();
     return p;
   }
@@ -428,20 +468,24 @@ class Loader {
     if (!r) return std::nullopt;
     CeleryInput c;
     ReadSourceRef(*r, config_.redis, &c.source);
-    r->Read("discoverQueues", &c.discover_queues);
-    if (auto queues = r->List(
-            "queues", c.discover_queues ? Need::kOptional : kRequired)) {
-      if (queues->empty() && !c.discover_queues) {
+    bool discover = false;
+    r->Read("discoverQueues", &discover);
+    if (auto queues =
+            r->List("queues", discover ? Need::kOptional : kRequired)) {
+      if (queues->empty() && !discover) {
         r->Error(*r->Find("queues"), "must list a queue");
       }
       for (const Value& q : *queues) {
         std::string name;
         if (Convert(*sink_, q, internal::kAnyNumber, &name)) {
-          c.queues.push_back(std::move(name));
+          c.read.queues.push_back(std::move(name));
         }
       }
     }
-    r->Read("includeReserved", &c.include_reserved);
+    // The pattern `*` is the source's "every discovered queue"; the queues
+    // listed are counted once even when discovery finds them too.
+    if (discover) c.read.queues.push_back("*");
+    r->Read("includeReserved", &c.read.include_reserved);
     r->RejectUnknownKeys();
     return c;
   }

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ballast/core/error_kind.h"
 
 namespace ballast::control {
 
@@ -87,7 +88,7 @@ void ControlLoop::Tick() {
   std::shared_ptr<Source> source = source_;
   source->Poll(
       options_.clock(), TickBudget(),
-      [this, generation, keep = source](source::PollResult result) mutable {
+      [this, generation, keep = source](control::PollResult result) mutable {
         options_.post([this, generation, result = std::move(result),
                        keep = std::move(keep)]() mutable {
           polling_ = false;
@@ -99,7 +100,7 @@ void ControlLoop::Tick() {
 
 void ControlLoop::Stop() { stopped_ = true; }
 
-void ControlLoop::OnPoll(const source::PollResult& result) {
+void ControlLoop::OnPoll(const control::PollResult& result) {
   observer_.Polled(result);
   for (size_t t = 0; t < config_->targets.size(); ++t) {
     const config::TargetConfig& target = config_->targets[t];
@@ -110,7 +111,7 @@ void ControlLoop::OnPoll(const source::PollResult& result) {
 }
 
 void ControlLoop::TickTarget(const TargetSpec& spec,
-                             const source::TargetReadings& r, absl::Time now,
+                             const control::TargetReadings& r, absl::Time now,
                              TargetRuntime& runtime) {
   engine::TickInput in{.now = now};
   if (r.current_replicas) {
@@ -127,7 +128,7 @@ void ControlLoop::TickTarget(const TargetSpec& spec,
            {"replicas", absl::StrCat(*runtime.current_replicas)},
            {"age_seconds", absl::StrCat(absl::ToInt64Seconds(
                                now - runtime.current_sampled_at))},
-           {"kind", source::ErrorKind(r.current_replicas->status())},
+           {"kind", ErrorKind(r.current_replicas->status())},
            {"error", std::string(r.current_replicas->status().message())}});
     } else {
       observer_.Log(
@@ -135,7 +136,7 @@ void ControlLoop::TickTarget(const TargetSpec& spec,
           "current replicas unreadable; assuming ballast's last "
           "recommendation",
           {{"target", spec.name},
-           {"kind", source::ErrorKind(r.current_replicas->status())},
+           {"kind", ErrorKind(r.current_replicas->status())},
            {"error", std::string(r.current_replicas->status().message())}});
     }
   }

@@ -143,13 +143,6 @@ absl::Status RedisReply::ToStatus(absl::string_view context) const {
   return absl::InternalError(message);
 }
 
-std::string RedisOptions::Address() const {
-  if (host.find(':') != std::string::npos) {  // IPv6
-    return absl::StrCat("[", host, "]:", port);
-  }
-  return absl::StrCat(host, ":", port);
-}
-
 absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url) {
   RedisOptions options;
   absl::string_view rest = url;

@@ -11,7 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "ballast/source/poller.h"
+#include "ballast/core/error_kind.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -152,7 +152,7 @@ struct ExternalMetricsServer::TrustFollower
           .Increment();
     } else {
       metrics->trust_reads
-          .Add({{"result", "failure"}, {"error", source::ErrorKind(status)}})
+          .Add({{"result", "failure"}, {"error", ErrorKind(status)}})
           .Increment();
     }
     // Told of changes and failures, not of every unchanged read; a failure

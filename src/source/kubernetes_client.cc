@@ -129,7 +129,7 @@ absl::StatusOr<net::HttpClientOptions> KubeconfigClientOptions(
 }
 
 absl::StatusOr<net::HttpClientOptions> KubernetesClientOptions(
-    const config::KubernetesAccess& access, const InClusterPaths& paths) {
+    const KubernetesAccess& access, const InClusterPaths& paths) {
   if (!access.kubeconfig.empty()) {
     std::ifstream in(access.kubeconfig);
     if (!in) {

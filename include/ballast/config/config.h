@@ -12,6 +12,16 @@
 //
 // Validation reports every error at once, each with the file, line, column
 // and key path (`targets[0].behavior.scaleUp.policies[1].type`).
+//
+// One type per setting: where a block only configures a component, the
+// config holds that component's own option type (TargetSpec for the engine,
+// source::CeleryRedisSourceOptions, source::CeleryInputSpec,
+// source::PrometheusClientOptions, source::PrometheusQuery from the plain
+// option headers of ballast/source), so nothing translates a setting on its
+// way; tests/unit/config/every_key_test.cc follows every key of
+// config/example.yaml to what its component receives. Secrets stay
+// references (SecretRef, or the env/file names of HttpClientOptions) and are
+// read when the component starts.
 #ifndef BALLAST_CONFIG_CONFIG_H_
 #define BALLAST_CONFIG_CONFIG_H_
 
@@ -24,6 +34,9 @@
 
 #include "absl/status/statusor.h"
 #include "ballast/core/target_spec.h"
+#include "ballast/source/celery_options.h"
+#include "ballast/source/kubernetes_client.h"
+#include "ballast/source/prometheus_options.h"
 
 namespace ballast::config {
 
@@ -34,62 +47,30 @@ struct SecretRef {
   std::string file;
 };
 
-struct TlsClientConfig {
-  bool enabled = false;     // rediss:// or https:// turn it on
-  std::string ca_file;      // empty: the system's CAs
-  std::string server_name;  // SNI and verification name; empty: the host
-  bool insecure_skip_verify = false;
-};
-
-// `sources.redis.<name>`: a Redis server that Celery uses as its broker.
+// `sources.redis.<name>`: a Redis server that Celery uses as its broker,
+// held as the CeleryRedisSource's own options (address, db, username, TLS,
+// timeouts in `redis`; prioritySteps, separator, globalKeyPrefix in
+// `broker`; the two intervals). The password is a reference until the
+// source starts: control::RedisSourceOptions reads it into
+// `options.redis.password`, which the config leaves empty.
 struct RedisSourceConfig {
-  // "host:port", "redis://[user@]host:port[/db]" or "rediss://..." (TLS).
-  std::string address = "127.0.0.1:6379";
-  int32_t db = 0;
-  std::string username;
+  source::CeleryRedisSourceOptions options;
   SecretRef password;
-  TlsClientConfig tls;
-  int32_t connect_timeout_ms = 1000;
-  int32_t timeout_ms = 500;  // per command round trip
-  // Celery's broker_transport_options.
-  std::vector<int32_t> priority_steps = {0, 3, 6, 9};
-  std::string separator = "\x06\x16";
-  std::string global_keyprefix;
-  // How often the per-queue split of `unacked` (HSCAN) and queue discovery
-  // run; the LLENs run every poll.
-  int32_t reserved_interval_seconds = 30;
-  int32_t discovery_interval_seconds = 300;
 };
 
-struct PrometheusSourceConfig {
-  std::string url = "http://127.0.0.1:9090";
-  int32_t timeout_ms = 2000;
-  TlsClientConfig tls;
-  std::string bearer_token_file;  // re-read when it changes
-  std::string basic_auth_username;
-  SecretRef basic_auth_password;
-  std::map<std::string, std::string> headers;
-  int32_t max_in_flight = 4;
-};
-
+// `celery:` of an input: which `sources.redis` entry, and what the
+// CeleryRedisSource reads for it. `discoverQueues: true` adds the pattern
+// `*` (every queue found in `_kombu.binding.*`) to `read.queues`.
 struct CeleryInput {
   std::string source;  // key into Config::redis
-  std::vector<std::string> queues;
-  bool include_reserved = false;
-  // Also count every queue found in `_kombu.binding.*` (refreshed every
-  // discovery interval); `queues` may then be empty.
-  bool discover_queues = false;
+  source::CeleryInputSpec read;
 };
 
-enum class Aggregate { kSum, kMax, kMin, kAvg };
-
+// `prometheus:` of an input or of currentReplicas: which
+// `sources.prometheus` entry, and the query the PrometheusClient runs.
 struct PrometheusInput {
   std::string source;  // key into Config::prometheus
-  std::string query;
-  Aggregate aggregate = Aggregate::kSum;  // over the series of a vector
-  // An empty vector reads as this value (rate-like queries); nullopt: an
-  // empty vector is missing data.
-  std::optional<double> empty_as;
+  source::PrometheusQuery query;
 };
 
 // Where an input's value comes from. For `ballast simulate`, neither is
@@ -182,12 +163,6 @@ struct ServerConfig {
 // `kubernetes`: how ballast reaches the API server (the scale reader, the
 // front-proxy trust and delegated authorization use it). Absent or without
 // `kubeconfig`: the pod's service account.
-struct KubernetesAccess {
-  std::string kubeconfig;  // a kubeconfig file, as kubectl reads it
-  std::string context;     // empty: its current-context
-
-  bool operator==(const KubernetesAccess&) const = default;
-};
 
 struct ConfigError {
   std::string file;
@@ -201,9 +176,12 @@ struct ConfigError {
 };
 
 struct Config {
-  KubernetesAccess kubernetes;
+  source::KubernetesAccess kubernetes;
   std::map<std::string, RedisSourceConfig> redis;
-  std::map<std::string, PrometheusSourceConfig> prometheus;
+  // `sources.prometheus.<name>`, as the PrometheusClient's own options (the
+  // basic auth password by reference: the client reads the variable or
+  // file).
+  std::map<std::string, source::PrometheusClientOptions> prometheus;
   ServerConfig server;
   std::vector<TargetConfig> targets;
   // What a valid config may still want its author to see (a

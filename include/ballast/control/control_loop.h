@@ -38,9 +38,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/control/poller.h"
 #include "ballast/core/clock.h"
 #include "ballast/engine/engine.h"
-#include "ballast/source/poller.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace ballast::control {
@@ -54,7 +54,7 @@ class Source {
   // about `budget`, with one TargetReadings per target in config order. A
   // failed read is an error, never a zero.
   virtual void Poll(absl::Time now, absl::Duration budget,
-                    absl::AnyInvocable<void(source::PollResult)> done) = 0;
+                    absl::AnyInvocable<void(control::PollResult)> done) = 0;
 };
 
 enum class Severity { kInfo, kWarn };
@@ -70,7 +70,7 @@ class Observer {
   // Each Tick(): skipped when the previous poll was still running.
   virtual void Ticked(bool skipped) = 0;
   // Each poll result the loop uses.
-  virtual void Polled(const source::PollResult& result) = 0;
+  virtual void Polled(const control::PollResult& result) = 0;
   // Each target of each published snapshot; `current_sampled_at` is when its
   // held currentReplicas was read (nullopt: none held).
   virtual void Published(const store::TargetState& state,
@@ -143,8 +143,8 @@ class ControlLoop {
   const TargetSpec* FindSpec(absl::string_view name) const;
   static void RemapInputs(const TargetSpec& old_spec, const TargetSpec& spec,
                           TargetRuntime& runtime);
-  void OnPoll(const source::PollResult& result);
-  void TickTarget(const TargetSpec& spec, const source::TargetReadings& r,
+  void OnPoll(const control::PollResult& result);
+  void TickTarget(const TargetSpec& spec, const control::TargetReadings& r,
                   absl::Time now, TargetRuntime& runtime);
 
   const ControlLoopOptions options_;

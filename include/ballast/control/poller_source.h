@@ -16,7 +16,7 @@
 #include "absl/status/statusor.h"
 #include "ballast/config/config.h"
 #include "ballast/control/control_loop.h"
-#include "ballast/source/poller.h"
+#include "ballast/control/poller.h"
 
 namespace boost::asio {
 class io_context;
@@ -30,16 +30,16 @@ class PollerSource : public Source {
   static absl::StatusOr<std::shared_ptr<Source>> Create(
       boost::asio::io_context& io, const config::Config& config);
 
-  explicit PollerSource(std::unique_ptr<source::Poller> poller)
+  explicit PollerSource(std::unique_ptr<control::Poller> poller)
       : poller_(std::move(poller)) {}
 
   void Poll(absl::Time now, absl::Duration budget,
-            absl::AnyInvocable<void(source::PollResult)> done) override {
+            absl::AnyInvocable<void(control::PollResult)> done) override {
     poller_->Poll(now, std::move(done), budget);
   }
 
  private:
-  std::unique_ptr<source::Poller> poller_;
+  std::unique_ptr<control::Poller> poller_;
 };
 
 }  // namespace ballast::control

@@ -30,6 +30,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "ballast/net/redis_options.h"
 
 namespace boost::asio {
 class io_context;
@@ -57,34 +58,6 @@ struct RedisReply {
   // A short description for error messages: the text of a string, status or
   // error reply, the number of an integer, "nil", or "array of N".
   std::string DebugString() const;
-};
-
-// How to reach one Redis server.
-struct RedisOptions {
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;  // SELECTed on connect when not 0
-  // AUTH on connect: `AUTH username password` when both are set, `AUTH
-  // password` when only the password is. The caller reads the password from
-  // an environment variable or a file; it is never logged nor put in a
-  // status message.
-  std::string username;
-  std::string password;
-  bool tls = false;
-  std::string ca_file;      // PEM CAs to verify the server; empty: system CAs
-  std::string server_name;  // SNI and certificate name; empty: host
-  // No check of the server's certificate or name (tls.insecureSkipVerify:
-  // for tests; the traffic is still encrypted, but to whoever answers).
-  bool insecure_skip_verify = false;
-  absl::Duration connect_timeout = absl::Seconds(2);  // resolve..AUTH/SELECT
-  absl::Duration command_timeout = absl::Milliseconds(500);  // one pipeline
-  // After a failure the client waits backoff_initial, doubling up to
-  // backoff_max, before it connects again; a successful pipeline resets it.
-  absl::Duration backoff_initial = absl::Milliseconds(100);
-  absl::Duration backoff_max = absl::Seconds(10);
-
-  // "host:port", as status messages name the server.
-  std::string Address() const;
 };
 
 // Parses `redis://[user@]host[:port][/db]` or `rediss://...` (TLS) into

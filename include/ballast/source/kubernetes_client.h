@@ -24,10 +24,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "ballast/config/config.h"
 #include "ballast/net/http_client.h"
 
 namespace ballast::source {
+
+// How ballast reaches the API server (`kubernetes:` in the config): a
+// kubeconfig, or empty for the in-cluster service account.
+struct KubernetesAccess {
+  std::string kubeconfig;  // a kubeconfig file, as kubectl reads it
+  std::string context;     // empty: its current-context
+
+  bool operator==(const KubernetesAccess&) const = default;
+};
 
 // Where the in-cluster identity lives (overridable for tests).
 struct InClusterPaths {
@@ -43,7 +51,7 @@ struct InClusterPaths {
 // usable (not in a pod, unreadable kubeconfig), InvalidArgument for a
 // kubeconfig that does not say what is needed.
 absl::StatusOr<net::HttpClientOptions> KubernetesClientOptions(
-    const config::KubernetesAccess& access, const InClusterPaths& paths = {});
+    const KubernetesAccess& access, const InClusterPaths& paths = {});
 
 // The options from kubeconfig text; `dir` resolves relative paths.
 absl::StatusOr<net::HttpClientOptions> KubeconfigClientOptions(

@@ -41,23 +41,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/net/http_client.h"
+#include "ballast/source/prometheus_options.h"
 
 namespace ballast::source {
-
-// How the series of a vector result become one value.
-enum class Aggregate { kSum, kMax, kMin, kAvg };
 
 // "sum", "max", "min", "avg" (the config spelling).
 absl::StatusOr<Aggregate> ParseAggregate(absl::string_view name);
 absl::string_view AggregateName(Aggregate aggregate);
-
-struct PrometheusQuery {
-  std::string promql;
-  Aggregate aggregate = Aggregate::kSum;
-  // The value of an empty vector (e.g. 0 for rate-like queries whose series
-  // vanish when idle); without it an empty vector is NotFound.
-  std::optional<double> empty_as;
-};
 
 struct QueryResult {
   double value = 0;
@@ -73,13 +63,6 @@ struct QueryResult {
 absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
                                                absl::string_view body,
                                                const PrometheusQuery& query);
-
-struct PrometheusClientOptions {
-  net::HttpClientOptions http;  // base_url, timeout, limits, auth
-  // Queries longer than this (URL-encoded) are POSTed as a form, so that no
-  // proxy or server rejects a long URL.
-  size_t post_threshold_bytes = 1500;
-};
 
 class PrometheusClient {
  public:

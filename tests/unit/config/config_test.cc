@@ -6,9 +6,12 @@
 #include <sstream>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/match.h"
+#include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "yaml-cpp/yaml.h"
@@ -110,12 +113,13 @@ TEST(ConfigParse, ParsesFullConfigFieldByField) {
   const Config c = Parse(kFullConfig);
 
   ASSERT_EQ(c.redis.size(), 1u);
-  EXPECT_EQ(c.redis.at("main").address, "10.0.0.1:6380");
-  EXPECT_EQ(c.redis.at("main").db, 2);
-  EXPECT_EQ(c.redis.at("main").timeout_ms, 250);
+  EXPECT_EQ(c.redis.at("main").options.redis.Address(), "10.0.0.1:6380");
+  EXPECT_EQ(c.redis.at("main").options.redis.db, 2);
+  EXPECT_EQ(c.redis.at("main").options.redis.command_timeout,
+            absl::Milliseconds(250));
   ASSERT_EQ(c.prometheus.size(), 1u);
-  EXPECT_EQ(c.prometheus.at("main").url, "https://prom:9090");
-  EXPECT_EQ(c.prometheus.at("main").timeout_ms, 3000);
+  EXPECT_EQ(c.prometheus.at("main").http.base_url, "https://prom:9090");
+  EXPECT_EQ(c.prometheus.at("main").http.timeout, absl::Milliseconds(3000));
   EXPECT_EQ(c.server.poll_interval_seconds, 30);
   ASSERT_EQ(c.targets.size(), 3u);
 
@@ -141,8 +145,9 @@ TEST(ConfigParse, ParsesFullConfigFieldByField) {
   ASSERT_TRUE(asr.sources[0].celery.has_value());
   EXPECT_FALSE(asr.sources[0].prometheus.has_value());
   EXPECT_EQ(asr.sources[0].celery->source, "main");
-  EXPECT_THAT(asr.sources[0].celery->queues, ElementsAre("asr", "asr.low"));
-  EXPECT_TRUE(asr.sources[0].celery->include_reserved);
+  EXPECT_THAT(asr.sources[0].celery->read.queues,
+              ElementsAre("asr", "asr.low"));
+  EXPECT_TRUE(asr.sources[0].celery->read.include_reserved);
 
   EXPECT_EQ(spec.inputs[1].name, "p95_latency");
   EXPECT_EQ(spec.inputs[1].target_type, TargetType::kValue);
@@ -153,7 +158,8 @@ TEST(ConfigParse, ParsesFullConfigFieldByField) {
   EXPECT_FALSE(spec.inputs[1].slo.max_per_replica.has_value());
   ASSERT_TRUE(asr.sources[1].prometheus.has_value());
   EXPECT_EQ(asr.sources[1].prometheus->source, "main");
-  EXPECT_EQ(asr.sources[1].prometheus->query, "histogram_quantile(0.95, x)");
+  EXPECT_EQ(asr.sources[1].prometheus->query.promql,
+            "histogram_quantile(0.95, x)");
 
   EXPECT_EQ(spec.inputs[2].smoothing.kind, Smoothing::Kind::kQuantile);
   EXPECT_DOUBLE_EQ(spec.inputs[2].smoothing.quantile, 0.9);
@@ -187,7 +193,7 @@ TEST(ConfigParse, ParsesFullConfigFieldByField) {
   const CurrentReplicasSource& gateway = c.targets[2].current_replicas;
   ASSERT_TRUE(gateway.prometheus.has_value());
   EXPECT_EQ(gateway.prometheus->source, "main");
-  EXPECT_EQ(gateway.prometheus->query, "kube_replicas");
+  EXPECT_EQ(gateway.prometheus->query.promql, "kube_replicas");
 }
 
 TEST(ConfigParse, AppliesDefaultsToOmittedKeys) {
@@ -197,11 +203,12 @@ TEST(ConfigParse, AppliesDefaultsToOmittedKeys) {
       "  prometheus: {main: {}}\n" +
       Target("") +
       "      - {name: q, celery: {source: main, queues: [a]}, value: 1}\n");
-  EXPECT_EQ(c.redis.at("main").address, "127.0.0.1:6379");
-  EXPECT_EQ(c.redis.at("main").db, 0);
-  EXPECT_EQ(c.redis.at("main").timeout_ms, 500);
-  EXPECT_EQ(c.prometheus.at("main").url, "http://127.0.0.1:9090");
-  EXPECT_EQ(c.prometheus.at("main").timeout_ms, 2000);
+  EXPECT_EQ(c.redis.at("main").options.redis.Address(), "127.0.0.1:6379");
+  EXPECT_EQ(c.redis.at("main").options.redis.db, 0);
+  EXPECT_EQ(c.redis.at("main").options.redis.command_timeout,
+            absl::Milliseconds(500));
+  EXPECT_EQ(c.prometheus.at("main").http.base_url, "http://127.0.0.1:9090");
+  EXPECT_EQ(c.prometheus.at("main").http.timeout, absl::Milliseconds(2000));
   EXPECT_EQ(c.server.poll_interval_seconds, 15);
   ASSERT_EQ(c.targets.size(), 1u);
   const TargetSpec& spec = c.targets[0].spec;
@@ -213,7 +220,7 @@ TEST(ConfigParse, AppliesDefaultsToOmittedKeys) {
   EXPECT_FALSE(c.targets[0].current_replicas.static_replicas.has_value());
   EXPECT_FALSE(c.targets[0].current_replicas.prometheus.has_value());
   EXPECT_FALSE(c.targets[0].current_replicas.kubernetes.has_value());
-  EXPECT_FALSE(c.targets[0].sources[1].celery->include_reserved);
+  EXPECT_FALSE(c.targets[0].sources[1].celery->read.include_reserved);
 }
 
 TEST(ConfigParse, LeavesBehaviorUnsetWhenAbsent) {
@@ -661,8 +668,8 @@ server:
 targets: []
 )");
   EXPECT_EQ(c.kubernetes,
-            (KubernetesAccess{.kubeconfig = "/etc/ballast/kubeconfig",
-                              .context = "prod"}));
+            (source::KubernetesAccess{.kubeconfig = "/etc/ballast/kubeconfig",
+                                      .context = "prod"}));
   const ExternalMetricsServerConfig& e = *c.server.external_metrics;
   EXPECT_EQ(e.authentication_mode,
             ExternalMetricsServerConfig::AuthenticationMode::kCluster);
@@ -732,28 +739,29 @@ sources:
       reservedIntervalSeconds: 10
 targets: []
 )");
-  const RedisSourceConfig& r = c.redis.at("main");
-  EXPECT_EQ(r.address, "redis.internal:6380");
-  EXPECT_EQ(r.username, "worker");
-  EXPECT_EQ(r.db, 3);
-  EXPECT_TRUE(r.tls.enabled);
-  EXPECT_EQ(r.tls.ca_file, "/etc/ca.pem");
-  EXPECT_EQ(r.tls.server_name, "redis.internal");
-  EXPECT_EQ(r.password.file, "/etc/ballast/redis-password");
-  EXPECT_EQ(r.connect_timeout_ms, 700);
-  EXPECT_EQ(r.priority_steps.size(), 10u);
-  EXPECT_EQ(r.separator, ":");
-  EXPECT_EQ(r.global_keyprefix, "prod:");
-  EXPECT_EQ(r.reserved_interval_seconds, 10);
+  const source::CeleryRedisSourceOptions& r = c.redis.at("main").options;
+  EXPECT_EQ(r.redis.Address(), "redis.internal:6380");
+  EXPECT_EQ(r.redis.username, "worker");
+  EXPECT_EQ(r.redis.db, 3);
+  EXPECT_TRUE(r.redis.tls);
+  EXPECT_EQ(r.redis.ca_file, "/etc/ca.pem");
+  EXPECT_EQ(r.redis.server_name, "redis.internal");
+  EXPECT_EQ(c.redis.at("main").password.file, "/etc/ballast/redis-password");
+  EXPECT_TRUE(r.redis.password.empty());  // read when the source starts
+  EXPECT_EQ(r.redis.connect_timeout, absl::Milliseconds(700));
+  EXPECT_EQ(r.broker.priority_steps.size(), 10u);
+  EXPECT_EQ(r.broker.separator, ":");
+  EXPECT_EQ(r.broker.global_keyprefix, "prod:");
+  EXPECT_EQ(r.reserved_interval, absl::Seconds(10));
 }
 
 TEST(ConfigSources, RedisDefaultsAreCelerys) {
   const Config c = Parse("sources: {redis: {main: {}}}\ntargets: []\n");
-  const RedisSourceConfig& r = c.redis.at("main");
-  EXPECT_EQ(r.address, "127.0.0.1:6379");
-  EXPECT_EQ(r.separator, std::string("\x06\x16"));
-  EXPECT_EQ(r.priority_steps, (std::vector<int32_t>{0, 3, 6, 9}));
-  EXPECT_FALSE(r.tls.enabled);
+  const source::CeleryRedisSourceOptions& r = c.redis.at("main").options;
+  EXPECT_EQ(r.redis.Address(), "127.0.0.1:6379");
+  EXPECT_EQ(r.broker.separator, std::string("\x06\x16"));
+  EXPECT_EQ(r.broker.priority_steps, (std::vector<int>{0, 3, 6, 9}));
+  EXPECT_FALSE(r.redis.tls);
 }
 
 TEST(ConfigSources, ParsesPrometheusAuthHeadersAndInputOptions) {
@@ -774,15 +782,16 @@ targets:
         prometheus: {source: main, query: 'sum(rate(x[1m]))', aggregate: max, emptyAs: 0}
         averageValue: 5
 )");
-  const PrometheusSourceConfig& p = c.prometheus.at("main");
-  EXPECT_TRUE(p.tls.enabled);
+  const net::HttpClientOptions& p = c.prometheus.at("main").http;
+  EXPECT_TRUE(absl::StartsWith(p.base_url, "https://"));  // TLS on
   EXPECT_EQ(p.bearer_token_file, "/var/run/token");
-  EXPECT_EQ(p.basic_auth_username, "ballast");
-  EXPECT_EQ(p.basic_auth_password.env, "PROM_PASSWORD");
-  EXPECT_EQ(p.headers.at("X-Scope-OrgID"), "voice");
+  EXPECT_EQ(p.basic_auth_user, "ballast");
+  EXPECT_EQ(p.basic_auth_password_env, "PROM_PASSWORD");
+  EXPECT_THAT(p.headers, ElementsAre(std::pair<std::string, std::string>(
+                             "X-Scope-OrgID", "voice")));
   EXPECT_EQ(p.max_in_flight, 8);
-  const PrometheusInput& in = *c.targets[0].sources[0].prometheus;
-  EXPECT_EQ(in.aggregate, Aggregate::kMax);
+  const source::PrometheusQuery& in = c.targets[0].sources[0].prometheus->query;
+  EXPECT_EQ(in.aggregate, source::Aggregate::kMax);
   EXPECT_EQ(in.empty_as, 0.0);
 }
 
@@ -818,8 +827,8 @@ targets:
     inputs:
       - {name: backlog, celery: {source: main, discoverQueues: true}, averageValue: 5}
 )");
-  EXPECT_TRUE(c.targets[0].sources[0].celery->discover_queues);
-  EXPECT_TRUE(c.targets[0].sources[0].celery->queues.empty());
+  // Discovery is the pattern `*` of the source: every queue found.
+  EXPECT_THAT(c.targets[0].sources[0].celery->read.queues, ElementsAre("*"));
 }
 
 TEST(ConfigServer, ParsesTheThreeServers) {

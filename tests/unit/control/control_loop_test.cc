@@ -39,9 +39,9 @@ absl::StatusOr<double> Down() {
 class FakeSource : public Source {
  public:
   void Poll(absl::Time now, absl::Duration budget,
-            absl::AnyInvocable<void(source::PollResult)> done) override {
+            absl::AnyInvocable<void(control::PollResult)> done) override {
     polls.push_back({now, budget});
-    source::PollResult result{.time = now, .targets = next, .sources = {}};
+    control::PollResult result{.time = now, .targets = next, .sources = {}};
     if (hold) {
       pending = [done = std::move(done), result = std::move(result)]() mutable {
         done(std::move(result));
@@ -56,7 +56,7 @@ class FakeSource : public Source {
     finish();
   }
 
-  std::vector<source::TargetReadings> next;
+  std::vector<control::TargetReadings> next;
   bool hold = false;
   absl::AnyInvocable<void()> pending;
   std::vector<std::pair<absl::Time, absl::Duration>> polls;
@@ -75,7 +75,7 @@ class RecordingObserver : public Observer {
     logs.push_back({severity, std::string(message), fields});
   }
   void Ticked(bool skipped) override { ticks.push_back(skipped); }
-  void Polled(const source::PollResult& result) override {
+  void Polled(const control::PollResult& result) override {
     polled.push_back(result.time);
   }
   void Published(const store::TargetState& state,
@@ -173,7 +173,7 @@ class ControlLoopTest : public ::testing::Test {
   void SetReads(const std::map<std::string, Reads>& reads) {
     source_->next.clear();
     for (const config::TargetConfig& t : config_->targets) {
-      source::TargetReadings r{.target = t.spec.name};
+      control::TargetReadings r{.target = t.spec.name};
       if (auto it = reads.find(t.spec.name); it != reads.end()) {
         r.inputs = it->second.inputs;
         r.current_replicas = it->second.current;

@@ -1,4 +1,4 @@
-// ballast/source/poller.h
+// ballast/control/poller.h
 //
 // The Poller reads, once per tick and concurrently, every input and the
 // current replica count of every target of a config: one pipelined round
@@ -18,25 +18,28 @@
 // A failed read is an error for that input and tick, never a zero.
 // Thread-safety: Poll() may be called from any thread; `done` runs on one of
 // the io_context's threads. The Poller must outlive its polls.
-#ifndef BALLAST_SOURCE_POLLER_H_
-#define BALLAST_SOURCE_POLLER_H_
+#ifndef BALLAST_CONTROL_POLLER_H_
+#define BALLAST_CONTROL_POLLER_H_
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/source/celery_options.h"
+#include "ballast/source/prometheus_options.h"
 
 namespace boost::asio {
 class io_context;
 }  // namespace boost::asio
 
-namespace ballast::source {
+namespace ballast::control {
 
 struct TargetReadings {
   std::string target;
@@ -65,8 +68,54 @@ struct PollResult {
   std::vector<SourcePoll> sources;
 };
 
-// "unavailable", "deadline_exceeded", ...: a status code as a metric label.
-std::string ErrorKind(const absl::Status& status);
+// Where a reading goes: a target (config order) and its input (-1: the
+// target's currentReplicas).
+struct ReadingSlot {
+  size_t target = 0;
+  int input = 0;
+};
+
+// What Poller::Create builds from a config: each client with the options it
+// is given and the reads it makes. This is the one place a config becomes
+// sources; exposed so that a test can follow each config key to the client
+// it reaches.
+struct SourcePlan {
+  // A Redis server some Celery input uses (unused ones get no client).
+  struct Redis {
+    std::string name;                          // the `sources.redis` key
+    source::CeleryRedisSourceOptions options;  // with the password read
+    std::vector<source::CeleryInputSpec> inputs;
+    std::vector<ReadingSlot> slots;  // one per input
+  };
+  // Every `sources.prometheus` entry, with the queries of its inputs and
+  // currentReplicas.
+  struct Prometheus {
+    std::string name;
+    source::PrometheusClientOptions options;
+    std::vector<std::pair<ReadingSlot, source::PrometheusQuery>> queries;
+  };
+  // One `currentReplicas: {kubernetes: ...}`.
+  struct ScaleRead {
+    size_t target = 0;
+    std::string namespace_;
+    std::string deployment;
+  };
+  std::vector<Redis> redis;            // by name
+  std::vector<Prometheus> prometheus;  // by name
+  std::vector<ScaleRead> scale_reads;
+  // How the scale reader reaches the API server (KubernetesClientOptions);
+  // set when there is a scale read.
+  std::optional<source::KubernetesAccess> kubernetes;
+};
+
+// The options of the CeleryRedisSource of `sources.redis.<name>`, with the
+// password read from its environment variable or file (InvalidArgument
+// naming the key when it cannot be).
+absl::StatusOr<source::CeleryRedisSourceOptions> RedisSourceOptions(
+    const std::string& name, const config::RedisSourceConfig& config);
+
+// The plan of `config`; InvalidArgument if a secret cannot be read.
+absl::StatusOr<SourcePlan> PlanSources(const config::Config& config);
 
 class Poller {
  public:
@@ -96,6 +145,6 @@ class Poller {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace ballast::source
+}  // namespace ballast::control
 
-#endif  // BALLAST_SOURCE_POLLER_H_
+#endif  // BALLAST_CONTROL_POLLER_H_

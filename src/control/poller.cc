@@ -1,4 +1,4 @@
-#include "ballast/source/poller.h"
+#include "ballast/control/poller.h"
 
 #include <atomic>
 #include <chrono>
@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "ballast/core/error_kind.h"
 #include "ballast/source/celery_backlog.h"
 #include "ballast/source/kubernetes_client.h"
 #include "ballast/source/kubernetes_scale.h"
@@ -21,7 +22,7 @@
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/steady_timer.hpp"
 
-namespace ballast::source {
+namespace ballast::control {
 namespace {
 
 absl::StatusOr<std::string> ReadSecret(const config::SecretRef& ref,
@@ -47,86 +48,67 @@ absl::StatusOr<std::string> ReadSecret(const config::SecretRef& ref,
   return std::string();
 }
 
-Aggregate ToAggregate(config::Aggregate a) {
-  switch (a) {
-    case config::Aggregate::kSum:
-      return Aggregate::kSum;
-    case config::Aggregate::kMax:
-      return Aggregate::kMax;
-    case config::Aggregate::kMin:
-      return Aggregate::kMin;
-    case config::Aggregate::kAvg:
-      return Aggregate::kAvg;
-  }
-  return Aggregate::kSum;
-}
-
-PrometheusQuery ToQuery(const config::PrometheusInput& in) {
-  return PrometheusQuery{.promql = in.query,
-                         .aggregate = ToAggregate(in.aggregate),
-                         .empty_as = in.empty_as};
-}
-
-absl::StatusOr<CeleryRedisSourceOptions> RedisOptionsFor(
-    const std::string& name, const config::RedisSourceConfig& c) {
-  CeleryRedisSourceOptions o;
-  const size_t colon = c.address.rfind(':');
-  o.redis.host = c.address.substr(0, colon);
-  if (!absl::SimpleAtoi(c.address.substr(colon + 1), &o.redis.port)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("sources.redis.", name, ": bad address ", c.address));
-  }
-  o.redis.db = c.db;
-  o.redis.username = c.username;
-  absl::StatusOr<std::string> password =
-      ReadSecret(c.password, absl::StrCat("sources.redis.", name, ".password"));
-  if (!password.ok()) return password.status();
-  o.redis.password = *std::move(password);
-  o.redis.tls = c.tls.enabled;
-  o.redis.ca_file = c.tls.ca_file;
-  o.redis.server_name = c.tls.server_name;
-  o.redis.insecure_skip_verify = c.tls.insecure_skip_verify;
-  o.redis.connect_timeout = absl::Milliseconds(c.connect_timeout_ms);
-  o.redis.command_timeout = absl::Milliseconds(c.timeout_ms);
-  o.broker.priority_steps.assign(c.priority_steps.begin(),
-                                 c.priority_steps.end());
-  o.broker.separator = c.separator;
-  o.broker.global_keyprefix = c.global_keyprefix;
-  o.reserved_interval = absl::Seconds(c.reserved_interval_seconds);
-  o.discovery_interval = absl::Seconds(c.discovery_interval_seconds);
-  return o;
-}
-
-PrometheusClientOptions PrometheusOptionsFor(
-    const config::PrometheusSourceConfig& c) {
-  PrometheusClientOptions o;
-  net::HttpClientOptions& h = o.http;
-  h.base_url = c.url;
-  h.timeout = absl::Milliseconds(c.timeout_ms);
-  h.max_in_flight = c.max_in_flight;
-  h.ca_file = c.tls.ca_file;
-  h.verify_peer = !c.tls.insecure_skip_verify;
-  h.tls_server_name = c.tls.server_name;
-  for (const auto& [k, v] : c.headers) h.headers.emplace_back(k, v);
-  h.bearer_token_file = c.bearer_token_file;
-  h.basic_auth_user = c.basic_auth_username;
-  h.basic_auth_password_env = c.basic_auth_password.env;
-  h.basic_auth_password_file = c.basic_auth_password.file;
-  return o;
-}
-
-// Where a reading goes: target index and input index (-1: currentReplicas).
-struct Slot {
-  size_t target;
-  int input;
-};
-
 }  // namespace
 
-std::string ErrorKind(const absl::Status& status) {
-  std::string name = absl::StatusCodeToString(status.code());
-  absl::AsciiStrToLower(&name);
-  return name;
+absl::StatusOr<source::CeleryRedisSourceOptions> RedisSourceOptions(
+    const std::string& name, const config::RedisSourceConfig& config) {
+  source::CeleryRedisSourceOptions options = config.options;
+  absl::StatusOr<std::string> password = ReadSecret(
+      config.password, absl::StrCat("sources.redis.", name, ".password"));
+  if (!password.ok()) return password.status();
+  options.redis.password = *std::move(password);
+  return options;
+}
+
+absl::StatusOr<SourcePlan> PlanSources(const config::Config& config) {
+  SourcePlan plan;
+  // Celery inputs, grouped by Redis server.
+  std::map<std::string, SourcePlan::Redis> redis;
+  for (size_t t = 0; t < config.targets.size(); ++t) {
+    const config::TargetConfig& target = config.targets[t];
+    for (size_t i = 0; i < target.sources.size(); ++i) {
+      const auto& celery = target.sources[i].celery;
+      if (!celery) continue;
+      SourcePlan::Redis& r = redis[celery->source];
+      r.inputs.push_back(celery->read);
+      r.slots.push_back({t, static_cast<int>(i)});
+    }
+  }
+  for (auto& [name, r] : redis) {
+    absl::StatusOr<source::CeleryRedisSourceOptions> options =
+        RedisSourceOptions(name, config.redis.at(name));
+    if (!options.ok()) return options.status();
+    r.name = name;
+    r.options = *std::move(options);
+    plan.redis.push_back(std::move(r));
+  }
+  for (const auto& [name, options] : config.prometheus) {
+    SourcePlan::Prometheus& p = plan.prometheus.emplace_back();
+    p.name = name;
+    p.options = options;
+    for (size_t t = 0; t < config.targets.size(); ++t) {
+      const config::TargetConfig& target = config.targets[t];
+      for (size_t i = 0; i < target.sources.size(); ++i) {
+        const auto& in = target.sources[i].prometheus;
+        if (in && in->source == name) {
+          p.queries.push_back({{t, static_cast<int>(i)}, in->query});
+        }
+      }
+      const auto& current = target.current_replicas.prometheus;
+      if (current && current->source == name) {
+        p.queries.push_back({{t, -1}, current->query});
+      }
+    }
+  }
+  for (size_t t = 0; t < config.targets.size(); ++t) {
+    const auto& k = config.targets[t].current_replicas.kubernetes;
+    if (!k) continue;
+    plan.scale_reads.push_back({.target = t,
+                                .namespace_ = k->namespace_,
+                                .deployment = k->deployment});
+    plan.kubernetes = config.kubernetes;
+  }
+  return plan;
 }
 
 // One tick in flight: collects readings from every source and calls `done`
@@ -141,7 +123,7 @@ class PollState {
         done_(std::move(done)) {}
 
   // Stores `value` at `slot` and accounts it to source `source`.
-  void Record(size_t source, Slot slot, absl::StatusOr<double> value) {
+  void Record(size_t source, ReadingSlot slot, absl::StatusOr<double> value) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;  // the budget ran out: this tick is gone
     SourcePoll& s = result_.sources[source];
@@ -225,52 +207,38 @@ class Poller::Impl {
       : io_(io), config_(std::move(config)) {}
 
   absl::Status Init() {
-    // Celery inputs, grouped by Redis server.
-    std::map<std::string, RedisGroup> redis;
-    for (size_t t = 0; t < config_.targets.size(); ++t) {
-      const config::TargetConfig& target = config_.targets[t];
-      for (size_t i = 0; i < target.sources.size(); ++i) {
-        const auto& celery = target.sources[i].celery;
-        if (!celery) continue;
-        RedisGroup& g = redis[celery->source];
-        std::vector<std::string> queues = celery->queues;
-        if (celery->discover_queues && queues.empty()) queues = {"*"};
-        g.inputs.push_back({.queues = std::move(queues),
-                            .include_reserved = celery->include_reserved});
-        g.slots.push_back({t, static_cast<int>(i)});
-      }
+    absl::StatusOr<SourcePlan> plan = PlanSources(config_);
+    if (!plan.ok()) return plan.status();
+    for (SourcePlan::Redis& r : plan->redis) {
+      RedisGroup& g = redis_.emplace_back();
+      g.name = r.name;
+      g.slots = std::move(r.slots);
+      g.source = std::make_unique<source::CeleryRedisSource>(
+          io_, std::move(r.options), std::move(r.inputs));
     }
-    for (auto& [name, group] : redis) {
-      absl::StatusOr<CeleryRedisSourceOptions> options =
-          RedisOptionsFor(name, config_.redis.at(name));
-      if (!options.ok()) return options.status();
-      group.name = name;
-      group.source =
-          std::make_unique<CeleryRedisSource>(io_, *options, group.inputs);
-      redis_.push_back(std::move(group));
-    }
-    for (const auto& [name, c] : config_.prometheus) {
-      auto client = PrometheusClient::Create(io_, PrometheusOptionsFor(c));
+    for (SourcePlan::Prometheus& p : plan->prometheus) {
+      auto client = source::PrometheusClient::Create(io_, std::move(p.options));
       if (!client.ok()) {
         return absl::InvalidArgumentError(absl::StrCat(
-            "sources.prometheus.", name, ": ", client.status().message()));
+            "sources.prometheus.", p.name, ": ", client.status().message()));
       }
-      prometheus_.emplace(name, *std::move(client));
+      prometheus_.push_back({.name = std::move(p.name),
+                             .client = *std::move(client),
+                             .queries = std::move(p.queries)});
     }
-    for (const config::TargetConfig& target : config_.targets) {
-      if (target.current_replicas.kubernetes && !kubernetes_) {
-        absl::StatusOr<net::HttpClientOptions> client =
-            KubernetesClientOptions(config_.kubernetes);
-        absl::StatusOr<std::unique_ptr<KubernetesScaleReader>> reader =
-            client.ok()
-                ? KubernetesScaleReader::Create(io_, {.client = *client})
-                : absl::StatusOr<std::unique_ptr<KubernetesScaleReader>>(
-                      client.status());
-        if (!reader.ok()) {
-          kubernetes_error_ = reader.status();
-        } else {
-          kubernetes_ = *std::move(reader);
-        }
+    scale_reads_ = std::move(plan->scale_reads);
+    if (plan->kubernetes) {
+      absl::StatusOr<net::HttpClientOptions> client =
+          source::KubernetesClientOptions(*plan->kubernetes);
+      absl::StatusOr<std::unique_ptr<source::KubernetesScaleReader>> reader =
+          client.ok()
+              ? source::KubernetesScaleReader::Create(io_, {.client = *client})
+              : absl::StatusOr<std::unique_ptr<source::KubernetesScaleReader>>(
+                    client.status());
+      if (!reader.ok()) {
+        kubernetes_error_ = reader.status();
+      } else {
+        kubernetes_ = *std::move(reader);
       }
     }
     return absl::OkStatus();
@@ -310,10 +278,10 @@ class Poller::Impl {
     for (const RedisGroup& g : redis_) {
       result.sources.push_back({.kind = "redis", .name = g.name});
     }
-    for (const auto& [name, client] : prometheus_) {
-      result.sources.push_back({.kind = "prometheus", .name = name});
+    for (const PrometheusSource& p : prometheus_) {
+      result.sources.push_back({.kind = "prometheus", .name = p.name});
     }
-    const bool uses_kubernetes = UsesKubernetes();
+    const bool uses_kubernetes = !scale_reads_.empty();
     if (uses_kubernetes) result.sources.push_back({.kind = "kubernetes"});
     const int sources = static_cast<int>(result.sources.size());
     if (sources == 0) {
@@ -334,8 +302,8 @@ class Poller::Impl {
     }
     size_t index = 0;
     for (RedisGroup& g : redis_) PollRedis(g, index++, state);
-    for (auto& [name, client] : prometheus_) {
-      PollPrometheus(name, *client, now, index++, state);
+    for (PrometheusSource& p : prometheus_) {
+      PollPrometheus(p, now, index++, state);
     }
     if (uses_kubernetes) PollKubernetes(index, state);
   }
@@ -343,21 +311,19 @@ class Poller::Impl {
  private:
   struct RedisGroup {
     std::string name;
-    std::vector<CeleryInputSpec> inputs;
-    std::vector<Slot> slots;
-    std::unique_ptr<CeleryRedisSource> source;
+    std::vector<ReadingSlot> slots;
+    std::unique_ptr<source::CeleryRedisSource> source;
   };
 
-  bool UsesKubernetes() const {
-    for (const config::TargetConfig& t : config_.targets) {
-      if (t.current_replicas.kubernetes) return true;
-    }
-    return false;
-  }
+  struct PrometheusSource {
+    std::string name;
+    std::unique_ptr<source::PrometheusClient> client;
+    std::vector<std::pair<ReadingSlot, source::PrometheusQuery>> queries;
+  };
 
   void PollRedis(RedisGroup& g, size_t index,
                  const std::shared_ptr<PollState>& state) {
-    g.source->Poll([state, index, slots = g.slots](CeleryPollResult r) {
+    g.source->Poll([state, index, slots = g.slots](source::CeleryPollResult r) {
       for (size_t i = 0; i < slots.size() && i < r.inputs.size(); ++i) {
         state->Record(index, slots[i], std::move(r.inputs[i]));
       }
@@ -366,60 +332,42 @@ class Poller::Impl {
   }
 
   // Every query of one Prometheus source: its inputs and currentReplicas.
-  void PollPrometheus(const std::string& name, PrometheusClient& client,
-                      absl::Time now, size_t index,
+  void PollPrometheus(PrometheusSource& p, absl::Time now, size_t index,
                       const std::shared_ptr<PollState>& state) {
-    std::vector<std::pair<Slot, PrometheusQuery>> queries;
-    for (size_t t = 0; t < config_.targets.size(); ++t) {
-      const config::TargetConfig& target = config_.targets[t];
-      for (size_t i = 0; i < target.sources.size(); ++i) {
-        const auto& p = target.sources[i].prometheus;
-        if (p && p->source == name) {
-          queries.push_back({{t, static_cast<int>(i)}, ToQuery(*p)});
-        }
-      }
-      const auto& current = target.current_replicas.prometheus;
-      if (current && current->source == name) {
-        queries.push_back({{t, -1}, ToQuery(*current)});
-      }
-    }
+    const auto& queries = p.queries;
     if (queries.empty()) {
       state->SourceDone(index);
       return;
     }
     auto pending =
         std::make_shared<std::atomic<int>>(static_cast<int>(queries.size()));
-    for (auto& [slot, query] : queries) {
-      client.Query(
-          query, now,
-          [state, index, slot, pending](absl::StatusOr<QueryResult> r) mutable {
-            state->Record(
-                index, slot,
-                r.ok() ? absl::StatusOr<double>(r->value) : r.status());
-            if (--*pending == 0) state->SourceDone(index);
-          });
+    for (const auto& [slot, query] : queries) {
+      p.client->Query(query, now,
+                      [state, index, slot,
+                       pending](absl::StatusOr<source::QueryResult> r) mutable {
+                        state->Record(index, slot,
+                                      r.ok() ? absl::StatusOr<double>(r->value)
+                                             : r.status());
+                        if (--*pending == 0) state->SourceDone(index);
+                      });
     }
   }
 
   void PollKubernetes(size_t index, const std::shared_ptr<PollState>& state) {
-    std::vector<size_t> targets;
-    for (size_t t = 0; t < config_.targets.size(); ++t) {
-      if (config_.targets[t].current_replicas.kubernetes) targets.push_back(t);
-    }
     if (!kubernetes_) {
-      for (size_t t : targets) {
-        state->Record(index, {t, -1}, kubernetes_error_);
+      for (const SourcePlan::ScaleRead& read : scale_reads_) {
+        state->Record(index, {read.target, -1}, kubernetes_error_);
       }
       state->SourceDone(index);
       return;
     }
-    auto pending =
-        std::make_shared<std::atomic<int>>(static_cast<int>(targets.size()));
-    for (size_t t : targets) {
-      const auto& k = *config_.targets[t].current_replicas.kubernetes;
+    auto pending = std::make_shared<std::atomic<int>>(
+        static_cast<int>(scale_reads_.size()));
+    for (const SourcePlan::ScaleRead& read : scale_reads_) {
       kubernetes_->Read(
-          k.namespace_, k.deployment,
-          [state, index, t, pending](absl::StatusOr<DeploymentScale> r) {
+          read.namespace_, read.deployment,
+          [state, index, t = read.target,
+           pending](absl::StatusOr<source::DeploymentScale> r) {
             state->Record(
                 index, {t, -1},
                 r.ok() ? absl::StatusOr<double>(r->spec_replicas) : r.status());
@@ -431,8 +379,9 @@ class Poller::Impl {
   boost::asio::io_context& io_;
   const config::Config config_;
   std::vector<RedisGroup> redis_;
-  std::map<std::string, std::unique_ptr<PrometheusClient>> prometheus_;
-  std::unique_ptr<KubernetesScaleReader> kubernetes_;
+  std::vector<PrometheusSource> prometheus_;
+  std::vector<SourcePlan::ScaleRead> scale_reads_;
+  std::unique_ptr<source::KubernetesScaleReader> kubernetes_;
   absl::Status kubernetes_error_;
 };
 
@@ -467,4 +416,4 @@ absl::StatusOr<PollResult> Poller::PollOnce(const config::Config& config) {
   return *std::move(result);
 }
 
-}  // namespace ballast::source
+}  // namespace ballast::control
