@@ -17,7 +17,7 @@ RUN apt-get update \
         build-essential cmake ninja-build pkg-config \
         libabsl-dev libyaml-cpp-dev libgrpc++-dev protobuf-compiler-grpc \
         libprotobuf-dev protobuf-compiler prometheus-cpp-dev libhiredis-dev \
-        libboost-dev libssl-dev libcli11-dev \
+        libboost-dev libssl-dev libcli11-dev rapidjson-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt README.md ./

@@ -5,7 +5,7 @@ BALLAST_PACKAGES=(
   build-essential cmake ninja-build pkg-config clang-format ccache
   libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
-  prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev openssl curl
+  prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev rapidjson-dev openssl curl
   redis-server prometheus libfaketime
   python3 python3-celery python3-redis python3-prometheus-client python3-grpcio
 )

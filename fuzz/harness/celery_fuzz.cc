@@ -12,8 +12,8 @@
 #include <string>
 
 #include "absl/strings/str_cat.h"
+#include "ballast/core/json.h"
 #include "ballast/source/celery_backlog.h"
-#include "ballast/source/json.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FuzzedDataProvider in(data, size);
@@ -21,11 +21,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if ((mode & 1) == 0) {
     const std::string value = in.ConsumeRemainingBytesAsString();
     absl::StatusOr<std::string> key = ballast::source::UnackedRoutingKey(value);
-    absl::StatusOr<ballast::source::Json> json =
-        ballast::source::ParseJson(value);
-    if (json.ok() && json->IsArray() && json->AsArray().size() >= 2 &&
-        json->AsArray().back().IsString()) {
-      if (!key.ok() || *key != json->AsArray().back().AsString()) std::abort();
+    absl::StatusOr<rapidjson::Document> json = ballast::ParseJson(value);
+    if (json.ok() && json->IsArray() && json->Size() >= 2 &&
+        (*json)[json->Size() - 1].IsString()) {
+      if (!key.ok() || *key != ballast::JsonText((*json)[json->Size() - 1])) {
+        std::abort();
+      }
     }
     return 0;
   }

@@ -14,8 +14,8 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
+#include "ballast/core/json.h"
 #include "ballast/server/external_metrics_server.h"
-#include "ballast/source/json.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace {
@@ -89,8 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (flags & 8) ? *fixture->trusting : *fixture->api;
   const net::HttpResponse r = api.Handle(request, peer);
   if (r.status < 200 || r.status >= 600) std::abort();
-  if (absl::StrContains(r.content_type, "json") &&
-      !source::ParseJson(r.body).ok()) {
+  if (absl::StrContains(r.content_type, "json") && !ParseJson(r.body).ok()) {
     std::abort();
   }
   (void)server::ExternalMetricsApi::PathKind(request.path);

@@ -3,7 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/core/json_text.h"
+#include "ballast/core/json.h"
 
 namespace ballast::app {
 namespace {
@@ -59,13 +59,11 @@ void Logger::Log(LogLevel level, absl::string_view message,
                                           absl::UTCTimeZone());
   std::string line;
   if (format_ == LogFormat::kJson) {
-    line = absl::StrCat("{\"ts\":", JsonQuote(ts),
-                        ",\"level\":", JsonQuote(LevelName(level)),
-                        ",\"msg\":", JsonQuote(message));
-    for (const auto& [k, v] : fields) {
-      absl::StrAppend(&line, ",", JsonQuote(k), ":", JsonQuote(v));
-    }
-    line += "}\n";
+    JsonWriter w;
+    w.StartObject().Key("ts").String(ts).Key("level").String(LevelName(level));
+    w.Key("msg").String(message);
+    for (const auto& [k, v] : fields) w.Key(k).String(v);
+    line = w.EndObject().Take() + "\n";
   } else {
     line = absl::StrCat("ts=", ts, " level=", LevelName(level),
                         " msg=", JsonQuote(message));

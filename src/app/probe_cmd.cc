@@ -9,23 +9,22 @@
 #include "absl/strings/str_format.h"
 #include "ballast/config/config.h"
 #include "ballast/control/poller.h"
-#include "ballast/core/json_text.h"
+#include "ballast/core/json.h"
 #include "ballast/sim/format.h"
 #include "cli.h"
 
 namespace ballast::app {
 namespace {
 
-// A reading as JSON value and error fields.
+// A reading as JSON value and error members.
 template <typename T>
-std::string JsonReading(const absl::StatusOr<T>& r, absl::string_view value_key,
-                        absl::string_view error_key) {
+void WriteReading(JsonWriter& w, const absl::StatusOr<T>& r,
+                  absl::string_view value_key, absl::string_view error_key) {
   if (r.ok()) {
-    return absl::StrCat("\"", value_key, "\":", sim::FormatNumber(*r), ",\"",
-                        error_key, "\":null");
+    w.Key(value_key).RawNumber(sim::FormatNumber(*r)).Key(error_key).Null();
+  } else {
+    w.Key(value_key).Null().Key(error_key).String(r.status().message());
   }
-  return absl::StrCat("\"", value_key, "\":null,\"", error_key,
-                      "\":", JsonQuote(r.status().message()));
 }
 
 template <typename T>
@@ -36,31 +35,36 @@ std::string TableValue(const absl::StatusOr<T>& r) {
 bool PrintJson(const config::Config& config, const control::PollResult& result,
                std::ostream& out) {
   bool failed = false;
-  out << "{\"targets\":[";
+  JsonWriter w;
+  w.StartObject().Key("targets").StartArray();
   for (size_t t = 0; t < result.targets.size(); ++t) {
     const control::TargetReadings& r = result.targets[t];
     const config::TargetConfig& target = config.targets[t];
-    out << (t ? "," : "") << "{\"name\":" << JsonQuote(r.target) << ",";
+    w.StartObject().Key("name").String(r.target);
     if (r.current_replicas) {
       failed |= !r.current_replicas->ok();
-      out << JsonReading(*r.current_replicas, "currentReplicas",
-                         "currentReplicasError");
+      WriteReading(w, *r.current_replicas, "currentReplicas",
+                   "currentReplicasError");
     } else {
       const auto fixed = target.current_replicas.static_replicas;
-      out << "\"currentReplicas\":"
-          << (fixed ? std::to_string(*fixed) : std::string("null"))
-          << ",\"currentReplicasError\":null";
+      w.Key("currentReplicas");
+      if (fixed) {
+        w.Int(*fixed);
+      } else {
+        w.Null();
+      }
+      w.Key("currentReplicasError").Null();
     }
-    out << ",\"inputs\":[";
+    w.Key("inputs").StartArray();
     for (size_t i = 0; i < r.inputs.size(); ++i) {
       failed |= !r.inputs[i].ok();
-      out << (i ? "," : "")
-          << "{\"name\":" << JsonQuote(target.spec.inputs[i].name) << ","
-          << JsonReading(r.inputs[i], "value", "error") << "}";
+      w.StartObject().Key("name").String(target.spec.inputs[i].name);
+      WriteReading(w, r.inputs[i], "value", "error");
+      w.EndObject();
     }
-    out << "]}";
+    w.EndArray().EndObject();
   }
-  out << "]}\n";
+  out << w.EndArray().EndObject().Take() << "\n";
   return failed;
 }
 

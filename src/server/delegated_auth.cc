@@ -10,44 +10,38 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "ballast/core/json_text.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
+#include "rapidjson/document.h"
 
 namespace ballast::server {
 namespace {
 
-using source::Json;
-
-std::string JsonStringList(const std::vector<std::string>& items) {
-  return absl::StrCat(
-      "[",
-      absl::StrJoin(items, ",",
-                    [](std::string* out, const std::string& item) {
-                      out->append(JsonQuote(item));
-                    }),
-      "]");
+void WriteStringList(JsonWriter& w, const std::vector<std::string>& items) {
+  w.StartArray();
+  for (const std::string& item : items) w.String(item);
+  w.EndArray();
 }
 
 // A ConfigMap value holding a JSON list of strings ("[\"a\",\"b\"]").
 absl::StatusOr<std::vector<std::string>> StringListValue(
-    const Json& data, absl::string_view key) {
-  const Json* value = data.Find(key);
+    const rapidjson::Value& data, absl::string_view key) {
+  const rapidjson::Value* value = JsonFind(data, key);
   if (value == nullptr) return std::vector<std::string>();
   if (!value->IsString()) {
     return absl::DataLossError(absl::StrCat(key, " is not a string"));
   }
-  absl::StatusOr<Json> list = source::ParseJson(value->AsString());
+  absl::StatusOr<rapidjson::Document> list = ParseJson(JsonText(*value));
   if (!list.ok() || !list->IsArray()) {
     return absl::DataLossError(
         absl::StrCat(key, " is not a JSON list of strings"));
   }
   std::vector<std::string> out;
-  for (const Json& item : list->AsArray()) {
+  for (const rapidjson::Value& item : list->GetArray()) {
     if (!item.IsString()) {
       return absl::DataLossError(
           absl::StrCat(key, " is not a JSON list of strings"));
     }
-    out.push_back(item.AsString());
+    out.emplace_back(JsonText(item));
   }
   return out;
 }
@@ -125,26 +119,27 @@ absl::StatusOr<RemoteUser> UserFromHeaders(const net::HttpRequest& request,
 
 absl::StatusOr<FrontProxyTrust> ParseAuthenticationConfigMap(
     absl::string_view body) {
-  absl::StatusOr<Json> doc = source::ParseJson(body);
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(body);
   if (!doc.ok()) {
     return absl::DataLossError(absl::StrCat(
         "the ConfigMap response is not JSON: ", doc.status().message()));
   }
-  const Json* kind = doc->Find("kind");
-  const Json* data = doc->Find("data");
-  if (kind == nullptr || !kind->IsString() || kind->AsString() != "ConfigMap" ||
+  const rapidjson::Value* kind = JsonFind(*doc, "kind");
+  const rapidjson::Value* data = JsonFind(*doc, "data");
+  if (kind == nullptr || !kind->IsString() || JsonText(*kind) != "ConfigMap" ||
       (data != nullptr && !data->IsObject())) {
     return absl::DataLossError("the response is not a ConfigMap");
   }
-  const Json* ca =
-      data == nullptr ? nullptr : data->Find("requestheader-client-ca-file");
-  if (ca == nullptr || !ca->IsString() || ca->AsString().empty()) {
+  const rapidjson::Value* ca =
+      data == nullptr ? nullptr
+                      : JsonFind(*data, "requestheader-client-ca-file");
+  if (ca == nullptr || !ca->IsString() || JsonText(*ca).empty()) {
     return absl::FailedPreconditionError(
         "kube-system/extension-apiserver-authentication has no "
         "requestheader-client-ca-file: the API server runs without the "
         "aggregation layer's --requestheader-client-ca-file");
   }
-  FrontProxyTrust trust{.client_ca_pem = ca->AsString()};
+  FrontProxyTrust trust{.client_ca_pem = std::string(JsonText(*ca))};
   struct Field {
     const char* key;
     std::vector<std::string>* out;
@@ -208,37 +203,57 @@ RequestAttributes AttributesOf(const net::HttpRequest& request) {
 
 std::string SubjectAccessReviewJson(const RemoteUser& user,
                                     const RequestAttributes& a) {
-  std::string extra =
-      absl::StrJoin(user.extra, ",", [](std::string* out, const auto& entry) {
-        absl::StrAppend(out, JsonQuote(entry.first), ":",
-                        JsonStringList(entry.second));
-      });
-  std::string attributes =
-      a.resource_request
-          ? absl::StrCat(R"("resourceAttributes":{"namespace":)",
-                         JsonQuote(a.namespace_), R"(,"verb":)",
-                         JsonQuote(a.verb), R"(,"group":)", JsonQuote(a.group),
-                         R"(,"version":)", JsonQuote(a.version),
-                         R"(,"resource":)", JsonQuote(a.resource), "}")
-          : absl::StrCat(R"("nonResourceAttributes":{"path":)",
-                         JsonQuote(a.path), R"(,"verb":)", JsonQuote(a.verb),
-                         "}");
-  return absl::StrCat(
-      R"({"apiVersion":"authorization.k8s.io/v1","kind":"SubjectAccessReview",)",
-      R"("spec":{)", attributes, R"(,"user":)", JsonQuote(user.name),
-      R"(,"groups":)", JsonStringList(user.groups), R"(,"extra":{)", extra,
-      "}}}");
+  JsonWriter w;
+  w.StartObject()
+      .Key("apiVersion")
+      .String("authorization.k8s.io/v1")
+      .Key("kind")
+      .String("SubjectAccessReview")
+      .Key("spec")
+      .StartObject();
+  if (a.resource_request) {
+    w.Key("resourceAttributes")
+        .StartObject()
+        .Key("namespace")
+        .String(a.namespace_)
+        .Key("verb")
+        .String(a.verb)
+        .Key("group")
+        .String(a.group)
+        .Key("version")
+        .String(a.version)
+        .Key("resource")
+        .String(a.resource)
+        .EndObject();
+  } else {
+    w.Key("nonResourceAttributes")
+        .StartObject()
+        .Key("path")
+        .String(a.path)
+        .Key("verb")
+        .String(a.verb)
+        .EndObject();
+  }
+  w.Key("user").String(user.name).Key("groups");
+  WriteStringList(w, user.groups);
+  w.Key("extra").StartObject();
+  for (const auto& [key, values] : user.extra) {
+    w.Key(key);
+    WriteStringList(w, values);
+  }
+  return w.EndObject().EndObject().EndObject().Take();
 }
 
 absl::StatusOr<AuthorizationDecision> ParseSubjectAccessReviewResponse(
     int http_status, absl::string_view body) {
-  absl::StatusOr<Json> doc = source::ParseJson(body);
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(body);
   if (http_status != 200 && http_status != 201) {
-    const Json* message = doc.ok() ? doc->Find("message") : nullptr;
+    const rapidjson::Value* message =
+        doc.ok() ? JsonFind(*doc, "message") : nullptr;
     return absl::UnavailableError(absl::StrCat(
         "SubjectAccessReview: HTTP ", http_status, ": ",
         message != nullptr && message->IsString()
-            ? net::Shorten(message->AsString(), 300)
+            ? net::Shorten(JsonText(*message), 300)
             : net::Shorten(body, 200),
         http_status == 403 ? " (ballast's service account needs create on "
                              "subjectaccessreviews: system:auth-delegator)"
@@ -248,22 +263,23 @@ absl::StatusOr<AuthorizationDecision> ParseSubjectAccessReviewResponse(
     return absl::UnavailableError(absl::StrCat(
         "SubjectAccessReview response is not JSON: ", doc.status().message()));
   }
-  const Json* status = doc->Find("status");
-  const Json* allowed = status == nullptr ? nullptr : status->Find("allowed");
+  const rapidjson::Value* status = JsonFind(*doc, "status");
+  const rapidjson::Value* allowed =
+      status == nullptr ? nullptr : JsonFind(*status, "allowed");
   if (allowed == nullptr || !allowed->IsBool()) {
     return absl::UnavailableError(
         "SubjectAccessReview response has no status.allowed");
   }
-  AuthorizationDecision decision{.allowed = allowed->AsBool()};
-  const Json* denied = status->Find("denied");
-  if (denied != nullptr && denied->IsBool() && denied->AsBool()) {
+  AuthorizationDecision decision{.allowed = allowed->GetBool()};
+  const rapidjson::Value* denied = JsonFind(*status, "denied");
+  if (denied != nullptr && denied->IsBool() && denied->GetBool()) {
     decision.allowed = false;
   }
   for (const char* key : {"reason", "evaluationError"}) {
-    const Json* text = status->Find(key);
-    if (text != nullptr && text->IsString() && !text->AsString().empty()) {
+    const rapidjson::Value* text = JsonFind(*status, key);
+    if (text != nullptr && text->IsString() && !JsonText(*text).empty()) {
       absl::StrAppend(&decision.reason, decision.reason.empty() ? "" : "; ",
-                      text->AsString());
+                      JsonText(*text));
     }
   }
   return decision;

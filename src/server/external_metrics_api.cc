@@ -11,7 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
-#include "ballast/core/json_text.h"
+#include "ballast/core/json.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/label_selector.h"
 #include "ballast/server/quantity.h"
@@ -27,18 +27,21 @@ std::string GroupVersion() {
   return absl::StrCat(kExternalMetricsGroup, "/", kExternalMetricsVersion);
 }
 
-std::string GroupVersionForDiscovery() {
-  return absl::StrCat(R"({"groupVersion":)", JsonQuote(GroupVersion()),
-                      R"(,"version":)", JsonQuote(kExternalMetricsVersion),
-                      "}");
+void WriteGroupVersionForDiscovery(JsonWriter& w) {
+  w.StartObject()
+      .Key("groupVersion")
+      .String(GroupVersion())
+      .Key("version")
+      .String(kExternalMetricsVersion)
+      .EndObject();
 }
 
-// The body of an APIGroup, shared by APIGroup and APIGroupList.
-std::string GroupFields() {
-  const std::string version = GroupVersionForDiscovery();
-  return absl::StrCat(R"("name":)", JsonQuote(kExternalMetricsGroup),
-                      R"(,"versions":[)", version, R"(],"preferredVersion":)",
-                      version);
+// The members of an APIGroup, shared by APIGroup and APIGroupList.
+void WriteGroupFields(JsonWriter& w) {
+  w.Key("name").String(kExternalMetricsGroup).Key("versions").StartArray();
+  WriteGroupVersionForDiscovery(w);
+  w.EndArray().Key("preferredVersion");
+  WriteGroupVersionForDiscovery(w);
 }
 
 net::HttpResponse JsonResponse(std::string body) {
@@ -51,15 +54,16 @@ const std::vector<absl::string_view>& ServedMetrics() {
   return *kMetrics;
 }
 
+void WriteLabels(JsonWriter& w, const Labels& labels) {
+  w.StartObject();
+  for (const auto& [key, value] : labels) w.Key(key).String(value);
+  w.EndObject();
+}
+
 std::string LabelsJson(const Labels& labels) {
-  return absl::StrCat("{",
-                      absl::StrJoin(labels, ",",
-                                    [](std::string* out, const auto& kv) {
-                                      absl::StrAppend(out, JsonQuote(kv.first),
-                                                      ":",
-                                                      JsonQuote(kv.second));
-                                    }),
-                      "}");
+  JsonWriter w;
+  WriteLabels(w, labels);
+  return w.Take();
 }
 
 // One served item: its labels, value and when the value was read.
@@ -127,11 +131,25 @@ net::HttpResponse StatusResponse(const absl::Status& status) {
   const HttpError error = ToHttpError(status);
   return {.status = error.code,
           .content_type = kJson,
-          .body = absl::StrCat(
-              R"({"kind":"Status","apiVersion":"v1","metadata":{},)",
-              R"("status":"Failure","message":)", JsonQuote(status.message()),
-              R"(,"reason":)", JsonQuote(error.reason), R"(,"code":)",
-              error.code, "}")};
+          .body = JsonWriter()
+                      .StartObject()
+                      .Key("kind")
+                      .String("Status")
+                      .Key("apiVersion")
+                      .String("v1")
+                      .Key("metadata")
+                      .StartObject()
+                      .EndObject()
+                      .Key("status")
+                      .String("Failure")
+                      .Key("message")
+                      .String(status.message())
+                      .Key("reason")
+                      .String(error.reason)
+                      .Key("code")
+                      .Int(error.code)
+                      .EndObject()
+                      .Take()};
 }
 
 ExternalMetricsApi::ExternalMetricsApi(const store::RecommendationStore& store,
@@ -233,25 +251,56 @@ net::HttpResponse ExternalMetricsApi::Route(
   const bool in_version = in_group && segments.size() >= 3 &&
                           segments[2] == kExternalMetricsVersion;
   if (segments.size() == 1 && segments[0] == "apis") {
-    return JsonResponse(
-        absl::StrCat(R"({"kind":"APIGroupList","apiVersion":"v1","groups":[{)",
-                     GroupFields(), "}]}"));
+    JsonWriter w;
+    w.StartObject()
+        .Key("kind")
+        .String("APIGroupList")
+        .Key("apiVersion")
+        .String("v1")
+        .Key("groups")
+        .StartArray()
+        .StartObject();
+    WriteGroupFields(w);
+    return JsonResponse(w.EndObject().EndArray().EndObject().Take());
   }
   if (in_group && segments.size() == 2) {
-    return JsonResponse(absl::StrCat(R"({"kind":"APIGroup","apiVersion":"v1",)",
-                                     GroupFields(), "}"));
+    JsonWriter w;
+    w.StartObject()
+        .Key("kind")
+        .String("APIGroup")
+        .Key("apiVersion")
+        .String("v1");
+    WriteGroupFields(w);
+    return JsonResponse(w.EndObject().Take());
   }
   if (in_version && segments.size() == 3) {
-    std::string resources = absl::StrJoin(
-        ServedMetrics(), ",", [](std::string* out, absl::string_view name) {
-          absl::StrAppend(
-              out, R"({"name":)", JsonQuote(name),
-              R"(,"singularName":"","namespaced":true,)",
-              R"("kind":"ExternalMetricValueList","verbs":["get"]})");
-        });
-    return JsonResponse(absl::StrCat(
-        R"({"kind":"APIResourceList","apiVersion":"v1","groupVersion":)",
-        JsonQuote(GroupVersion()), R"(,"resources":[)", resources, "]}"));
+    JsonWriter w;
+    w.StartObject()
+        .Key("kind")
+        .String("APIResourceList")
+        .Key("apiVersion")
+        .String("v1")
+        .Key("groupVersion")
+        .String(GroupVersion())
+        .Key("resources")
+        .StartArray();
+    for (absl::string_view name : ServedMetrics()) {
+      w.StartObject()
+          .Key("name")
+          .String(name)
+          .Key("singularName")
+          .String("")
+          .Key("namespaced")
+          .Bool(true)
+          .Key("kind")
+          .String("ExternalMetricValueList")
+          .Key("verbs")
+          .StartArray()
+          .String("get")
+          .EndArray()
+          .EndObject();
+    }
+    return JsonResponse(w.EndArray().EndObject().Take());
   }
   if (in_version && segments.size() == 6 && segments[3] == "namespaces") {
     return Metric(segments[5], request.query);
@@ -297,7 +346,17 @@ net::HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
                      selector.ToString(), "\"; known: ", DescribeLabels(all))));
   }
   std::vector<std::string> missing;
-  std::vector<std::string> items;
+  JsonWriter w;
+  w.StartObject()
+      .Key("kind")
+      .String("ExternalMetricValueList")
+      .Key("apiVersion")
+      .String(GroupVersion())
+      .Key("metadata")
+      .StartObject()
+      .EndObject()
+      .Key("items")
+      .StartArray();
   for (const Item* item : matched) {
     if (!item->value) {
       missing.push_back(item->missing);
@@ -306,21 +365,21 @@ net::HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
     absl::StatusOr<std::string> value = FormatQuantity(*item->value);
     if (!value.ok())
       return StatusResponse(absl::UnavailableError(value.status().message()));
-    items.push_back(absl::StrCat(
-        R"({"metricName":)", JsonQuote(name), R"(,"metricLabels":)",
-        LabelsJson(item->labels), R"(,"timestamp":)",
-        JsonQuote(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", item->timestamp,
-                                   absl::UTCTimeZone())),
-        R"(,"window":)", options_.window_seconds, R"(,"value":)",
-        JsonQuote(*value), "}"));
+    w.StartObject().Key("metricName").String(name).Key("metricLabels");
+    WriteLabels(w, item->labels);
+    w.Key("timestamp")
+        .String(absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", item->timestamp,
+                                 absl::UTCTimeZone()))
+        .Key("window")
+        .Int(options_.window_seconds)
+        .Key("value")
+        .String(*value)
+        .EndObject();
   }
   if (!missing.empty()) {
     return StatusResponse(absl::UnavailableError(absl::StrJoin(missing, "; ")));
   }
-  return JsonResponse(
-      absl::StrCat(R"({"kind":"ExternalMetricValueList","apiVersion":)",
-                   JsonQuote(GroupVersion()), R"(,"metadata":{},"items":[)",
-                   absl::StrJoin(items, ","), "]}"));
+  return JsonResponse(w.EndArray().EndObject().Take());
 }
 
 }  // namespace ballast::server

@@ -5,48 +5,11 @@
 #include <optional>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "ballast/core/json.h"
 #include "ballast/sim/format.h"
 
 namespace ballast::sim {
-namespace {
-
-std::string JsonString(absl::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    if (c == '"' || c == '\\') {
-      absl::StrAppend(&out, "\\", absl::string_view(&c, 1));
-    } else if (static_cast<unsigned char>(c) < 0x20) {
-      absl::StrAppendFormat(&out, "\\u%04x", static_cast<int>(c));
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
-
-// Appends `"key": value` lines to a JSON object under construction.
-class JsonObject {
- public:
-  explicit JsonObject(int indent) : indent_(indent) {}
-  void Add(absl::string_view key, absl::string_view raw_value) {
-    absl::StrAppend(&text_, text_.empty() ? "" : ",\n",
-                    std::string(indent_, ' '), JsonString(key), ": ",
-                    raw_value);
-  }
-  void Add(absl::string_view key, double v) { Add(key, FormatNumber(v)); }
-  void Add(absl::string_view key, int64_t v) { Add(key, absl::StrCat(v)); }
-  std::string Close() const {
-    return absl::StrCat("{\n", text_, "\n", std::string(indent_ - 2, ' '), "}");
-  }
-
- private:
-  int indent_;
-  std::string text_;
-};
-
-}  // namespace
+namespace {}  // namespace
 
 void WriteTimelineCsv(const Timeline& tl, std::ostream& out,
                       const TimeWindow& window) {
@@ -96,92 +59,102 @@ std::optional<double> Ratio(double value, double baseline) {
 
 namespace {
 
-std::string JsonNumber(double v) {
-  return std::isfinite(v) ? FormatNumber(v) : "null";
+// `key`: a figure as sim::FormatNumber writes it.
+void Add(PrettyJsonWriter& json, absl::string_view key, double v) {
+  json.Key(key).RawNumber(FormatNumber(v));
 }
-
-std::string JsonNumber(std::optional<double> v) {
-  return v ? JsonNumber(*v) : "null";
+void Add(PrettyJsonWriter& json, absl::string_view key, int64_t v) {
+  json.Key(key).Int(v);
 }
-
-// The keys of Figures into `json`, objects indented by `indent` + 2.
-void AddFigures(JsonObject& json, const Figures& f, int indent,
-                const Figures* baseline) {
-  json.Add("ticks", f.ticks);
-  json.Add("duration_seconds", f.duration_seconds);
-  json.Add("replica_seconds", f.replica_seconds);
-  json.Add("replica_hours", f.replica_seconds / 3600);
-  json.Add("mean_replicas", f.mean_replicas);
-  json.Add("scale_events", f.scale_events);
-  json.Add("scale_ups", f.scale_ups);
-  json.Add("scale_downs", f.scale_downs);
-  json.Add("slo_violation_seconds", f.slo_violation_seconds);
-  json.Add("max_replicas", int64_t{f.max_replicas});
-  json.Add("max_ready_replicas", int64_t{f.max_ready_replicas});
-  json.Add("missing_input_ticks", f.missing_input_ticks);
-  JsonObject loads(indent + 2);
-  for (const PerReplicaLoad& load : f.per_replica_load) {
-    JsonObject l(indent + 4);
-    l.Add("ticks", load.ticks);
-    l.Add("p50", JsonNumber(load.p50));
-    l.Add("p99", JsonNumber(load.p99));
-    loads.Add(load.input, l.Close());
+// `key`: a finite value, else null.
+void AddOrNull(PrettyJsonWriter& json, absl::string_view key,
+               std::optional<double> v) {
+  if (v && std::isfinite(*v)) {
+    Add(json, key, *v);
+  } else {
+    json.Key(key).Null();
   }
-  json.Add("per_replica_load",
-           f.per_replica_load.empty() ? "{}" : loads.Close());
+}
+
+// The keys of Figures into the object `json` is writing.
+void AddFigures(PrettyJsonWriter& json, const Figures& f,
+                const Figures* baseline) {
+  Add(json, "ticks", f.ticks);
+  Add(json, "duration_seconds", f.duration_seconds);
+  Add(json, "replica_seconds", f.replica_seconds);
+  Add(json, "replica_hours", f.replica_seconds / 3600);
+  Add(json, "mean_replicas", f.mean_replicas);
+  Add(json, "scale_events", f.scale_events);
+  Add(json, "scale_ups", f.scale_ups);
+  Add(json, "scale_downs", f.scale_downs);
+  Add(json, "slo_violation_seconds", f.slo_violation_seconds);
+  Add(json, "max_replicas", int64_t{f.max_replicas});
+  Add(json, "max_ready_replicas", int64_t{f.max_ready_replicas});
+  Add(json, "missing_input_ticks", f.missing_input_ticks);
+  json.Key("per_replica_load").StartObject();
+  for (const PerReplicaLoad& load : f.per_replica_load) {
+    json.Key(load.input).StartObject();
+    Add(json, "ticks", load.ticks);
+    AddOrNull(json, "p50", load.p50);
+    AddOrNull(json, "p99", load.p99);
+    json.EndObject();
+  }
+  json.EndObject();
   if (baseline) {
     const Figures& b = *baseline;
-    JsonObject r(indent + 2);
-    r.Add("replica_seconds",
-          JsonNumber(Ratio(f.replica_seconds, b.replica_seconds)));
-    r.Add("scale_events",
-          JsonNumber(Ratio(static_cast<double>(f.scale_events),
-                           static_cast<double>(b.scale_events))));
-    r.Add("scale_ups", JsonNumber(Ratio(static_cast<double>(f.scale_ups),
-                                        static_cast<double>(b.scale_ups))));
-    r.Add("scale_downs", JsonNumber(Ratio(static_cast<double>(f.scale_downs),
-                                          static_cast<double>(b.scale_downs))));
-    r.Add("slo_violation_seconds",
-          JsonNumber(Ratio(f.slo_violation_seconds, b.slo_violation_seconds)));
-    r.Add("max_replicas", JsonNumber(Ratio(f.max_replicas, b.max_replicas)));
-    json.Add("ratio_to_baseline", r.Close());
+    json.Key("ratio_to_baseline").StartObject();
+    AddOrNull(json, "replica_seconds",
+              Ratio(f.replica_seconds, b.replica_seconds));
+    AddOrNull(json, "scale_events",
+              Ratio(static_cast<double>(f.scale_events),
+                    static_cast<double>(b.scale_events)));
+    AddOrNull(json, "scale_ups",
+              Ratio(static_cast<double>(f.scale_ups),
+                    static_cast<double>(b.scale_ups)));
+    AddOrNull(json, "scale_downs",
+              Ratio(static_cast<double>(f.scale_downs),
+                    static_cast<double>(b.scale_downs)));
+    AddOrNull(json, "slo_violation_seconds",
+              Ratio(f.slo_violation_seconds, b.slo_violation_seconds));
+    AddOrNull(json, "max_replicas", Ratio(f.max_replicas, b.max_replicas));
+    json.EndObject();
   }
 }
 
 // One policy's object: the Summary's keys, its window, the ratios.
-std::string SummaryObject(const Summary& s, int indent,
-                          const std::vector<PolicyBlock>& others,
-                          const Summary* baseline) {
+void WriteSummary(PrettyJsonWriter& json, const Summary& s,
+                  const std::vector<PolicyBlock>& others,
+                  const Summary* baseline) {
   if (baseline == &s) baseline = nullptr;
-  JsonObject json(indent);
-  json.Add("target", JsonString(s.target));
-  if (!s.policy.empty()) json.Add("policy", JsonString(s.policy));
-  json.Add("loop", JsonString(s.closed_loop ? "closed" : "open"));
-  json.Add("start_time", s.start_time);
-  AddFigures(json, s, indent, baseline);
+  json.StartObject();
+  json.Key("target").String(s.target);
+  if (!s.policy.empty()) json.Key("policy").String(s.policy);
+  json.Key("loop").String(s.closed_loop ? "closed" : "open");
+  Add(json, "start_time", s.start_time);
+  AddFigures(json, s, baseline);
   if (s.queue) {
-    JsonObject q(indent + 2);
-    q.Add("jobs_arrived", s.queue->jobs_arrived);
-    q.Add("jobs_started", s.queue->jobs_started);
-    q.Add("jobs_completed", s.queue->jobs_completed);
-    q.Add("jobs_waiting_at_end", s.queue->jobs_waiting_at_end);
-    q.Add("mean_job_wait_seconds", s.queue->mean_job_wait_seconds);
-    q.Add("max_job_wait_seconds", s.queue->max_job_wait_seconds);
-    json.Add("queue", q.Close());
+    json.Key("queue").StartObject();
+    Add(json, "jobs_arrived", s.queue->jobs_arrived);
+    Add(json, "jobs_started", s.queue->jobs_started);
+    Add(json, "jobs_completed", s.queue->jobs_completed);
+    Add(json, "jobs_waiting_at_end", s.queue->jobs_waiting_at_end);
+    Add(json, "mean_job_wait_seconds", s.queue->mean_job_wait_seconds);
+    Add(json, "max_job_wait_seconds", s.queue->max_job_wait_seconds);
+    json.EndObject();
   }
   if (s.window) {
-    JsonObject w(indent + 2);
-    w.Add("from_seconds", s.window->from_seconds);
-    w.Add("to_seconds", s.window->to_seconds);
-    AddFigures(w, *s.window, indent + 2,
+    json.Key("window").StartObject();
+    Add(json, "from_seconds", s.window->from_seconds);
+    Add(json, "to_seconds", s.window->to_seconds);
+    AddFigures(json, *s.window,
                baseline && baseline->window ? &*baseline->window : nullptr);
-    json.Add("window", w.Close());
+    json.EndObject();
   }
   for (const PolicyBlock& other : others) {
-    json.Add(other.key, SummaryObject(*other.summary, indent + 2, {},
-                                      baseline ? baseline : nullptr));
+    json.Key(other.key);
+    WriteSummary(json, *other.summary, {}, baseline);
   }
-  return json.Close();
+  json.EndObject();
 }
 
 }  // namespace
@@ -189,7 +162,9 @@ std::string SummaryObject(const Summary& s, int indent,
 std::string SummaryJson(const Summary& s,
                         const std::vector<PolicyBlock>& others,
                         const Summary* baseline) {
-  return SummaryObject(s, 2, others, baseline) + "\n";
+  PrettyJsonWriter json;
+  WriteSummary(json, s, others, baseline);
+  return json.Take() + "\n";
 }
 
 }  // namespace ballast::sim

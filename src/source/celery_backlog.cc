@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 
 namespace ballast::source {
 namespace {
@@ -201,11 +201,12 @@ absl::StatusOr<std::string> UnackedRoutingKey(absl::string_view value) {
   if (before.empty() || before.back() != ',') {
     return invalid("the routing key is not a top-level element");
   }
-  absl::StatusOr<Json> key = ParseJson(inner.substr(open, close - open + 1));
+  absl::StatusOr<rapidjson::Document> key =
+      ParseJson(inner.substr(open, close - open + 1));
   if (!key.ok() || !key->IsString()) {
     return invalid("bad escape in the routing key");
   }
-  return key->AsString();
+  return std::string(JsonText(*key));
 }
 
 absl::StatusOr<CeleryBinding> ParseBindingMember(

@@ -6,27 +6,29 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 #include "ballast/source/kubernetes_client.h"
+#include "rapidjson/document.h"
 
 namespace ballast::source {
 namespace {
 
 // Kubernetes error bodies are Status objects whose "message" says why.
 std::string StatusMessage(absl::string_view body) {
-  absl::StatusOr<Json> doc = ParseJson(body);
-  const Json* message = doc.ok() ? doc->Find("message") : nullptr;
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(body);
+  const rapidjson::Value* message =
+      doc.ok() ? JsonFind(*doc, "message") : nullptr;
   if (message != nullptr && message->IsString()) {
-    return net::Shorten(message->AsString(), 300);
+    return net::Shorten(JsonText(*message), 300);
   }
   return net::Shorten(body, 200);
 }
 
-absl::StatusOr<int32_t> ReplicaField(const Json& doc, absl::string_view part,
-                                     bool required) {
-  const Json* section = doc.Find(part);
-  const Json* replicas =
-      section == nullptr ? nullptr : section->Find("replicas");
+absl::StatusOr<int32_t> ReplicaField(const rapidjson::Value& doc,
+                                     absl::string_view part, bool required) {
+  const rapidjson::Value* section = JsonFind(doc, part);
+  const rapidjson::Value* replicas =
+      section == nullptr ? nullptr : JsonFind(*section, "replicas");
   // Kubernetes omits zero-valued fields ("omitempty").
   if (replicas == nullptr) {
     if (required && section == nullptr) {
@@ -34,13 +36,13 @@ absl::StatusOr<int32_t> ReplicaField(const Json& doc, absl::string_view part,
     }
     return 0;
   }
-  if (!replicas->IsNumber() || replicas->AsNumber() < 0 ||
-      replicas->AsNumber() > 1e9 ||
-      replicas->AsNumber() != std::floor(replicas->AsNumber())) {
+  if (!replicas->IsNumber() || replicas->GetDouble() < 0 ||
+      replicas->GetDouble() > 1e9 ||
+      replicas->GetDouble() != std::floor(replicas->GetDouble())) {
     return absl::DataLossError(
         absl::StrCat(part, ".replicas is not a replica count"));
   }
-  return static_cast<int32_t>(replicas->AsNumber());
+  return static_cast<int32_t>(replicas->GetDouble());
 }
 
 }  // namespace
@@ -71,13 +73,13 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
                         absl::StrCat(what, ": HTTP ", http_status, ": ", hint,
                                      StatusMessage(body)));
   }
-  absl::StatusOr<Json> doc = ParseJson(body);
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(body);
   if (!doc.ok()) {
     return absl::DataLossError(
         absl::StrCat(what, ": scale response: ", doc.status().message()));
   }
-  const Json* kind = doc->Find("kind");
-  if (kind == nullptr || !kind->IsString() || kind->AsString() != "Scale") {
+  const rapidjson::Value* kind = JsonFind(*doc, "kind");
+  if (kind == nullptr || !kind->IsString() || JsonText(*kind) != "Scale") {
     return absl::DataLossError(
         absl::StrCat(what, ": the response is not a Scale object"));
   }
@@ -90,10 +92,11 @@ absl::StatusOr<DeploymentScale> ParseScaleResponse(int http_status,
     }
   }
   DeploymentScale out{.spec_replicas = *spec, .status_replicas = *status};
-  const Json* st = doc->Find("status");
-  const Json* selector = st == nullptr ? nullptr : st->Find("selector");
+  const rapidjson::Value* st = JsonFind(*doc, "status");
+  const rapidjson::Value* selector =
+      st == nullptr ? nullptr : JsonFind(*st, "selector");
   if (selector != nullptr && selector->IsString()) {
-    out.selector = selector->AsString();
+    out.selector = std::string(JsonText(*selector));
   }
   return out;
 }

@@ -8,9 +8,9 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 #include "ballast/source/prometheus_client.h"
+#include "rapidjson/document.h"
 
 namespace ballast::source {
 namespace {
@@ -72,18 +72,15 @@ absl::string_view NonFiniteName(double value) {
 }
 
 // `{__name__="up",job="x"}` from a series' "metric" object, for messages.
-std::string SeriesName(const Json* metric) {
+std::string SeriesName(const rapidjson::Value* metric) {
   if (metric == nullptr || !metric->IsObject()) return "{}";
-  return absl::StrCat(
-      "{",
-      absl::StrJoin(
-          metric->AsObject(), ",",
-          [](std::string* out, const auto& label) {
-            absl::StrAppend(
-                out, label.first, "=\"",
-                label.second.IsString() ? label.second.AsString() : "?", "\"");
-          }),
-      "}");
+  std::string out = "{";
+  for (const auto& label : metric->GetObject()) {
+    absl::StrAppend(&out, out.size() > 1 ? "," : "", JsonText(label.name),
+                    "=\"", label.value.IsString() ? JsonText(label.value) : "?",
+                    "\"");
+  }
+  return out + "}";
 }
 
 struct Sample {
@@ -92,24 +89,25 @@ struct Sample {
 };
 
 // A `[<unix seconds>, "<value>"]` pair.
-absl::StatusOr<Sample> ParseSample(const Json* pair, const Reporter& report) {
-  if (pair == nullptr || !pair->IsArray() || pair->AsArray().size() != 2 ||
-      !pair->AsArray()[0].IsNumber() || !pair->AsArray()[1].IsString()) {
+absl::StatusOr<Sample> ParseSample(const rapidjson::Value* pair,
+                                   const Reporter& report) {
+  if (pair == nullptr || !pair->IsArray() || pair->Size() != 2 ||
+      !(*pair)[0].IsNumber() || !(*pair)[1].IsString()) {
     return report.Malformed("a sample is not [<time>, \"<value>\"]");
   }
-  const std::string& text = pair->AsArray()[1].AsString();
+  const absl::string_view text = JsonText((*pair)[1]);
   const std::optional<double> value = ParseSampleValue(text);
   if (!value.has_value()) {
     return report.Malformed(absl::StrCat("sample value \"", net::Shorten(text),
                                          "\" is not a number"));
   }
-  const double seconds = pair->AsArray()[0].AsNumber();
+  const double seconds = (*pair)[0].GetDouble();
   return Sample{.time = absl::FromUnixMillis(
                     static_cast<int64_t>(std::llround(seconds * 1000))),
                 .value = *value};
 }
 
-absl::StatusOr<QueryResult> FromScalar(const Json& result,
+absl::StatusOr<QueryResult> FromScalar(const rapidjson::Value& result,
                                        const Reporter& report) {
   absl::StatusOr<Sample> sample = ParseSample(&result, report);
   if (!sample.ok()) return sample.status();
@@ -147,14 +145,15 @@ double Reduce(Aggregate aggregate, const std::vector<double>& values) {
 // NaN series (e.g. a ratio over an idle series) are left out; a ±Inf series
 // makes the whole result unusable, since leaving it out would hide exactly
 // the overload it signals (e.g. a latency beyond the largest bucket).
-absl::StatusOr<QueryResult> FromVector(const Json& result,
+absl::StatusOr<QueryResult> FromVector(const rapidjson::Value& result,
                                        const PrometheusQuery& query,
                                        const Reporter& report) {
   if (!result.IsArray()) return report.Malformed("vector result not a list");
   QueryResult out;
   std::vector<double> values;
-  for (const Json& series : result.AsArray()) {
-    absl::StatusOr<Sample> sample = ParseSample(series.Find("value"), report);
+  for (const rapidjson::Value& series : result.GetArray()) {
+    absl::StatusOr<Sample> sample =
+        ParseSample(JsonFind(series, "value"), report);
     if (!sample.ok()) return sample.status();
     out.timestamp = std::max(out.timestamp, sample->time);
     if (std::isnan(sample->value)) {
@@ -164,7 +163,7 @@ absl::StatusOr<QueryResult> FromVector(const Json& result,
           absl::StatusCode::kNotFound,
           absl::StrCat("query returned ", NonFiniteName(sample->value),
                        " for series ",
-                       net::Shorten(SeriesName(series.Find("metric"))),
+                       net::Shorten(SeriesName(JsonFind(series, "metric"))),
                        " (no usable value)"));
     } else {
       values.push_back(sample->value);
@@ -200,17 +199,17 @@ absl::StatusOr<QueryResult> FromVector(const Json& result,
                 "absent series means a value such as 0");
 }
 
-absl::Status FromErrorEnvelope(const Json& doc, int http_status,
+absl::Status FromErrorEnvelope(const rapidjson::Value& doc, int http_status,
                                const Reporter& report) {
-  const Json* type = doc.Find("errorType");
-  const Json* error = doc.Find("error");
-  const std::string type_name =
-      type != nullptr && type->IsString() ? type->AsString() : "unknown";
+  const rapidjson::Value* type = JsonFind(doc, "errorType");
+  const rapidjson::Value* error = JsonFind(doc, "error");
+  const absl::string_view type_name =
+      type != nullptr && type->IsString() ? JsonText(*type) : "unknown";
   return report(CodeForErrorType(type_name, http_status),
                 absl::StrCat("Prometheus error ", type_name, " (HTTP ",
                              http_status, "): ",
                              error != nullptr && error->IsString()
-                                 ? net::Shorten(error->AsString(), 500)
+                                 ? net::Shorten(JsonText(*error), 500)
                                  : "no message"));
 }
 
@@ -243,7 +242,7 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
                                                absl::string_view body,
                                                const PrometheusQuery& query) {
   const Reporter report(query);
-  absl::StatusOr<Json> doc = ParseJson(body);
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(body);
   if (!doc.ok()) {
     if (http_status != 200) {
       return report(CodeForErrorType("", http_status),
@@ -254,24 +253,26 @@ absl::StatusOr<QueryResult> ParseQueryResponse(int http_status,
         absl::StrCat(doc.status().message(), "; body starts with \"",
                      net::Shorten(body, kMaxBodyInMessage), "\""));
   }
-  const Json* status = doc->Find("status");
+  const rapidjson::Value* status = JsonFind(*doc, "status");
   if (status == nullptr || !status->IsString()) {
     return report.Malformed("no \"status\" string");
   }
-  if (status->AsString() == "error" || http_status != 200) {
+  if (JsonText(*status) == "error" || http_status != 200) {
     return FromErrorEnvelope(*doc, http_status, report);
   }
-  if (status->AsString() != "success") {
+  if (JsonText(*status) != "success") {
     return report.Malformed(absl::StrCat(
-        "unknown status \"", net::Shorten(status->AsString()), "\""));
+        "unknown status \"", net::Shorten(JsonText(*status)), "\""));
   }
-  const Json* data = doc->Find("data");
-  const Json* type = data == nullptr ? nullptr : data->Find("resultType");
-  const Json* result = data == nullptr ? nullptr : data->Find("result");
+  const rapidjson::Value* data = JsonFind(*doc, "data");
+  const rapidjson::Value* type =
+      data == nullptr ? nullptr : JsonFind(*data, "resultType");
+  const rapidjson::Value* result =
+      data == nullptr ? nullptr : JsonFind(*data, "result");
   if (type == nullptr || !type->IsString() || result == nullptr) {
     return report.Malformed("no data.resultType and data.result");
   }
-  const std::string& type_name = type->AsString();
+  const absl::string_view type_name = JsonText(*type);
   if (type_name == "vector") return FromVector(*result, query, report);
   if (type_name == "scalar") return FromScalar(*result, report);
   if (type_name == "matrix") {

@@ -14,7 +14,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
@@ -22,11 +22,11 @@
 #include "integration/external_metrics/tls_client.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
+#include "rapidjson/document.h"
 
 namespace ballast::server {
 namespace {
 
-using ::ballast::source::Json;
 using ::ballast::testing::ClientTls;
 using ::ballast::testing::Exchange;
 using ::ballast::testing::HttpReply;
@@ -124,11 +124,11 @@ class ExternalMetricsServerTest : public ::testing::Test {
     return reply.ok() ? *reply : HttpReply();
   }
 
-  static Json ParseJson(const HttpReply& reply) {
+  static rapidjson::Document ParseJson(const HttpReply& reply) {
     return testing::ParseJsonBody(ContentType(reply), reply.body);
   }
 
-  static std::string Str(const Json& j, absl::string_view key) {
+  static std::string Str(const rapidjson::Value& j, absl::string_view key) {
     return testing::JsonStr(j, key);
   }
 
@@ -169,46 +169,48 @@ TEST_F(ExternalMetricsServerTest, ServesDiscoveryAndAMetricOverHttps) {
   StartServer();
   Publish({Target("asr-worker", 7), Target("tts-worker", 3)});
 
-  Json groups = ParseJson(MustGet("/apis", proxy_));
+  rapidjson::Document groups = ParseJson(MustGet("/apis", proxy_));
   EXPECT_EQ(Str(groups, "kind"), "APIGroupList");
-  ASSERT_EQ(groups.Find("groups")->AsArray().size(), 1u);
-  EXPECT_EQ(Str(groups.Find("groups")->AsArray()[0], "name"),
+  ASSERT_EQ(JsonFind(groups, "groups")->GetArray().Size(), 1u);
+  EXPECT_EQ(Str(JsonFind(groups, "groups")->GetArray()[0], "name"),
             "external.metrics.k8s.io");
 
-  Json group = ParseJson(MustGet("/apis/external.metrics.k8s.io", proxy_));
+  rapidjson::Document group =
+      ParseJson(MustGet("/apis/external.metrics.k8s.io", proxy_));
   EXPECT_EQ(Str(group, "kind"), "APIGroup");
-  EXPECT_EQ(Str(*group.Find("preferredVersion"), "groupVersion"),
+  EXPECT_EQ(Str(*JsonFind(group, "preferredVersion"), "groupVersion"),
             "external.metrics.k8s.io/v1beta1");
-  EXPECT_EQ(Str(group.Find("versions")->AsArray()[0], "version"), "v1beta1");
+  EXPECT_EQ(Str(JsonFind(group, "versions")->GetArray()[0], "version"),
+            "v1beta1");
 
   HttpReply resources_reply =
       MustGet("/apis/external.metrics.k8s.io/v1beta1", proxy_);
   EXPECT_EQ(resources_reply.status, 200);
-  Json resources = ParseJson(resources_reply);
+  rapidjson::Document resources = ParseJson(resources_reply);
   EXPECT_EQ(Str(resources, "kind"), "APIResourceList");
   EXPECT_EQ(Str(resources, "groupVersion"), "external.metrics.k8s.io/v1beta1");
-  const Json::Array& list = resources.Find("resources")->AsArray();
-  ASSERT_EQ(list.size(), 2u);
+  const auto list = JsonFind(resources, "resources")->GetArray();
+  ASSERT_EQ(list.Size(), 2u);
   EXPECT_EQ(Str(list[0], "name"), "ballast_recommended_replicas");
   EXPECT_EQ(Str(list[0], "kind"), "ExternalMetricValueList");
-  EXPECT_TRUE(list[0].Find("namespaced")->AsBool());
-  EXPECT_EQ(list[0].Find("verbs")->AsArray()[0].AsString(), "get");
+  EXPECT_TRUE(JsonFind(list[0], "namespaced")->GetBool());
+  EXPECT_EQ(JsonText(JsonFind(list[0], "verbs")->GetArray()[0]), "get");
 
   HttpReply reply = MustGet(
       std::string(kMetricBase) +
           "ballast_recommended_replicas?labelSelector=target%3Dasr-worker",
       proxy_);
   ASSERT_EQ(reply.status, 200) << reply.body;
-  Json values = ParseJson(reply);
+  rapidjson::Document values = ParseJson(reply);
   EXPECT_EQ(Str(values, "kind"), "ExternalMetricValueList");
   EXPECT_EQ(Str(values, "apiVersion"), "external.metrics.k8s.io/v1beta1");
-  EXPECT_TRUE(values.Find("metadata")->IsObject());
-  const Json::Array& items = values.Find("items")->AsArray();
-  ASSERT_EQ(items.size(), 1u);
+  EXPECT_TRUE(JsonFind(values, "metadata")->IsObject());
+  const auto items = JsonFind(values, "items")->GetArray();
+  ASSERT_EQ(items.Size(), 1u);
   EXPECT_EQ(Str(items[0], "metricName"), "ballast_recommended_replicas");
-  EXPECT_EQ(Str(*items[0].Find("metricLabels"), "target"), "asr-worker");
+  EXPECT_EQ(Str(*JsonFind(items[0], "metricLabels"), "target"), "asr-worker");
   EXPECT_EQ(Str(items[0], "timestamp"), "2026-09-21T14:13:35Z");
-  EXPECT_EQ(items[0].Find("window")->AsNumber(), 15);
+  EXPECT_EQ(JsonFind(items[0], "window")->GetDouble(), 15);
   EXPECT_EQ(Str(items[0], "value"), "7");
 
   const std::string metrics = Metrics();
@@ -277,9 +279,9 @@ TEST_F(ExternalMetricsServerTest, EverySelectorForm) {
         proxy_);
     ASSERT_EQ(reply.status, 200) << c.selector << ": " << reply.body;
     std::vector<std::string> got;
-    const Json doc = ParseJson(reply);
-    for (const Json& item : doc.Find("items")->AsArray()) {
-      got.push_back(Str(*item.Find("metricLabels"), "target"));
+    const rapidjson::Document doc = ParseJson(reply);
+    for (const rapidjson::Value& item : JsonFind(doc, "items")->GetArray()) {
+      got.push_back(Str(*JsonFind(item, "metricLabels"), "target"));
     }
     EXPECT_EQ(got, c.targets) << c.selector;
   }
@@ -323,10 +325,12 @@ TEST_F(ExternalMetricsServerTest,
   HttpReply reply = MustGet(
       std::string(kMetricBase) + "BALLAST_Recommended_Replicas", proxy_);
   ASSERT_EQ(reply.status, 200) << reply.body;
-  EXPECT_EQ(Str(ParseJson(reply).Find("items")->AsArray()[0], "value"), "4");
+  EXPECT_EQ(Str(JsonFind(ParseJson(reply), "items")->GetArray()[0], "value"),
+            "4");
   HttpReply input = MustGet(std::string(kMetricBase) + "ballast_input", proxy_);
   ASSERT_EQ(input.status, 200) << input.body;
-  EXPECT_EQ(Str(ParseJson(input).Find("items")->AsArray()[0], "value"), "42");
+  EXPECT_EQ(Str(JsonFind(ParseJson(input), "items")->GetArray()[0], "value"),
+            "42");
 }
 
 TEST_F(ExternalMetricsServerTest,

@@ -15,13 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 #include "ballast/source/prometheus_client.h"
 #include "gtest/gtest.h"
 #include "integration/common/async_call.h"
 #include "integration/common/process.h"
 #include "integration/common/prometheus_server.h"
 #include "integration/prometheus/expect_status.h"
+#include "rapidjson/document.h"
 
 namespace ballast::source {
 namespace {
@@ -72,14 +73,14 @@ class FakePrometheusTest : public ::testing::Test {
   }
 
   // What the fake saw, from its /stats.
-  Json Stats() {
+  rapidjson::Document Stats() {
     ++stats_calls_;
     absl::StatusOr<net::HttpResponse> r =
         net::HttpClient::Fetch(Options().http, {.target = "/stats"});
     EXPECT_TRUE(r.ok()) << r.status();
-    absl::StatusOr<Json> doc = ParseJson(r.ok() ? r->body : "");
+    absl::StatusOr<rapidjson::Document> doc = ParseJson(r.ok() ? r->body : "");
     EXPECT_TRUE(doc.ok()) << doc.status();
-    return doc.ok() ? *std::move(doc) : Json();
+    return doc.ok() ? *std::move(doc) : rapidjson::Document();
   }
   // Connections the client opened: all the fake accepted, less the
   // readiness probe's and those of /stats calls (this one included).
@@ -88,15 +89,17 @@ class FakePrometheusTest : public ::testing::Test {
     return all - 1 - stats_calls_;
   }
   double StatNumber(const char* name) {
-    const Json stats = Stats();
-    const Json* value = stats.Find(name);
-    return value != nullptr && value->IsNumber() ? value->AsNumber() : -1;
+    const rapidjson::Document stats = Stats();
+    const rapidjson::Value* value = JsonFind(stats, name);
+    return value != nullptr && value->IsNumber() ? value->GetDouble() : -1;
   }
   std::string LastRequest(const char* field) {
-    const Json stats = Stats();
-    const Json* last = stats.Find("last");
-    const Json* value = last == nullptr ? nullptr : last->Find(field);
-    return value != nullptr && value->IsString() ? value->AsString() : "?";
+    const rapidjson::Document stats = Stats();
+    const rapidjson::Value* last = JsonFind(stats, "last");
+    const rapidjson::Value* value =
+        last == nullptr ? nullptr : JsonFind(*last, field);
+    return value != nullptr && value->IsString() ? std::string(JsonText(*value))
+                                                 : "?";
   }
 
   ballast::testing::TempDir dir_;

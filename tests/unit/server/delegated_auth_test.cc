@@ -4,9 +4,10 @@
 #include "ballast/server/delegated_auth.h"
 
 #include "absl/strings/str_cat.h"
-#include "ballast/source/json.h"
+#include "ballast/core/json.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "rapidjson/document.h"
 
 namespace ballast::server {
 namespace {
@@ -134,33 +135,35 @@ TEST(SubjectAccessReview, AsksForTheUserAndTheResource) {
   RemoteUser user{.name = "alice",
                   .groups = {"devs", "system:authenticated"},
                   .extra = {{"scopes", {"a", "b"}}}};
-  absl::StatusOr<source::Json> doc = source::ParseJson(SubjectAccessReviewJson(
+  absl::StatusOr<rapidjson::Document> doc = ParseJson(SubjectAccessReviewJson(
       user, AttributesOf(Get("/apis/external.metrics.k8s.io/v1beta1/"
                              "namespaces/default/m"))));
   ASSERT_TRUE(doc.ok()) << doc.status();
-  EXPECT_EQ(doc->Find("apiVersion")->AsString(), "authorization.k8s.io/v1");
-  EXPECT_EQ(doc->Find("kind")->AsString(), "SubjectAccessReview");
-  const source::Json& spec = *doc->Find("spec");
-  EXPECT_EQ(spec.Find("user")->AsString(), "alice");
-  ASSERT_EQ(spec.Find("groups")->AsArray().size(), 2u);
-  EXPECT_EQ(spec.Find("groups")->AsArray()[1].AsString(),
+  EXPECT_EQ(JsonText(*JsonFind(*doc, "apiVersion")), "authorization.k8s.io/v1");
+  EXPECT_EQ(JsonText(*JsonFind(*doc, "kind")), "SubjectAccessReview");
+  const rapidjson::Value& spec = *JsonFind(*doc, "spec");
+  EXPECT_EQ(JsonText(*JsonFind(spec, "user")), "alice");
+  ASSERT_EQ(JsonFind(spec, "groups")->GetArray().Size(), 2u);
+  EXPECT_EQ(JsonText(JsonFind(spec, "groups")->GetArray()[1]),
             "system:authenticated");
-  EXPECT_EQ(spec.Find("extra")->Find("scopes")->AsArray()[1].AsString(), "b");
-  const source::Json& ra = *spec.Find("resourceAttributes");
-  EXPECT_EQ(ra.Find("verb")->AsString(), "list");
-  EXPECT_EQ(ra.Find("namespace")->AsString(), "default");
-  EXPECT_EQ(ra.Find("group")->AsString(), "external.metrics.k8s.io");
-  EXPECT_EQ(ra.Find("version")->AsString(), "v1beta1");
-  EXPECT_EQ(ra.Find("resource")->AsString(), "m");
-  EXPECT_EQ(spec.Find("nonResourceAttributes"), nullptr);
+  EXPECT_EQ(
+      JsonText(JsonFind(*JsonFind(spec, "extra"), "scopes")->GetArray()[1]),
+      "b");
+  const rapidjson::Value& ra = *JsonFind(spec, "resourceAttributes");
+  EXPECT_EQ(JsonText(*JsonFind(ra, "verb")), "list");
+  EXPECT_EQ(JsonText(*JsonFind(ra, "namespace")), "default");
+  EXPECT_EQ(JsonText(*JsonFind(ra, "group")), "external.metrics.k8s.io");
+  EXPECT_EQ(JsonText(*JsonFind(ra, "version")), "v1beta1");
+  EXPECT_EQ(JsonText(*JsonFind(ra, "resource")), "m");
+  EXPECT_EQ(JsonFind(spec, "nonResourceAttributes"), nullptr);
 
-  absl::StatusOr<source::Json> discovery = source::ParseJson(
-      SubjectAccessReviewJson(user, AttributesOf(Get("/apis"))));
+  absl::StatusOr<rapidjson::Document> discovery =
+      ParseJson(SubjectAccessReviewJson(user, AttributesOf(Get("/apis"))));
   ASSERT_TRUE(discovery.ok());
-  const source::Json& nra =
-      *discovery->Find("spec")->Find("nonResourceAttributes");
-  EXPECT_EQ(nra.Find("path")->AsString(), "/apis");
-  EXPECT_EQ(nra.Find("verb")->AsString(), "get");
+  const rapidjson::Value& nra =
+      *JsonFind(*JsonFind(*discovery, "spec"), "nonResourceAttributes");
+  EXPECT_EQ(JsonText(*JsonFind(nra, "path")), "/apis");
+  EXPECT_EQ(JsonText(*JsonFind(nra, "verb")), "get");
 }
 
 TEST(SubjectAccessReview, ReadsTheAnswer) {

@@ -2,9 +2,10 @@
 // and every JSON document, checked field by field.
 #include <string>
 
+#include "ballast/core/json.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/telemetry_server.h"
-#include "ballast/source/json.h"
+#include "rapidjson/document.h"
 // Shared with the HTTPS integration tests.
 #include "../../integration/external_metrics/json_checks.h"
 #include "gmock/gmock.h"
@@ -13,7 +14,6 @@
 namespace ballast::server {
 namespace {
 
-using ::ballast::source::Json;
 using ::testing::HasSubstr;
 
 constexpr char kBase[] =
@@ -67,11 +67,11 @@ class ExternalMetricsApiTest : public ::testing::Test {
             .client_common_name = "front-proxy-client"};
   }
 
-  static Json Parse(const net::HttpResponse& r) {
+  static rapidjson::Document Parse(const net::HttpResponse& r) {
     return testing::ParseJsonBody(r.content_type, r.body);
   }
 
-  static std::string Str(const Json& j, absl::string_view key) {
+  static std::string Str(const rapidjson::Value& j, absl::string_view key) {
     return testing::JsonStr(j, key);
   }
 
@@ -87,42 +87,43 @@ class ExternalMetricsApiTest : public ::testing::Test {
 };
 
 TEST_F(ExternalMetricsApiTest, ServesDiscoveryDocuments) {
-  Json list = Parse(Get("/apis"));
+  rapidjson::Document list = Parse(Get("/apis"));
   EXPECT_EQ(Str(list, "kind"), "APIGroupList");
   EXPECT_EQ(Str(list, "apiVersion"), "v1");
-  const Json& groups = *list.Find("groups");
-  ASSERT_EQ(groups.AsArray().size(), 1u);
-  const Json& group = groups.AsArray()[0];
+  const rapidjson::Value& groups = *JsonFind(list, "groups");
+  ASSERT_EQ(groups.GetArray().Size(), 1u);
+  const rapidjson::Value& group = groups.GetArray()[0];
   EXPECT_EQ(Str(group, "name"), "external.metrics.k8s.io");
-  ASSERT_EQ(group.Find("versions")->AsArray().size(), 1u);
-  EXPECT_EQ(Str(group.Find("versions")->AsArray()[0], "groupVersion"),
+  ASSERT_EQ(JsonFind(group, "versions")->GetArray().Size(), 1u);
+  EXPECT_EQ(Str(JsonFind(group, "versions")->GetArray()[0], "groupVersion"),
             "external.metrics.k8s.io/v1beta1");
-  EXPECT_EQ(Str(group.Find("versions")->AsArray()[0], "version"), "v1beta1");
-  EXPECT_EQ(Str(*group.Find("preferredVersion"), "groupVersion"),
+  EXPECT_EQ(Str(JsonFind(group, "versions")->GetArray()[0], "version"),
+            "v1beta1");
+  EXPECT_EQ(Str(*JsonFind(group, "preferredVersion"), "groupVersion"),
             "external.metrics.k8s.io/v1beta1");
 
-  Json g = Parse(Get("/apis/external.metrics.k8s.io"));
+  rapidjson::Document g = Parse(Get("/apis/external.metrics.k8s.io"));
   EXPECT_EQ(Str(g, "kind"), "APIGroup");
   EXPECT_EQ(Str(g, "apiVersion"), "v1");
   EXPECT_EQ(Str(g, "name"), "external.metrics.k8s.io");
-  EXPECT_EQ(Str(*g.Find("preferredVersion"), "version"), "v1beta1");
+  EXPECT_EQ(Str(*JsonFind(g, "preferredVersion"), "version"), "v1beta1");
 
   net::HttpResponse r = Get("/apis/external.metrics.k8s.io/v1beta1/");
   EXPECT_EQ(r.status, 200);
-  Json rl = Parse(r);
+  rapidjson::Document rl = Parse(r);
   EXPECT_EQ(Str(rl, "kind"), "APIResourceList");
   EXPECT_EQ(Str(rl, "apiVersion"), "v1");
   EXPECT_EQ(Str(rl, "groupVersion"), "external.metrics.k8s.io/v1beta1");
-  const Json::Array& resources = rl.Find("resources")->AsArray();
-  ASSERT_EQ(resources.size(), 2u);
+  const auto resources = JsonFind(rl, "resources")->GetArray();
+  ASSERT_EQ(resources.Size(), 2u);
   EXPECT_EQ(Str(resources[0], "name"), "ballast_recommended_replicas");
   EXPECT_EQ(Str(resources[1], "name"), "ballast_input");
-  for (const Json& res : resources) {
+  for (const rapidjson::Value& res : resources) {
     EXPECT_EQ(Str(res, "singularName"), "");
-    EXPECT_TRUE(res.Find("namespaced")->AsBool());
+    EXPECT_TRUE(JsonFind(res, "namespaced")->GetBool());
     EXPECT_EQ(Str(res, "kind"), "ExternalMetricValueList");
-    ASSERT_EQ(res.Find("verbs")->AsArray().size(), 1u);
-    EXPECT_EQ(res.Find("verbs")->AsArray()[0].AsString(), "get");
+    ASSERT_EQ(JsonFind(res, "verbs")->GetArray().Size(), 1u);
+    EXPECT_EQ(JsonText(JsonFind(res, "verbs")->GetArray()[0]), "get");
   }
 }
 
@@ -132,20 +133,20 @@ TEST_F(ExternalMetricsApiTest, ServesRecommendedReplicasFieldByField) {
       Get(std::string(kBase) +
           "ballast_recommended_replicas?labelSelector=target%3Dasr");
   ASSERT_EQ(r.status, 200) << r.body;
-  Json j = Parse(r);
+  rapidjson::Document j = Parse(r);
   EXPECT_EQ(Str(j, "kind"), "ExternalMetricValueList");
   EXPECT_EQ(Str(j, "apiVersion"), "external.metrics.k8s.io/v1beta1");
-  EXPECT_TRUE(j.Find("metadata")->IsObject());
-  const Json::Array& items = j.Find("items")->AsArray();
-  ASSERT_EQ(items.size(), 1u);
-  const Json& item = items[0];
+  EXPECT_TRUE(JsonFind(j, "metadata")->IsObject());
+  const auto items = JsonFind(j, "items")->GetArray();
+  ASSERT_EQ(items.Size(), 1u);
+  const rapidjson::Value& item = items[0];
   EXPECT_EQ(Str(item, "metricName"), "ballast_recommended_replicas");
-  const Json::Object& labels = item.Find("metricLabels")->AsObject();
-  ASSERT_EQ(labels.size(), 1u);
-  EXPECT_EQ(labels[0].first, "target");
-  EXPECT_EQ(labels[0].second.AsString(), "asr");
+  const auto labels = JsonFind(item, "metricLabels")->GetObject();
+  ASSERT_EQ(labels.MemberCount(), 1u);
+  EXPECT_EQ(JsonText(labels.begin()->name), "target");
+  EXPECT_EQ(JsonText(labels.begin()->value), "asr");
   EXPECT_EQ(Str(item, "timestamp"), "2026-09-21T14:13:35Z");
-  EXPECT_EQ(item.Find("window")->AsNumber(), 15);
+  EXPECT_EQ(JsonFind(item, "window")->GetDouble(), 15);
   EXPECT_EQ(Str(item, "value"), "7");
 }
 
@@ -169,9 +170,10 @@ TEST_F(ExternalMetricsApiTest, SelectorFormsChooseTargets) {
         Get(absl::StrCat(kBase, "ballast_recommended_replicas", c.query));
     ASSERT_EQ(r.status, 200) << c.query << ": " << r.body;
     std::vector<std::string> got;
-    const Json doc = Parse(r);
-    for (const Json& item : doc.Find("items")->AsArray()) {
-      got.push_back(item.Find("metricLabels")->Find("target")->AsString());
+    const rapidjson::Document doc = Parse(r);
+    for (const rapidjson::Value& item : JsonFind(doc, "items")->GetArray()) {
+      got.emplace_back(
+          JsonText(*JsonFind(*JsonFind(item, "metricLabels"), "target")));
     }
     EXPECT_EQ(got, c.targets) << c.query;
   }
@@ -182,7 +184,7 @@ TEST_F(ExternalMetricsApiTest, MetricNameIsCaseInsensitive) {
   net::HttpResponse r =
       Get(std::string(kBase) + "Ballast_Recommended_REPLICAS");
   ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(Str(Parse(r).Find("items")->AsArray()[0], "metricName"),
+  EXPECT_EQ(Str(JsonFind(Parse(r), "items")->GetArray()[0], "metricName"),
             "ballast_recommended_replicas");
 }
 
@@ -244,12 +246,12 @@ TEST_F(ExternalMetricsApiTest, ServesInputsWithTheirSampleTime) {
       Get(std::string(kBase) +
           "ballast_input?labelSelector=target%3Dasr%2Cinput%3Dbacklog");
   ASSERT_EQ(r.status, 200) << r.body;
-  const Json doc = Parse(r);
-  const Json::Array& items = doc.Find("items")->AsArray();
-  ASSERT_EQ(items.size(), 1u);
+  const rapidjson::Document doc = Parse(r);
+  const auto items = JsonFind(doc, "items")->GetArray();
+  ASSERT_EQ(items.Size(), 1u);
   EXPECT_EQ(Str(items[0], "metricName"), "ballast_input");
-  EXPECT_EQ(Str(*items[0].Find("metricLabels"), "target"), "asr");
-  EXPECT_EQ(Str(*items[0].Find("metricLabels"), "input"), "backlog");
+  EXPECT_EQ(Str(*JsonFind(items[0], "metricLabels"), "target"), "asr");
+  EXPECT_EQ(Str(*JsonFind(items[0], "metricLabels"), "input"), "backlog");
   EXPECT_EQ(Str(items[0], "value"), "1500m");
   EXPECT_EQ(Str(items[0], "timestamp"), "2026-09-21T14:13:20Z");
 
