@@ -1,7 +1,6 @@
 #include "daemon.h"
 
 #include <sys/resource.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -20,6 +19,8 @@
 #include "ballast/control/control_loop.h"
 #include "ballast/control/poller.h"
 #include "ballast/control/poller_source.h"
+#include "ballast/net/asio_time.h"
+#include "ballast/net/file_stamp.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/grpc_server.h"
 #include "ballast/server/telemetry_server.h"
@@ -38,21 +39,11 @@ namespace {
 
 namespace asio = boost::asio;
 
-// What identifies a version of the config file on disk.
-struct FileStamp {
-  int64_t mtime_ns = 0;
-  int64_t size = 0;
-  uint64_t inode = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-std::optional<FileStamp> Stamp(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileStamp{.mtime_ns = int64_t{st.st_mtim.tv_sec} * 1'000'000'000 +
-                               st.st_mtim.tv_nsec,
-                   .size = st.st_size,
-                   .inode = st.st_ino};
+// The config file's version on disk, or nullopt while it is missing.
+std::optional<net::FileStamp> Stamp(const std::string& path) {
+  absl::StatusOr<net::FileStamp> stamp = net::StatFile(path);
+  if (!stamp.ok()) return std::nullopt;
+  return *stamp;
 }
 
 // Each connection the servers hold is a descriptor: raise the soft limit on
@@ -73,10 +64,6 @@ void RaiseOpenFileLimit(Logger& log) {
   }
   log.Info("raised the open file limit",
            {{"from", absl::StrCat(before)}, {"to", absl::StrCat(want)}});
-}
-
-std::chrono::nanoseconds ToChrono(absl::Duration d) {
-  return absl::ToChronoNanoseconds(d);
 }
 
 // The control loop's log lines and metrics, to the daemon's logger and
@@ -356,7 +343,7 @@ class Daemon::Impl {
         std::chrono::seconds(options_.config_check_seconds));
     config_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (ec || stopping_) return;
-      const std::optional<FileStamp> stamp = Stamp(options_.config_path);
+      const std::optional<net::FileStamp> stamp = Stamp(options_.config_path);
       if (!stamp && config_stamp_) {
         // Deleted (or mid-replace): keep running; its return is a change.
         log_.Warn("config file missing; keeping the running config",
@@ -422,8 +409,8 @@ class Daemon::Impl {
   // On the strand, every pollIntervalSeconds at a fixed rate.
   void Tick() {
     if (stopping_) return;
-    tick_timer_.expires_after(
-        ToChrono(absl::Seconds(loop_->config().server.poll_interval_seconds)));
+    tick_timer_.expires_after(net::ToChrono(
+        absl::Seconds(loop_->config().server.poll_interval_seconds)));
     tick_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
@@ -447,7 +434,7 @@ class Daemon::Impl {
 
   // The `server` section the servers were started with.
   std::optional<config::ServerConfig> started_servers_;
-  std::optional<FileStamp> config_stamp_;
+  std::optional<net::FileStamp> config_stamp_;
   bool stopping_ = false;
   std::vector<StopFn> stops_;
 

@@ -66,14 +66,6 @@ bool IsInputName(absl::string_view s) {
          });
 }
 
-bool IsHostPort(absl::string_view s) {
-  const size_t colon = s.rfind(':');
-  int port = 0;
-  return colon != absl::string_view::npos && colon > 0 &&
-         absl::SimpleAtoi(s.substr(colon + 1), &port) && port >= 1 &&
-         port <= 65535;
-}
-
 bool IsHttpUrl(absl::string_view s) {
   for (absl::string_view scheme : {"http://", "https://"}) {
     if (absl::StartsWith(s, scheme) && s.size() > scheme.size()) return true;
@@ -229,45 +221,9 @@ class Loader {
   static void ReadRedisAddress(MapReader& r, net::RedisOptions& c) {
     std::string text;
     if (!r.Read("address", &text)) return;
-    absl::string_view rest = text;
-    if (absl::ConsumePrefix(&rest, "rediss://")) {
-      c.tls = true;
-    } else if (!absl::ConsumePrefix(&rest, "redis://") &&
-               absl::StrContains(rest, "://")) {
-      r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", net::RedactUrlUserinfo(text),
-                           "': expected host:port, redis://host:port[/db] or "
-                           "rediss://host:port[/db]"));
-      return;
+    if (absl::Status s = net::ParseRedisAddress(text, c); !s.ok()) {
+      r.Error(*r.Find("address"), std::string(s.message()));
     }
-    if (const size_t at = rest.rfind('@'); at != absl::string_view::npos) {
-      if (rest.substr(0, at).find(':') != absl::string_view::npos) {
-        r.Error(*r.Find("address"),
-                "a password in a redis URL is not accepted: use passwordEnv "
-                "or passwordFile");
-        return;
-      }
-      c.username = std::string(rest.substr(0, at));
-      rest.remove_prefix(at + 1);
-    }
-    if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
-      if (!absl::SimpleAtoi(rest.substr(slash + 1), &c.db) || c.db < 0) {
-        r.Error(*r.Find("address"),
-                absl::StrCat("invalid database '", rest.substr(slash + 1),
-                             "' in '", net::RedactUrlUserinfo(text), "'"));
-      }
-      rest = rest.substr(0, slash);
-    }
-    if (!IsHostPort(rest)) {
-      r.Error(*r.Find("address"),
-              absl::StrCat("invalid value '", net::RedactUrlUserinfo(text),
-                           "': expected host:port, e.g. 127.0.0.1:6379"));
-      return;
-    }
-    const size_t colon = rest.rfind(':');
-    c.host = std::string(rest.substr(0, colon));
-    // IsHostPort checked the port.
-    (void)absl::SimpleAtoi(rest.substr(colon + 1), &c.port);
   }
 
   // `<key>Env` or `<key>File`: a secret by reference, never inline.

@@ -15,6 +15,7 @@
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "ballast/core/error_kind.h"
+#include "ballast/net/asio_time.h"
 #include "ballast/source/celery_backlog.h"
 #include "ballast/source/kubernetes_client.h"
 #include "ballast/source/kubernetes_scale.h"
@@ -294,7 +295,7 @@ class Poller::Impl {
       // The timer lives in its own handler; Expire does nothing if the tick
       // ended first.
       auto timer = std::make_shared<boost::asio::steady_timer>(
-          io_, absl::ToChronoNanoseconds(budget));
+          io_, net::ToChrono(budget));
       timer->async_wait(
           [state, timer, budget](const boost::system::error_code& ec) {
             if (!ec) state->Expire(budget);

@@ -30,6 +30,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "ballast/net/asio_time.h"
 
 namespace ballast::net {
 
@@ -351,7 +352,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
         BuildMessage(request);
     if (!msg.ok()) co_return msg.status();
     const Clock::time_point deadline =
-        Clock::now() + absl::ToChronoNanoseconds(options_.timeout);
+        Clock::now() + ToChrono(options_.timeout);
     // A reused keep-alive connection may have been closed by the server;
     // when it fails before any byte of a response, try a new one once.
     while (true) {

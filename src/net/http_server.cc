@@ -43,6 +43,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "ballast/net/asio_time.h"
 
 namespace ballast::net {
 
@@ -59,10 +60,6 @@ constexpr absl::Duration kTlsShutdownTimeout = absl::Seconds(1);
 
 auto Await(error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
-}
-
-std::chrono::steady_clock::duration ToChrono(absl::Duration d) {
-  return absl::ToChronoNanoseconds(std::max(d, absl::ZeroDuration()));
 }
 
 int HexValue(char c) {
@@ -276,15 +273,9 @@ TlsContextSource::FileIds TlsContextSource::StatFiles() const {
   FileIds ids;
   for (const std::string* path :
        {&files_.cert_file, &files_.key_file, &files_.client_ca_file}) {
-    FileId id;
-    struct stat st;
-    if (!path->empty() && ::stat(path->c_str(), &st) == 0) {
-      id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino),
-            static_cast<int64_t>(st.st_size),
-            static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 +
-                st.st_mtim.tv_nsec};
-    }
-    ids.push_back(id);
+    absl::StatusOr<FileStamp> stamp =
+        path->empty() ? FileStamp{} : StatFile(*path);
+    ids.push_back(stamp.ok() ? *stamp : FileStamp{});
   }
   return ids;
 }
@@ -293,8 +284,7 @@ absl::StatusOr<std::shared_ptr<TlsContextSource>> TlsContextSource::Create(
     TlsFiles files, Options options) {
   for (const std::string* path :
        {&files.cert_file, &files.key_file, &files.client_ca_file}) {
-    struct stat st;
-    if (!path->empty() && ::stat(path->c_str(), &st) != 0) {
+    if (!path->empty() && !StatFile(*path).ok()) {
       return absl::NotFoundError(
           absl::StrCat("TLS file ", *path, " not found"));
     }

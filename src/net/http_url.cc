@@ -145,15 +145,13 @@ std::string Shorten(absl::string_view text, size_t max_bytes) {
 }
 
 absl::StatusOr<std::string> SecretFile::Get() {
-  struct stat st {};
-  if (stat(path_.c_str(), &st) != 0) {
+  absl::StatusOr<FileStamp> stamp = StatFile(path_);
+  if (!stamp.ok()) {
     return absl::FailedPreconditionError(
-        absl::StrCat("cannot read ", path_, ": ", std::strerror(errno)));
+        absl::StrCat("cannot read ", path_, ": ", stamp.status().message()));
   }
-  const Stamp stamp{
-      .mtime = st.st_mtim, .size = st.st_size, .inode = st.st_ino};
   absl::MutexLock lock(&mu_);
-  if (stamp == stamp_ && !value_.empty()) return value_;
+  if (*stamp == stamp_ && !value_.empty()) return value_;
   std::ifstream in(path_, std::ios::binary);
   std::stringstream contents;
   contents << in.rdbuf();
@@ -164,7 +162,7 @@ absl::StatusOr<std::string> SecretFile::Get() {
   if (value.empty()) {
     return absl::FailedPreconditionError(absl::StrCat(path_, " is empty"));
   }
-  stamp_ = stamp;
+  stamp_ = *stamp;
   value_ = std::move(value);
   return value_;
 }

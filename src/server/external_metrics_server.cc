@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ballast/core/error_kind.h"
+#include "ballast/net/asio_time.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/histogram.h"
@@ -83,7 +84,7 @@ struct ExternalMetricsServer::TrustFollower
       : timer(io), interval(every) {}
 
   void Schedule() {
-    timer.expires_after(absl::ToChronoNanoseconds(interval));
+    timer.expires_after(net::ToChrono(interval));
     timer.async_wait(
         [weak = weak_from_this()](const boost::system::error_code& ec) {
           auto self = weak.lock();

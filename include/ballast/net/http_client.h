@@ -39,6 +39,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ballast/net/file_stamp.h"
 #include "ballast/net/http_message.h"
 #include "ballast/net/http_options.h"
 
@@ -94,19 +95,9 @@ class SecretFile {
   const std::string& path() const { return path_; }
 
  private:
-  struct Stamp {
-    timespec mtime{};
-    off_t size = -1;
-    ino_t inode = 0;
-    bool operator==(const Stamp& o) const {
-      return mtime.tv_sec == o.mtime.tv_sec &&
-             mtime.tv_nsec == o.mtime.tv_nsec && size == o.size &&
-             inode == o.inode;
-    }
-  };
   const std::string path_;
   absl::Mutex mu_;
-  Stamp stamp_ ABSL_GUARDED_BY(mu_);
+  FileStamp stamp_ ABSL_GUARDED_BY(mu_);
   std::string value_ ABSL_GUARDED_BY(mu_);
 };
 

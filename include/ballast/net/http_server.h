@@ -54,6 +54,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "ballast/net/file_stamp.h"
 #include "ballast/net/http_message.h"
 
 namespace boost::asio {
@@ -145,14 +146,7 @@ class TlsContextSource {
   TlsContextSource(TlsFiles files, Options options);
 
  private:
-  struct FileId {
-    uint64_t device = 0;
-    uint64_t inode = 0;
-    int64_t size = -1;
-    int64_t mtime_ns = 0;
-    bool operator==(const FileId&) const = default;
-  };
-  using FileIds = std::vector<FileId>;
+  using FileIds = std::vector<FileStamp>;
 
   FileIds StatFiles() const;
 

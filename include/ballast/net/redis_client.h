@@ -60,11 +60,6 @@ struct RedisReply {
   std::string DebugString() const;
 };
 
-// Parses `redis://[user@]host[:port][/db]` or `rediss://...` (TLS) into
-// options. A password in the URL is rejected (InvalidArgument): pass it
-// through an environment variable or a file instead.
-absl::StatusOr<RedisOptions> ParseRedisUrl(absl::string_view url);
-
 // An asynchronous client for one server. Thread-safe: Pipeline() may be
 // called from any thread; everything inside runs on one strand of `io`, and
 // callbacks are invoked on that strand. Pipelines run one after the other

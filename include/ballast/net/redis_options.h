@@ -11,7 +11,9 @@
 
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 
 namespace ballast::net {
@@ -49,6 +51,15 @@ struct RedisOptions {
     return absl::StrCat(host, ":", port);
   }
 };
+
+// The one parser of a Redis address (the config's `sources.redis.*.address`):
+// "host:port", "redis://[user@]host[:port][/db]" or "rediss://..." (TLS).
+// Fills host, port (6379 when a URL leaves it out), and from a URL the
+// username, db and TLS; `options` is unchanged on error. InvalidArgument
+// says what is wrong, never echoing a URL's user information; a password in
+// the URL is refused (it belongs in an environment variable or a file).
+absl::Status ParseRedisAddress(absl::string_view address,
+                               RedisOptions& options);
 
 }  // namespace ballast::net
 

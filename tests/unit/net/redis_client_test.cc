@@ -9,10 +9,12 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-TEST(ParseRedisUrl, HostPortDb) {
-  absl::StatusOr<net::RedisOptions> o =
-      net::ParseRedisUrl("redis://10.1.2.3:6380/4");
-  ASSERT_TRUE(o.ok()) << o.status();
+TEST(ParseRedisAddress, HostPortDb) {
+  net::RedisOptions parsed;
+  const absl::Status s =
+      net::ParseRedisAddress("redis://10.1.2.3:6380/4", parsed);
+  ASSERT_TRUE(s.ok()) << s;
+  const net::RedisOptions* o = &parsed;
   EXPECT_EQ(o->host, "10.1.2.3");
   EXPECT_EQ(o->port, 6380);
   EXPECT_EQ(o->db, 4);
@@ -20,42 +22,59 @@ TEST(ParseRedisUrl, HostPortDb) {
   EXPECT_EQ(o->Address(), "10.1.2.3:6380");
 }
 
-TEST(ParseRedisUrl, DefaultsAndTls) {
-  absl::StatusOr<net::RedisOptions> o =
-      net::ParseRedisUrl("rediss://cache.internal");
-  ASSERT_TRUE(o.ok()) << o.status();
+TEST(ParseRedisAddress, DefaultsAndTls) {
+  net::RedisOptions parsed;
+  const absl::Status s =
+      net::ParseRedisAddress("rediss://cache.internal", parsed);
+  ASSERT_TRUE(s.ok()) << s;
+  const net::RedisOptions* o = &parsed;
   EXPECT_EQ(o->host, "cache.internal");
   EXPECT_EQ(o->port, 6379);
   EXPECT_EQ(o->db, 0);
   EXPECT_TRUE(o->tls);
 }
 
-TEST(ParseRedisUrl, UsernameAndIpv6) {
-  absl::StatusOr<net::RedisOptions> o =
-      net::ParseRedisUrl("redis://ballast@[::1]:7000/");
-  ASSERT_TRUE(o.ok()) << o.status();
+TEST(ParseRedisAddress, UsernameAndIpv6) {
+  net::RedisOptions parsed;
+  const absl::Status s =
+      net::ParseRedisAddress("redis://ballast@[::1]:7000/", parsed);
+  ASSERT_TRUE(s.ok()) << s;
+  const net::RedisOptions* o = &parsed;
   EXPECT_EQ(o->username, "ballast");
   EXPECT_EQ(o->host, "::1");
   EXPECT_EQ(o->port, 7000);
   EXPECT_EQ(o->Address(), "[::1]:7000");
 }
 
-TEST(ParseRedisUrl, RejectsPasswordWithoutEchoingIt) {
-  absl::StatusOr<net::RedisOptions> o =
-      net::ParseRedisUrl("redis://user:s3cret@host:6379/0");
-  ASSERT_FALSE(o.ok());
-  EXPECT_EQ(o.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(o.status().message(), Not(HasSubstr("s3cret")));
+TEST(ParseRedisAddress, RejectsPasswordWithoutEchoingIt) {
+  net::RedisOptions o;
+  const absl::Status s =
+      net::ParseRedisAddress("redis://user:s3cret@host:6379/0", o);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(s.message(), Not(HasSubstr("s3cret")));
+  EXPECT_EQ(o.host, "127.0.0.1");  // unchanged on error
 }
 
-TEST(ParseRedisUrl, RejectsBadInput) {
+TEST(ParseRedisAddress, RejectsBadInput) {
   for (const char* bad :
        {"http://host", "redis://", "redis://host:0", "redis://host:99999",
-        "redis://host:x", "redis://host/-1", "redis://host/db"}) {
-    EXPECT_EQ(net::ParseRedisUrl(bad).status().code(),
+        "redis://host:x", "redis://host/-1", "redis://host/db", "host",
+        "host:", ":6379", "[::1:6379", "10.0.0.1:70000"}) {
+    net::RedisOptions o;
+    EXPECT_EQ(net::ParseRedisAddress(bad, o).code(),
               absl::StatusCode::kInvalidArgument)
         << bad;
   }
+}
+
+TEST(ParseRedisAddress, HostPortWithoutScheme) {
+  net::RedisOptions o;
+  ASSERT_TRUE(net::ParseRedisAddress("[::1]:6380", o).ok());
+  EXPECT_EQ(o.host, "::1");
+  EXPECT_EQ(o.port, 6380);
+  EXPECT_FALSE(o.tls);
+  ASSERT_TRUE(net::ParseRedisAddress("redis.internal:6379", o).ok());
+  EXPECT_EQ(o.Address(), "redis.internal:6379");
 }
 
 TEST(RedisReply, ErrorRepliesMapToStatusCodes) {
