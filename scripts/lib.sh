@@ -2,7 +2,7 @@
 
 # Debian packages ballast needs to build, test and run its demo.
 BALLAST_PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang-format ccache
+  build-essential cmake ninja-build pkg-config clang-format clang-tidy ccache
   libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev rapidjson-dev openssl curl

@@ -100,7 +100,7 @@ struct ExternalMetricsServer::TrustFollower
   void Read(std::function<void(const absl::Status&)> done) {
     http->Send({.target = kAuthenticationConfigMapPath},
                [weak = weak_from_this(), done = std::move(done)](
-                   absl::StatusOr<net::HttpResponse> response) {
+                   const absl::StatusOr<net::HttpResponse>& response) {
                  auto self = weak.lock();
                  if (!self) return;
                  absl::Status status = self->Apply(response);
