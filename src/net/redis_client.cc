@@ -155,7 +155,7 @@ absl::Status ParseRedisAddress(absl::string_view address,
   }
   RedisOptions parsed = options;
   parsed.tls = options.tls || absl::StartsWith(address, "rediss://");
-  if (const size_t at = rest.rfind('@'); url && at != absl::string_view::npos) {
+  if (const size_t at = rest.rfind('@'); at != absl::string_view::npos) {
     const absl::string_view user = rest.substr(0, at);
     if (user.find(':') != absl::string_view::npos) {
       return absl::InvalidArgumentError(
@@ -165,8 +165,7 @@ absl::Status ParseRedisAddress(absl::string_view address,
     parsed.username = std::string(user);
     rest.remove_prefix(at + 1);
   }
-  if (const size_t slash = rest.find('/');
-      url && slash != absl::string_view::npos) {
+  if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
     const absl::string_view db = rest.substr(slash + 1);
     parsed.db = 0;
     if (!db.empty() && (!absl::SimpleAtoi(db, &parsed.db) || parsed.db < 0)) {

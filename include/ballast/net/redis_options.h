@@ -54,8 +54,9 @@ struct RedisOptions {
 
 // The one parser of a Redis address (the config's `sources.redis.*.address`):
 // "host:port", "redis://[user@]host[:port][/db]" or "rediss://..." (TLS).
-// Fills host, port (6379 when a URL leaves it out), and from a URL the
-// username, db and TLS; `options` is unchanged on error. InvalidArgument
+// Fills host, port (6379 when a URL leaves it out), the username and db
+// when given (`user@`, `/db`, in either form) and TLS for rediss://;
+// `options` is unchanged on error. InvalidArgument
 // says what is wrong, never echoing a URL's user information; a password in
 // the URL is refused (it belongs in an environment variable or a file).
 absl::Status ParseRedisAddress(absl::string_view address,

@@ -75,6 +75,10 @@ TEST(ParseRedisAddress, HostPortWithoutScheme) {
   EXPECT_FALSE(o.tls);
   ASSERT_TRUE(net::ParseRedisAddress("redis.internal:6379", o).ok());
   EXPECT_EQ(o.Address(), "redis.internal:6379");
+  ASSERT_TRUE(net::ParseRedisAddress("worker@10.0.0.1:6380/2", o).ok());
+  EXPECT_EQ(o.username, "worker");
+  EXPECT_EQ(o.host, "10.0.0.1");
+  EXPECT_EQ(o.db, 2);
 }
 
 TEST(RedisReply, ErrorRepliesMapToStatusCodes) {
