@@ -238,25 +238,11 @@ class Daemon::Impl {
                 {{"port", absl::StrCat(telemetry_->port())}});
     }
     if (s.external_metrics) {
-      using Mode = config::ExternalMetricsServerConfig;
-      std::optional<net::HttpClientOptions> kubernetes;
-      if (s.external_metrics->authentication_mode ==
-              Mode::AuthenticationMode::kCluster ||
-          s.external_metrics->authorization_mode ==
-              Mode::AuthorizationMode::kDelegated) {
-        absl::StatusOr<net::HttpClientOptions> client =
-            source::KubernetesClientOptions(loop_->config().kubernetes);
-        if (!client.ok()) {
-          return Annotate(client.status(),
-                          "server.externalMetrics: the API server");
-        }
-        kubernetes = *std::move(client);
-      }
       auto server = server::ExternalMetricsServer::Start(
           io_, store_, *registry_,
           {.config = *s.external_metrics,
            .poll_interval_seconds = s.poll_interval_seconds,
-           .kubernetes = std::move(kubernetes),
+           .kubernetes = loop_->config().kubernetes,
            .on_trust_change =
                [this](const absl::Status& status) {
                  if (status.ok()) {

@@ -191,6 +191,11 @@ class Loader {
                              &h.timeout);
                 // https:// in `url` turns TLS on; `tls` only tunes it.
                 if (std::optional<Tls> tls = ReadTls(r)) {
+                  if (absl::StartsWithIgnoreCase(h.base_url, "http://")) {
+                    r.Error(*r.Find("tls"),
+                            "tls applies to https:// URLs only: this url is "
+                            "http://, so these settings would have no effect");
+                  }
                   h.ca_file = std::move(tls->ca_file);
                   h.tls_server_name = std::move(tls->server_name);
                   h.verify_peer = !tls->insecure_skip_verify;

@@ -31,6 +31,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "ballast/net/asio_time.h"
+#include "ballast/version.h"
 
 namespace ballast::net {
 
@@ -45,7 +46,6 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 constexpr size_t kMaxTargetInMessage = 120;
-constexpr char kUserAgent[] = "ballast/0.1";
 
 auto Await(boost::system::error_code& ec) {
   return asio::redirect_error(asio::use_awaitable, ec);
@@ -216,7 +216,7 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
                                          url_.path_prefix + request.target, 11);
     const std::string origin = url_.Origin();
     msg.set(http::field::host, origin.substr(origin.find("//") + 2));
-    msg.set(http::field::user_agent, kUserAgent);
+    msg.set(http::field::user_agent, absl::StrCat("ballast/", kVersion));
     msg.set(http::field::accept, "application/json");
     for (const auto& [name, value] : options_.headers) msg.set(name, value);
     for (const auto& [name, value] : request.headers) msg.set(name, value);

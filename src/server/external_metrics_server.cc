@@ -250,13 +250,19 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
       cfg.authentication_mode == Mode::AuthenticationMode::kCluster;
   const bool delegated =
       cfg.authorization_mode == Mode::AuthorizationMode::kDelegated;
-  if ((from_cluster || delegated) && !options.kubernetes) {
-    return absl::FailedPreconditionError(
-        "external metrics server: authentication mode Cluster and "
-        "authorization mode Delegated need the API server (`kubernetes`)");
+  net::HttpClientOptions kubernetes;
+  if (from_cluster || delegated) {
+    absl::StatusOr<net::HttpClientOptions> access =
+        source::KubernetesClientOptions(options.kubernetes);
+    if (!access.ok()) {
+      return absl::Status(access.status().code(),
+                          absl::StrCat("the API server: ",
+                                       access.status().message()));
+    }
+    kubernetes = *std::move(access);
   }
   if (delegated) {
-    net::HttpClientOptions client = *options.kubernetes;
+    net::HttpClientOptions client = kubernetes;
     client.timeout = absl::Milliseconds(cfg.authorization_timeout_ms);
     client.max_in_flight = 16;
     absl::StatusOr<std::unique_ptr<SubjectAccessReviewAuthorizer>> authorizer =
@@ -276,7 +282,7 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
   if (from_cluster) {
     auto follower = std::make_shared<TrustFollower>(
         io, absl::Seconds(cfg.authentication_refresh_seconds));
-    net::HttpClientOptions client = *options.kubernetes;
+    net::HttpClientOptions client = std::move(kubernetes);
     client.max_in_flight = 1;
     client.max_body_bytes = size_t{1} << 20;
     absl::StatusOr<std::unique_ptr<net::HttpClient>> http =

@@ -23,11 +23,8 @@
 #ifndef BALLAST_NET_HTTP_CLIENT_H_
 #define BALLAST_NET_HTTP_CLIENT_H_
 
-#include <sys/types.h>
-
 #include <cstddef>
 #include <cstdint>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <utility>

@@ -76,6 +76,7 @@
 #include "ballast/config/config.h"
 #include "ballast/net/http_server.h"
 #include "ballast/server/delegated_auth.h"
+#include "ballast/source/kubernetes_client.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace prometheus {
@@ -153,9 +154,10 @@ class ExternalMetricsServer {
     config::ExternalMetricsServerConfig config;
     int32_t poll_interval_seconds = 15;  // served as `window`
     absl::Duration tls_check_interval = absl::Seconds(2);
-    // The API server (KubernetesClientOptions), for authentication mode
-    // Cluster and authorization mode Delegated; unused otherwise.
-    std::optional<net::HttpClientOptions> kubernetes;
+    // How to reach the API server (the config's `kubernetes`), for
+    // authentication mode Cluster and authorization mode Delegated; unused
+    // (and not read) otherwise.
+    source::KubernetesAccess kubernetes;
     // Told when the front-proxy trust read from the cluster changes (OK) or
     // cannot be read or used (the old trust stays); stderr when unset.
     std::function<void(const absl::Status&)> on_trust_change;

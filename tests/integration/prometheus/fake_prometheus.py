@@ -70,6 +70,7 @@ class Handler(BaseHTTPRequestHandler):
                 "method": self.command,
                 "content_type": self.headers.get("Content-Type", ""),
                 "authorization": self.headers.get("Authorization", ""),
+                "user_agent": self.headers.get("User-Agent", ""),
                 "query": query,
                 "time": params.get("time", [""])[0],
                 "timeout": params.get("timeout", [""])[0],

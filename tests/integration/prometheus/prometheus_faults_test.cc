@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "ballast/core/json.h"
 #include "ballast/source/prometheus_client.h"
+#include "ballast/version.h"
 #include "gtest/gtest.h"
 #include "integration/common/async_call.h"
 #include "integration/common/process.h"
@@ -221,6 +222,12 @@ TEST_F(FakePrometheusTest, LongQueriesArePostedAsForms) {
   EXPECT_EQ(LastRequest("query"), promql);
   ASSERT_TRUE(Query(*client, "value:1").ok());
   EXPECT_EQ(LastRequest("method"), "GET");
+}
+
+TEST_F(FakePrometheusTest, NamesItselfWithTheBuildVersion) {
+  auto client = Client(Options());
+  ASSERT_TRUE(Query(*client, "value:1").ok());
+  EXPECT_EQ(LastRequest("user_agent"), absl::StrCat("ballast/", kVersion));
 }
 
 TEST_F(FakePrometheusTest, SendsBasicAuthFromEnvironment) {

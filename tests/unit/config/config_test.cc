@@ -629,6 +629,29 @@ TEST(ConfigTestdata, ExampleShowsEveryKind) {
   EXPECT_TRUE(c->targets[2].current_replicas.prometheus.has_value());
 }
 
+TEST(ConfigSources, PrometheusTlsNeedsAnHttpsUrl) {
+  // Under http:// the tls settings could never apply: refused, not ignored.
+  EXPECT_THAT(Errors(R"(sources:
+  prometheus:
+    p: {url: "http://127.0.0.1:9090", tls: {insecureSkipVerify: true}}
+targets: []
+)"),
+              ElementsAre(AllOf(HasSubstr("sources.prometheus.p.tls"),
+                                HasSubstr("tls applies to https:// URLs only: "
+                                          "this url is http://"))));
+  const Config c = Parse(R"(sources:
+  prometheus:
+    p:
+      url: "https://127.0.0.1:9090"
+      tls: {caFile: /ca.pem, serverName: prom.internal}
+targets: []
+)");
+  const net::HttpClientOptions& h = c.prometheus.at("p").http;
+  EXPECT_EQ(h.ca_file, "/ca.pem");
+  EXPECT_EQ(h.tls_server_name, "prom.internal");
+  EXPECT_TRUE(h.verify_peer);
+}
+
 TEST(ConfigSources, CredentialsInUrlsAreRefusedAndNeverEchoed) {
   const std::vector<std::string> errors = Errors(R"(sources:
   redis:
