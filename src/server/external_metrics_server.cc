@@ -255,9 +255,9 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
     absl::StatusOr<net::HttpClientOptions> access =
         source::KubernetesClientOptions(options.kubernetes);
     if (!access.ok()) {
-      return absl::Status(access.status().code(),
-                          absl::StrCat("the API server: ",
-                                       access.status().message()));
+      return absl::Status(
+          access.status().code(),
+          absl::StrCat("the API server: ", access.status().message()));
     }
     kubernetes = *std::move(access);
   }
