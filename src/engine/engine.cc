@@ -80,6 +80,13 @@ std::string MissingReason(const InputReading& reading) {
 
 namespace {
 
+using internal::ApplyRateLimits;
+using internal::Direction;
+using internal::PolicyLimit;
+using internal::SaturatedInt64;
+using internal::StabilizationCutoffs;
+using internal::WindowCutoffs;
+
 // Proposals are replica counts; keep absurd inputs (1e300 requests/s) from
 // overflowing int32 arithmetic downstream.
 constexpr double kMaxProposal = 1e9;
@@ -139,84 +146,6 @@ void ProposeWithRules(const InputSpec& input, const InputState& state,
                       absl::Time now, double v, int32_t observed, int32_t ready,
                       Tolerances tolerance, InputExplanation& ex);
 
-// Sum of the event sizes strictly newer than now - period (HPA's
-// getReplicasChangePerPeriod), in int64: events of up to maxReplicas each
-// (2^31 - 1) add up past int32.
-int64_t ChangeInPeriod(const std::deque<TimedReplicas>& events, absl::Time now,
-                       int32_t period_seconds) {
-  const absl::Time cutoff = now - absl::Seconds(period_seconds);
-  int64_t sum = 0;
-  for (const TimedReplicas& e : events) {
-    if (e.time > cutoff) sum += e.replicas;
-  }
-  return sum;
-}
-
-// The replica count at the start of a policy's period: the current count
-// minus the replicas added, plus those removed, strictly inside the period.
-int64_t PeriodStart(const TargetHistory& h, absl::Time now, int32_t current,
-                    int32_t period_seconds) {
-  return int64_t{current} -
-         ChangeInPeriod(h.scale_up_events, now, period_seconds) +
-         ChangeInPeriod(h.scale_down_events, now, period_seconds);
-}
-
-int32_t ToReplicas(int64_t x) {
-  return static_cast<int32_t>(
-      std::clamp<int64_t>(x, 0, std::numeric_limits<int32_t>::max()));
-}
-
-// A Percent policy's limit, computed in float64 like the controller's and
-// saturated to +-2^62 before the conversion (a double past int64 is UB).
-int64_t SaturatedInt64(double x) {
-  constexpr double kBound = 4611686018427387904.0;  // 2^62
-  if (std::isnan(x)) return 0;
-  return static_cast<int64_t>(std::clamp(x, -kBound, kBound));
-}
-
-// The most replicas the scale-up policies allow (HPA's
-// calculateScaleUpLimitWithScalingRules): Max takes the largest allowance,
-// Min the smallest.
-int32_t ScaleUpLimit(const ScalingRules& rules, const TargetHistory& h,
-                     absl::Time now, int32_t current) {
-  if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  std::optional<int64_t> result;
-  for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start = PeriodStart(h, now, current, p.period_seconds);
-    const int64_t proposed =
-        p.type == PolicyType::kPods
-            ? start + p.value
-            : SaturatedInt64(std::ceil(static_cast<double>(start) *
-                                       (1.0 + p.value / 100.0)));
-    result = !result ? proposed
-             : rules.select_policy == SelectPolicy::kMin
-                 ? std::min(*result, proposed)
-                 : std::max(*result, proposed);
-  }
-  return ToReplicas(result.value_or(current));
-}
-
-// The fewest replicas the scale-down policies allow (HPA's
-// calculateScaleDownLimitWithBehaviors): Max takes the lowest floor (the
-// biggest change), Min the highest.
-int32_t ScaleDownLimit(const ScalingRules& rules, const TargetHistory& h,
-                       absl::Time now, int32_t current) {
-  if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  std::optional<int64_t> result;
-  for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start = PeriodStart(h, now, current, p.period_seconds);
-    const int64_t proposed = p.type == PolicyType::kPods
-                                 ? start - p.value
-                                 : SaturatedInt64(static_cast<double>(start) *
-                                                  (1.0 - p.value / 100.0));
-    result = !result ? proposed
-             : rules.select_policy == SelectPolicy::kMin
-                 ? std::max(*result, proposed)
-                 : std::min(*result, proposed);
-  }
-  return ToReplicas(result.value_or(current));
-}
-
 int32_t LongestPeriod(const Behavior& b) {
   int32_t longest = 0;
   for (const auto* rules : {&b.scale_up, &b.scale_down}) {
@@ -236,17 +165,14 @@ void DropEventsOlderThan(std::deque<TimedReplicas>& events, absl::Time cutoff) {
 int32_t StabilizeWithBehavior(const Behavior& b, TargetHistory& h,
                               absl::Time now, int32_t current,
                               int32_t desired) {
-  const absl::Time up_cutoff =
-      now - absl::Seconds(b.scale_up.stabilization_window_seconds);
-  const absl::Time down_cutoff =
-      now - absl::Seconds(b.scale_down.stabilization_window_seconds);
+  const WindowCutoffs cutoff = StabilizationCutoffs(b, now);
   int32_t up = desired;
   int32_t down = desired;
   for (const TimedReplicas& p : h.proposals) {
-    if (p.time > up_cutoff) up = std::min(up, p.replicas);
-    if (p.time > down_cutoff) down = std::max(down, p.replicas);
+    if (p.time > cutoff.up) up = std::min(up, p.replicas);
+    if (p.time > cutoff.down) down = std::max(down, p.replicas);
   }
-  DropEventsOlderThan(h.proposals, std::min(up_cutoff, down_cutoff));
+  DropEventsOlderThan(h.proposals, std::min(cutoff.up, cutoff.down));
   h.proposals.push_back({now, desired});
   int32_t result = current;
   if (result < up) result = up;
@@ -627,25 +553,13 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
   const absl::Time event_cutoff = in.now - absl::Seconds(LongestPeriod(b));
   DropEventsOlderThan(h.scale_up_events, event_cutoff);
   DropEventsOlderThan(h.scale_down_events, event_cutoff);
-  if (replicas > current) {
-    const int32_t up_limit =
-        std::max(ScaleUpLimit(b.scale_up, h, in.now, current), current);
-    const int32_t max_allowed = std::min(spec.max_replicas, up_limit);
-    if (replicas > max_allowed) {
-      limit = spec.max_replicas > up_limit ? Limit::kScaleUpPolicy
-                                           : Limit::kMaxReplicas;
-      replicas = max_allowed;
-    }
-  } else if (replicas < current) {
-    const int32_t down_limit =
-        std::min(ScaleDownLimit(b.scale_down, h, in.now, current), current);
-    const int32_t min_allowed = std::max(spec.min_replicas, down_limit);
-    if (replicas < min_allowed) {
-      limit = spec.min_replicas < down_limit ? Limit::kScaleDownPolicy
-                                             : Limit::kMinReplicas;
-      replicas = min_allowed;
-    }
-  }
+  replicas = ApplyRateLimits(
+      spec, current, replicas,
+      PolicyLimit(b.scale_up, Direction::kUp, current, h.scale_up_events,
+                  h.scale_down_events, in.now),
+      PolicyLimit(b.scale_down, Direction::kDown, current, h.scale_up_events,
+                  h.scale_down_events, in.now),
+      limit);
 
   // 6. Burst mode: past the windows and policies, not past maxReplicas.
   if (b.burst) {

@@ -99,75 +99,6 @@ double FallbackUsage(double target, int32_t replicas) {
   return whole * 1000.0 * static_cast<double>(replicas);
 }
 
-// horizontal.go getReplicasChangePerPeriod: events strictly newer than
-// now - period, outdated or not. Summed in int64 (the controller's int32 sum
-// wraps past 2^31 - 1, which events of a large maxReplicas reach).
-int64_t ChangePerPeriod(int32_t period_seconds,
-                        const std::vector<HpaScaleEvent>& events,
-                        absl::Time now) {
-  const absl::Time cutoff = now - absl::Seconds(period_seconds);
-  int64_t replicas = 0;
-  for (const HpaScaleEvent& e : events) {
-    if (e.time > cutoff) replicas += e.replicas;
-  }
-  return replicas;
-}
-
-int64_t PeriodStart(int32_t current, const HpaState& h, int32_t period,
-                    absl::Time now) {
-  return int64_t{current} - ChangePerPeriod(period, h.scale_up_events, now) +
-         ChangePerPeriod(period, h.scale_down_events, now);
-}
-
-int64_t ClampToInt32(int64_t x) {
-  return std::clamp<int64_t>(x, std::numeric_limits<int32_t>::min(), kMaxInt32);
-}
-
-// A float64 limit as int64, saturated to +-2^62 (converting a double past
-// int64 is undefined; the result is clamped to int32 after).
-int64_t SaturatedInt64(double x) {
-  constexpr double kBound = 4611686018427387904.0;  // 2^62
-  if (std::isnan(x)) return 0;
-  return static_cast<int64_t>(std::clamp(x, -kBound, kBound));
-}
-
-// horizontal.go calculateScaleUpLimitWithScalingRules.
-int32_t ScaleUpLimit(int32_t current, const HpaState& h,
-                     const ScalingRules& rules, absl::Time now) {
-  if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool min = rules.select_policy == SelectPolicy::kMin;
-  int64_t result = min ? kMaxInt32 : std::numeric_limits<int32_t>::min();
-  for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start = PeriodStart(current, h, p.period_seconds, now);
-    const int64_t proposed =
-        p.type == PolicyType::kPods
-            ? start + p.value
-            : SaturatedInt64(
-                  std::ceil(static_cast<double>(start) *
-                            (1 + static_cast<double>(p.value) / 100)));
-    result = min ? std::min(result, proposed) : std::max(result, proposed);
-  }
-  return static_cast<int32_t>(ClampToInt32(result));
-}
-
-// horizontal.go calculateScaleDownLimitWithBehaviors.
-int32_t ScaleDownLimit(int32_t current, const HpaState& h,
-                       const ScalingRules& rules, absl::Time now) {
-  if (rules.select_policy == SelectPolicy::kDisabled) return current;
-  const bool min = rules.select_policy == SelectPolicy::kMin;
-  int64_t result = min ? std::numeric_limits<int32_t>::min() : kMaxInt32;
-  for (const ScalingPolicy& p : rules.policies) {
-    const int64_t start = PeriodStart(current, h, p.period_seconds, now);
-    const int64_t proposed =
-        p.type == PolicyType::kPods
-            ? start - p.value
-            : SaturatedInt64(static_cast<double>(start) *
-                             (1 - static_cast<double>(p.value) / 100));
-    result = min ? std::max(result, proposed) : std::min(result, proposed);
-  }
-  return static_cast<int32_t>(ClampToInt32(result));
-}
-
 int32_t LongestPolicyPeriod(const ScalingRules& rules) {
   int32_t longest = 0;
   for (const ScalingPolicy& p : rules.policies) {
@@ -260,18 +191,15 @@ int32_t NormalizeWithBehaviors(const TargetSpec& spec, HpaState& h,
                                absl::Time now, int32_t current, int32_t desired,
                                Limit& limit) {
   const Behavior& b = *spec.behavior;
-  const absl::Time up_cutoff =
-      now - absl::Seconds(b.scale_up.stabilization_window_seconds);
-  const absl::Time down_cutoff =
-      now - absl::Seconds(b.scale_down.stabilization_window_seconds);
+  const WindowCutoffs cutoff = StabilizationCutoffs(b, now);
   int32_t up = desired;
   int32_t down = desired;
   std::optional<size_t> old;
   for (size_t i = 0; i < h.recommendations.size(); ++i) {
     const TimedReplicas& r = h.recommendations[i];
-    if (r.time > up_cutoff) up = std::min(up, r.replicas);
-    if (r.time > down_cutoff) down = std::max(down, r.replicas);
-    if (r.time < up_cutoff && r.time < down_cutoff) old = i;
+    if (r.time > cutoff.up) up = std::min(up, r.replicas);
+    if (r.time > cutoff.down) down = std::max(down, r.replicas);
+    if (r.time < cutoff.up && r.time < cutoff.down) old = i;
   }
   int32_t stabilized = current;
   if (stabilized < up) stabilized = up;
@@ -282,26 +210,13 @@ int32_t NormalizeWithBehaviors(const TargetSpec& spec, HpaState& h,
                                : Limit::kScaleDownStabilization;
   }
 
-  if (stabilized > current) {
-    const int32_t up_limit =
-        std::max(ScaleUpLimit(current, h, b.scale_up, now), current);
-    const bool rate_limited = spec.max_replicas > up_limit;
-    const int32_t max_allowed = rate_limited ? up_limit : spec.max_replicas;
-    if (stabilized > max_allowed) {
-      limit = rate_limited ? Limit::kScaleUpPolicy : Limit::kMaxReplicas;
-      return max_allowed;
-    }
-  } else if (stabilized < current) {
-    const int32_t down_limit =
-        std::min(ScaleDownLimit(current, h, b.scale_down, now), current);
-    const bool rate_limited = spec.min_replicas < down_limit;
-    const int32_t min_allowed = rate_limited ? down_limit : spec.min_replicas;
-    if (stabilized < min_allowed) {
-      limit = rate_limited ? Limit::kScaleDownPolicy : Limit::kMinReplicas;
-      return min_allowed;
-    }
-  }
-  return stabilized;
+  return ApplyRateLimits(
+      spec, current, stabilized,
+      PolicyLimit(b.scale_up, Direction::kUp, current, h.scale_up_events,
+                  h.scale_down_events, now),
+      PolicyLimit(b.scale_down, Direction::kDown, current, h.scale_up_events,
+                  h.scale_down_events, now),
+      limit);
 }
 
 }  // namespace
