@@ -24,7 +24,6 @@
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/grpc_server.h"
 #include "ballast/server/telemetry_server.h"
-#include "ballast/source/kubernetes_client.h"
 #include "ballast/store/recommendation_store.h"
 #include "boost/asio/io_context.hpp"
 #include "boost/asio/post.hpp"
