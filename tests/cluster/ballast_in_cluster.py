@@ -23,9 +23,13 @@ pointed at it:
 Only the standard library (and control_plane.py) is used.
 """
 
+import argparse
 import collections
 import json
 import os
+import subprocess
+import sys
+import unittest
 
 import control_plane
 
@@ -89,6 +93,36 @@ def register(cp, https_port, dir, token_duration="2h"):
     return Deployed(serving=serving, kubeconfig=kubeconfig)
 
 
+def serve_config(kubeconfig, redis_port, https_port, serving, grpc_port,
+                 telemetry_port, authorization, targets):
+    """ballast.yaml for `ballast serve` as register() deployed it.
+
+    The cluster's kubeconfig, one Redis source named celery, the external
+    metrics API on https_port with the serving certificate, Cluster
+    authentication and Delegated authorization (`authorization`: the rest of
+    its flow mapping, e.g. "allowedTtlSeconds: 2, deniedTtlSeconds: 2"),
+    gRPC and telemetry; `targets` is the YAML list under targets:.
+    """
+    return """\
+kubernetes: {kubeconfig: "%(kubeconfig)s"}
+sources:
+  redis: {celery: {address: "127.0.0.1:%(redis)d", timeoutMs: 300, connectTimeoutMs: 300}}
+server:
+  pollIntervalSeconds: 1
+  externalMetrics:
+    listen: "127.0.0.1:%(https)d"
+    tlsCertFile: "%(cert)s"
+    tlsKeyFile: "%(key)s"
+    authentication: {mode: Cluster, refreshSeconds: 1}
+    authorization: {mode: Delegated, %(authorization)s}
+  grpc: {listen: "127.0.0.1:%(grpc)d"}
+  telemetry: {listen: "127.0.0.1:%(telemetry)d"}
+targets:
+""" % {"kubeconfig": kubeconfig, "redis": redis_port, "https": https_port,
+       "cert": serving["cert"], "key": serving["key"], "grpc": grpc_port,
+       "telemetry": telemetry_port, "authorization": authorization} + targets
+
+
 def create_deployment(cp, namespace, name, replicas):
     """A Deployment of PAUSE_IMAGE with `replicas` replicas, in namespace
     (created when missing)."""
@@ -117,3 +151,41 @@ def hpa_manifest(cp, target, namespace, min_replicas, max_replicas,
     (metric,) = spec["metrics"]
     metric["external"]["metric"]["selector"] = {"matchLabels": {"target": target}}
     return json.dumps(hpa)
+
+
+def run_tests(module):
+    """The cluster tests' main: --ballast PATH (made absolute) becomes
+    module.ARGS, the other arguments go to unittest, which runs `module`."""
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--ballast", required=True)
+    module.ARGS, rest = parser.parse_known_args()
+    module.ARGS.ballast = os.path.abspath(module.ARGS.ballast)
+    unittest.main(module=module, argv=[sys.argv[0]] + rest, verbosity=2)
+
+
+def start_redis(wait_until):
+    """A redis-server on a free loopback port, without persistence; returns
+    (process, port, client) once it answers PING (`wait_until` waits 10 s:
+    cluster_test.wait_until)."""
+    port = control_plane.free_port()
+    process = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind",
+         "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import redis  # Debian's python3-redis
+    client = redis.Redis(host="127.0.0.1", port=port)
+
+    def ping():
+        try:
+            return client.ping()
+        except Exception:
+            return False
+    wait_until("redis", ping, 10)
+    return process, port, client
+
+
+def stop_redis(process):
+    """Terminates start_redis()'s process if it still runs."""
+    if process is not None and process.poll() is None:
+        process.terminate()
+        process.wait()

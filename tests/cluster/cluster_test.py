@@ -21,7 +21,6 @@ The control plane's binaries come from $BALLAST_CLUSTER_BIN, else from
 scripts/lib.sh's ballast_cluster_binaries (built when missing).
 """
 
-import argparse
 import base64
 import glob
 import http.client
@@ -51,7 +50,7 @@ AVERAGE_VALUE = 10
 # copy), so that k8s/keda-example.yaml is validated against the real schema.
 KEDA_MODULE = "github.com/kedacore/keda/v2@v2.17.2"
 
-ARGS = None  # parsed in main()
+ARGS = None  # set by ballast_in_cluster.run_tests()
 
 
 def wait_until(what, predicate, timeout, interval=0.5):
@@ -184,9 +183,7 @@ class ClusterTest(unittest.TestCase):
             if getattr(cls, "ballast", None):
                 cls.ballast.stop()  # raises if ballast did not exit cleanly
         finally:
-            if getattr(cls, "redis", None) and cls.redis.poll() is None:
-                cls.redis.terminate()
-                cls.redis.wait()
+            ballast_in_cluster.stop_redis(getattr(cls, "redis", None))
             cls.cp.stop()
             shutil.rmtree(cls.tmp, ignore_errors=True)
 
@@ -194,21 +191,8 @@ class ClusterTest(unittest.TestCase):
 
     @classmethod
     def _start_redis(cls):
-        cls.redis_port = control_plane.free_port()
-        cls.redis = subprocess.Popen(
-            ["redis-server", "--port", str(cls.redis_port), "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis  # Debian's python3-redis
-        cls.r = redis.Redis(host="127.0.0.1", port=cls.redis_port)
-        wait_until("redis", lambda: cls._redis_ping(), 10)
-
-    @classmethod
-    def _redis_ping(cls):
-        try:
-            return cls.r.ping()
-        except Exception:
-            return False
+        cls.redis, cls.redis_port, cls.r = ballast_in_cluster.start_redis(
+            wait_until)
 
     @classmethod
     def _deploy_ballast(cls):
@@ -223,21 +207,10 @@ class ClusterTest(unittest.TestCase):
         cls.ballast_kubeconfig = deployed.kubeconfig
         cls.config_path = os.path.join(cls.tmp, "ballast.yaml")
         with open(cls.config_path, "w") as f:
-            f.write("""\
-kubernetes: {kubeconfig: "%(kubeconfig)s"}
-sources:
-  redis: {celery: {address: "127.0.0.1:%(redis)d", timeoutMs: 300, connectTimeoutMs: 300}}
-server:
-  pollIntervalSeconds: 1
-  externalMetrics:
-    listen: "127.0.0.1:%(https)d"
-    tlsCertFile: "%(cert)s"
-    tlsKeyFile: "%(key)s"
-    authentication: {mode: Cluster, refreshSeconds: 1}
-    authorization: {mode: Delegated, allowedTtlSeconds: 2, deniedTtlSeconds: 2}
-  grpc: {listen: "127.0.0.1:%(grpc)d"}
-  telemetry: {listen: "127.0.0.1:%(telemetry)d"}
-targets:
+            f.write(ballast_in_cluster.serve_config(
+                cls.ballast_kubeconfig, cls.redis_port, cls.https_port,
+                cls.serving, cls.grpc_port, cls.telemetry_port,
+                "allowedTtlSeconds: 2, deniedTtlSeconds: 2", """\
   - name: asr-worker
     minReplicas: 2
     maxReplicas: 40
@@ -246,11 +219,7 @@ targets:
       - {name: backlog, celery: {source: celery, queues: [asr]}, averageValue: %(avg)d}
     behavior:
       scaleDown: {stabilizationWindowSeconds: %(window)d}
-""" % {"kubeconfig": cls.ballast_kubeconfig, "redis": cls.redis_port,
-                "https": cls.https_port, "cert": cls.serving["cert"],
-                "key": cls.serving["key"], "grpc": cls.grpc_port,
-                "telemetry": cls.telemetry_port, "avg": AVERAGE_VALUE,
-                "window": SCALE_DOWN_WINDOW})
+""" % {"avg": AVERAGE_VALUE, "window": SCALE_DOWN_WINDOW}))
         cls.ballast = Ballast(ARGS.ballast, cls.config_path,
                               os.path.join(cls.tmp, "ballast.log"),
                               cls.telemetry_port)
@@ -264,6 +233,20 @@ targets:
             cp.apply(f.read())
 
     # -- helpers -------------------------------------------------------------
+
+    def follow(self, replicas, ballast_timeout, since, what, lead=""):
+        """Waits until ballast serves `replicas` (up to ballast_timeout s),
+        then until the HPA scales to them; prints how long the HPA took after
+        ballast and after `since` (the monotonic time of `what`)."""
+        wait_until("ballast recommends %d" % replicas,
+                   lambda: self.served_value() == replicas, ballast_timeout)
+        served = time.monotonic()
+        wait_until("the HPA at %d" % replicas,
+                   lambda: self.spec_replicas() == replicas,
+                   8 * HPA_SYNC_SECONDS + 10)
+        print("%sHPA at %d %.1f s after ballast served %d, %.1f s after %s" %
+              (lead, replicas, time.monotonic() - served, replicas,
+               time.monotonic() - since, what), file=sys.stderr)
 
     def hpa(self):
         return json.loads(self.cp.kubectl(
@@ -418,15 +401,8 @@ targets:
         stepped = time.monotonic()
         # ballast's own scale-up policy (the HPA's defaults: 4 pods or 100 %
         # per 15 s) may take it there in steps.
-        wait_until("ballast recommends 10", lambda: self.served_value() == 10,
-                   45)
-        served = time.monotonic()
-        wait_until("the HPA scales to 10", lambda: self.spec_replicas() == 10,
-                   8 * HPA_SYNC_SECONDS + 10)
-        print("\nHPA at 10 %.1f s after ballast served 10, %.1f s after the "
-              "backlog step (sync period %d s)" %
-              (time.monotonic() - served, time.monotonic() - stepped,
-               HPA_SYNC_SECONDS), file=sys.stderr)
+        self.follow(10, 45, stepped, "the backlog step (sync period %d s)" %
+                    HPA_SYNC_SECONDS, lead="\n")
         conditions = self.conditions()
         self.assertEqual(conditions["AbleToScale"]["status"], "True")
         self.assertEqual(conditions["ScalingActive"]["status"], "True",
@@ -444,15 +420,9 @@ targets:
             self.assertEqual(self.spec_replicas(), 10,
                              "the HPA scaled down inside ballast's window")
             time.sleep(1)
-        wait_until("ballast recommends 2", lambda: self.served_value() == 2,
-                   SCALE_DOWN_WINDOW + 10)
-        served = time.monotonic()
-        wait_until("the HPA back at 2", lambda: self.spec_replicas() == 2,
-                   8 * HPA_SYNC_SECONDS + 10)
-        print("HPA at 2 %.1f s after ballast served 2, %.1f s after the drain "
-              "(ballast's scale-down window %d s)" %
-              (time.monotonic() - served, time.monotonic() - drained,
-               SCALE_DOWN_WINDOW), file=sys.stderr)
+        self.follow(2, SCALE_DOWN_WINDOW + 10, drained,
+                    "the drain (ballast's scale-down window %d s)" %
+                    SCALE_DOWN_WINDOW)
         self.assertGreaterEqual(time.monotonic() - drained,
                                 SCALE_DOWN_WINDOW - 1)
         events = self.cp.kubectl("get", "events", "-n", "speech", "-o",
@@ -570,14 +540,5 @@ targets:
         )[0] == 200, 15)
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ballast", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ARGS.ballast = os.path.abspath(ARGS.ballast)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    ballast_in_cluster.run_tests(sys.modules[__name__])

@@ -44,7 +44,6 @@ The control plane's binaries come from $BALLAST_CLUSTER_BIN, else from
 scripts/lib.sh's ballast_cluster_binaries.
 """
 
-import argparse
 import http.client
 import json
 import os
@@ -79,7 +78,7 @@ SAR_TIMEOUT_MS = 1000  # authorization.timeoutMs
 SLOW_DELAY = 6.5      # seconds each proxied chunk is held: past the 5 s timeout
 BAD_TOKEN = "not-a-token-the-api-server-issued"
 
-ARGS = None  # parsed in main()
+ARGS = None  # set by ballast_in_cluster.run_tests()
 
 
 def series(text, name, **labels):
@@ -216,23 +215,15 @@ class KubernetesFaultsTest(unittest.TestCase):
     def tearDownClass(cls):
         if getattr(cls, "proxy", None):
             cls.proxy.close()
-        if getattr(cls, "redis", None) and cls.redis.poll() is None:
-            cls.redis.terminate()
-            cls.redis.wait()
+        ballast_in_cluster.stop_redis(getattr(cls, "redis", None))
         cls.cp.stop()
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
     def _setup(cls):
         cp = cls.cp
-        cls.redis_port = control_plane.free_port()
-        cls.redis = subprocess.Popen(
-            ["redis-server", "--port", str(cls.redis_port), "--bind",
-             "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import redis  # Debian's python3-redis
-        r = redis.Redis(host="127.0.0.1", port=cls.redis_port)
-        wait_until("redis", lambda: cls._ping(r), 10)
+        cls.redis, cls.redis_port, r = ballast_in_cluster.start_redis(
+            wait_until)
         r.lpush("asr", *["task-%d" % i for i in range(BACKLOG)])
 
         cls.https_port = control_plane.free_port()
@@ -275,13 +266,6 @@ class KubernetesFaultsTest(unittest.TestCase):
         import externalscaler_pb2
         import externalscaler_pb2_grpc
         return externalscaler_pb2, externalscaler_pb2_grpc
-
-    @staticmethod
-    def _ping(r):
-        try:
-            return r.ping()
-        except Exception:
-            return False
 
     @classmethod
     def _write_token(cls, token):
@@ -332,33 +316,18 @@ class KubernetesFaultsTest(unittest.TestCase):
         name = self.id().rsplit(".", 1)[-1]
         config_path = os.path.join(self.tmp, name + ".yaml")
         with open(config_path, "w") as f:
-            f.write("""\
-kubernetes: {kubeconfig: "%(kubeconfig)s"}
-sources:
-  redis: {celery: {address: "127.0.0.1:%(redis)d", timeoutMs: 300, connectTimeoutMs: 300}}
-server:
-  pollIntervalSeconds: 1
-  externalMetrics:
-    listen: "127.0.0.1:%(https)d"
-    tlsCertFile: "%(cert)s"
-    tlsKeyFile: "%(key)s"
-    authentication: {mode: Cluster, refreshSeconds: 1}
-    authorization: {mode: Delegated, allowedTtlSeconds: %(ttl)d, deniedTtlSeconds: 2, timeoutMs: %(sar_timeout)d}
-  grpc: {listen: "127.0.0.1:%(grpc)d"}
-  telemetry: {listen: "127.0.0.1:%(telemetry)d"}
-targets:
+            f.write(ballast_in_cluster.serve_config(
+                self.kubeconfigs[kubeconfig], self.redis_port, self.https_port,
+                self.serving, self.grpc_port, self.telemetry_port,
+                "allowedTtlSeconds: %d, deniedTtlSeconds: 2, timeoutMs: %d" %
+                (ALLOWED_TTL, SAR_TIMEOUT_MS), """\
   - name: %(target)s
     minReplicas: 1
     maxReplicas: 40
     currentReplicas: {kubernetes: {namespace: %(ns)s, deployment: %(target)s}}
     inputs:
       - {name: backlog, celery: {source: celery, queues: [asr]}, averageValue: 10}
-""" % {"kubeconfig": self.kubeconfigs[kubeconfig], "redis": self.redis_port,
-                "https": self.https_port, "cert": self.serving["cert"],
-                "key": self.serving["key"], "telemetry": self.telemetry_port,
-                "grpc": self.grpc_port,
-                "ttl": ALLOWED_TTL, "sar_timeout": SAR_TIMEOUT_MS,
-                "target": TARGET, "ns": NAMESPACE})
+""" % {"target": TARGET, "ns": NAMESPACE}))
         self.ballast = Ballast(ARGS.ballast, config_path,
                                os.path.join(self.tmp, name + ".log"),
                                self.telemetry_port)
@@ -678,14 +647,5 @@ targets:
                     self.cp.apply(json.dumps(obj))
 
 
-def main():
-    global ARGS
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--ballast", required=True)
-    ARGS, rest = parser.parse_known_args()
-    ARGS.ballast = os.path.abspath(ARGS.ballast)
-    unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
-
-
 if __name__ == "__main__":
-    main()
+    ballast_in_cluster.run_tests(sys.modules[__name__])

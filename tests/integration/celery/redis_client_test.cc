@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "integration/celery/celery_env.h"
 #include "integration/common/process.h"
+#include "integration/common/test_pki.h"
 
 namespace ballast::testing {
 namespace {
@@ -257,33 +258,21 @@ TEST_F(RedisClientTest, ConnectionClosedWhileIdleIsReopenedWithoutError) {
 class RedisTlsTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    absl::StatusOr<std::string> openssl = FindBinary("openssl");
-    ASSERT_TRUE(openssl.ok()) << openssl.status();
     const std::string d = dir_.path();
-    const std::vector<std::vector<std::string>> steps = {
-        {*openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d + "/ca.key",
-         "-out", d + "/ca.pem", "-subj", "/CN=ballast test CA", "-days", "1"},
-        {*openssl, "req", "-newkey", "ec", "-pkeyopt",
-         "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", d + "/server.key",
-         "-out", d + "/server.csr", "-subj", "/CN=localhost", "-addext",
-         "subjectAltName=DNS:localhost,IP:127.0.0.1"},
-        {*openssl, "x509", "-req", "-in", d + "/server.csr", "-CA",
-         d + "/ca.pem", "-CAkey", d + "/ca.key", "-CAcreateserial", "-out",
-         d + "/server.pem", "-days", "1", "-copy_extensions", "copy"},
-    };
-    for (const auto& argv : steps) {
-      absl::StatusOr<std::string> out = RunCommand(argv);
-      ASSERT_TRUE(out.ok()) << out.status();
-    }
+    absl::StatusOr<KeyPair> ca = MakeCa(d, "ca", "ballast test CA");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    absl::StatusOr<KeyPair> server =
+        IssueCert(d, "server", *ca,
+                  {.cn = "localhost", .sans = "DNS:localhost,IP:127.0.0.1"});
+    ASSERT_TRUE(server.ok()) << server.status();
     absl::StatusOr<int> port = FreePort();
     ASSERT_TRUE(port.ok());
     tls_port_ = *port;
     ASSERT_TRUE(
         redis_
             .Start({"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
-                    d + "/server.pem", "--tls-key-file", d + "/server.key",
-                    "--tls-ca-cert-file", d + "/ca.pem", "--tls-auth-clients",
+                    d + "/server.crt", "--tls-key-file", d + "/server.key",
+                    "--tls-ca-cert-file", d + "/ca.crt", "--tls-auth-clients",
                     "no"})
             .ok());
     ASSERT_TRUE(WaitForPort(tls_port_, absl::Seconds(10)).ok());
@@ -292,7 +281,7 @@ class RedisTlsTest : public ::testing::Test {
   net::RedisOptions Tls() const {
     net::RedisOptions o = Loopback(tls_port_);
     o.tls = true;
-    o.ca_file = dir_.path() + "/ca.pem";
+    o.ca_file = dir_.path() + "/ca.crt";
     return o;
   }
 

@@ -24,7 +24,9 @@ absl::Status Errno(absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", std::strerror(errno)));
 }
 
-sockaddr_in Loopback(int port) {
+}  // namespace
+
+sockaddr_in LoopbackAddr(int port) {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
@@ -32,12 +34,21 @@ sockaddr_in Loopback(int port) {
   return addr;
 }
 
-}  // namespace
+int ConnectTcp(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  sockaddr_in addr = LoopbackAddr(port);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
 
 absl::StatusOr<int> FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) return Errno("socket");
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddr(0);
   if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
     close(fd);
     return Errno("bind");
@@ -52,7 +63,7 @@ absl::Status WaitForPort(int port, absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
   while (absl::Now() < deadline) {
     const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = Loopback(port);
+    sockaddr_in addr = LoopbackAddr(port);
     const bool ok =
         connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
     close(fd);
@@ -107,6 +118,7 @@ absl::Status ChildProcess::Start(
   if (pid < 0) return Errno("fork");
   if (pid == 0) {
     setpgid(0, 0);
+    signal(SIGPIPE, SIG_DFL);  // the test client may ignore it
     const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
     if (fd >= 0) {
       dup2(fd, STDOUT_FILENO);

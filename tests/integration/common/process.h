@@ -14,6 +14,7 @@
 #ifndef BALLAST_TESTS_INTEGRATION_COMMON_PROCESS_H_
 #define BALLAST_TESTS_INTEGRATION_COMMON_PROCESS_H_
 
+#include <netinet/in.h>
 #include <sys/types.h>
 
 #include <map>
@@ -30,6 +31,12 @@ namespace ballast::testing {
 // A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0 and
 // released). Good enough for tests that start a server on it at once.
 absl::StatusOr<int> FreePort();
+
+// The socket address 127.0.0.1:port.
+sockaddr_in LoopbackAddr(int port);
+
+// A TCP connection to 127.0.0.1:port (blocking connect); -1 on failure.
+int ConnectTcp(int port);
 
 // Waits until something accepts TCP connections on 127.0.0.1:port.
 absl::Status WaitForPort(int port, absl::Duration timeout);

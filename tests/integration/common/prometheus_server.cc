@@ -22,10 +22,7 @@ absl::StatusOr<HttpReply> HttpGet(int port, const std::string& path,
   const timeval tv = absl::ToTimeval(timeout);
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
   setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  sockaddr_in addr = LoopbackAddr(port);
   std::string reply;
   if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
     // HTTP/1.0: the server closes the connection after the response.
@@ -41,15 +38,12 @@ absl::StatusOr<HttpReply> HttpGet(int port, const std::string& path,
     }
   }
   close(fd);
-  // "HTTP/1.1 200 OK"
-  if (reply.size() < 12 || reply.compare(0, 5, "HTTP/") != 0) {
+  HttpReply parsed = ParseReply(reply);
+  if (parsed.status == 0) {
     return absl::UnavailableError(
         absl::StrCat("no HTTP answer from 127.0.0.1:", port, path));
   }
-  const size_t body = reply.find("\r\n\r\n");
-  return HttpReply{
-      .status = std::stoi(reply.substr(9, 3)),
-      .body = body == std::string::npos ? "" : reply.substr(body + 4)};
+  return parsed;
 }
 
 absl::StatusOr<int> HttpGetStatus(int port, const std::string& path,

@@ -15,7 +15,9 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "integration/common/http_reply.h"
 #include "integration/common/process.h"
 
 namespace ballast::testing {
@@ -40,11 +42,6 @@ class PrometheusServer {
   TempDir dir_;
   ChildProcess process_;
   int port_ = 0;
-};
-
-struct HttpReply {
-  int status = 0;
-  std::string body;
 };
 
 // A plain HTTP/1.0 GET of 127.0.0.1:port/path, read to the end.

@@ -18,8 +18,8 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
+#include "integration/common/tls_client.h"
 #include "integration/external_metrics/json_checks.h"
-#include "integration/external_metrics/tls_client.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
 #include "rapidjson/document.h"
@@ -38,18 +38,7 @@ constexpr char kMetricBase[] =
 
 store::TargetState Target(const std::string& name,
                           std::optional<int32_t> replicas) {
-  store::TargetState t;
-  t.spec.name = name;
-  t.inputs.push_back({.name = "backlog",
-                      .value = 42,
-                      .sampled_at = absl::FromUnixSeconds(1790000000)});
-  if (replicas) {
-    engine::Recommendation r;
-    r.time = absl::FromUnixSeconds(1790000015);
-    r.replicas = *replicas;
-    t.latest = r;
-  }
-  return t;
+  return testing::MetricTarget(name, replicas, 42);
 }
 
 class ExternalMetricsServerTest : public ::testing::Test {
@@ -112,9 +101,7 @@ class ExternalMetricsServerTest : public ::testing::Test {
   }
 
   void Publish(std::vector<store::TargetState> targets) {
-    store::Snapshot s;
-    for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
-    store_.Publish(std::move(s));
+    testing::PublishTargets(store_, std::move(targets));
   }
 
   HttpReply MustGet(const std::string& target, const ClientTls& tls) {
@@ -202,10 +189,7 @@ TEST_F(ExternalMetricsServerTest, ServesDiscoveryAndAMetricOverHttps) {
       proxy_);
   ASSERT_EQ(reply.status, 200) << reply.body;
   rapidjson::Document values = ParseJson(reply);
-  EXPECT_EQ(Str(values, "kind"), "ExternalMetricValueList");
-  EXPECT_EQ(Str(values, "apiVersion"), "external.metrics.k8s.io/v1beta1");
-  EXPECT_TRUE(JsonFind(values, "metadata")->IsObject());
-  const auto items = JsonFind(values, "items")->GetArray();
+  const auto items = testing::MetricValueItems(values);
   ASSERT_EQ(items.Size(), 1u);
   EXPECT_EQ(Str(items[0], "metricName"), "ballast_recommended_replicas");
   EXPECT_EQ(Str(*JsonFind(items[0], "metricLabels"), "target"), "asr-worker");

@@ -12,7 +12,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
-#include "integration/external_metrics/tls_client.h"
+#include "integration/common/tls_client.h"
 
 namespace ballast::server {
 namespace {

@@ -1,7 +1,8 @@
 // tests/integration/external_metrics/json_checks.h
 //
-// Field-by-field checks of the external metrics API's JSON, shared by the
-// unit tests (tests/unit/server) and the HTTPS integration tests.
+// Field-by-field checks of the external metrics API's JSON, and the store
+// contents they are checked against, shared by the unit tests
+// (tests/unit/server) and the HTTPS integration tests.
 //
 //   rapidjson::Document doc = ParseJsonBody(content_type, body);
 //   EXPECT_EQ(JsonStr(doc, "kind"), "APIGroupList");
@@ -10,15 +11,47 @@
 #ifndef BALLAST_TESTS_INTEGRATION_EXTERNAL_METRICS_JSON_CHECKS_H_
 #define BALLAST_TESTS_INTEGRATION_EXTERNAL_METRICS_JSON_CHECKS_H_
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "ballast/core/json.h"
+#include "ballast/store/recommendation_store.h"
 #include "gtest/gtest.h"
 #include "rapidjson/document.h"
 
 namespace ballast::testing {
+
+// A target as the store holds it: input "backlog" at `backlog`, sampled at
+// 1790000000, and a recommendation of `replicas` made at 1790000015 (none
+// when nullopt).
+inline store::TargetState MetricTarget(const std::string& name,
+                                       std::optional<int32_t> replicas,
+                                       double backlog) {
+  store::TargetState t;
+  t.spec.name = name;
+  t.inputs.push_back({.name = "backlog",
+                      .value = backlog,
+                      .sampled_at = absl::FromUnixSeconds(1790000000)});
+  if (replicas) {
+    engine::Recommendation r;
+    r.time = absl::FromUnixSeconds(1790000015);
+    r.replicas = *replicas;
+    t.latest = r;
+  }
+  return t;
+}
+
+// Publishes a snapshot of `targets` to `store`.
+inline void PublishTargets(store::RecommendationStore& store,
+                           std::vector<store::TargetState> targets) {
+  store::Snapshot s;
+  for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
+  store.Publish(std::move(s));
+}
 
 // The string member `key` of `j`, or "<missing>".
 inline std::string JsonStr(const rapidjson::Value& j, absl::string_view key) {
@@ -52,6 +85,16 @@ inline std::string ExpectStatusBody(int status, const std::string& content_type,
   const rapidjson::Value* metadata = JsonFind(j, "metadata");
   EXPECT_TRUE(metadata != nullptr && metadata->IsObject());
   return JsonStr(j, "message");
+}
+
+// Checks the kind, apiVersion and metadata of an ExternalMetricValueList;
+// returns its items.
+inline rapidjson::Value::ConstArray MetricValueItems(
+    const rapidjson::Value& j) {
+  EXPECT_EQ(JsonStr(j, "kind"), "ExternalMetricValueList");
+  EXPECT_EQ(JsonStr(j, "apiVersion"), "external.metrics.k8s.io/v1beta1");
+  EXPECT_TRUE(JsonFind(j, "metadata")->IsObject());
+  return JsonFind(j, "items")->GetArray();
 }
 
 }  // namespace ballast::testing

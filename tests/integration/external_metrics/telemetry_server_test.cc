@@ -9,7 +9,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "integration/external_metrics/tls_client.h"
+#include "integration/common/tls_client.h"
 #include "prometheus/counter.h"
 #include "prometheus/registry.h"
 

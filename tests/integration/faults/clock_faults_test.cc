@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/common/redis_commands.h"
 #include "integration/faults/faults_fixture.h"
 
 namespace ballast::testing {
@@ -104,15 +105,7 @@ targets:
   }
 
   absl::Status SetBacklog(int messages) {
-    std::vector<std::vector<std::string>> commands = {{"MULTI"},
-                                                      {"DEL", "asr"}};
-    std::vector<std::string> lpush = {"LPUSH", "asr"};
-    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    commands.push_back(lpush);
-    commands.push_back({"EXEC"});
-    net::RedisOptions options;
-    options.port = redis_.port();
-    return net::RunPipelineSync(options, std::move(commands)).status();
+    return ::ballast::testing::SetBacklog(redis_.port(), "asr", messages);
   }
 
   // Steps ballast's wall clock by `hours` and waits until ballast's own

@@ -25,6 +25,7 @@
 #include "absl/time/time.h"
 #include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/common/redis_commands.h"
 #include "integration/faults/faults_fixture.h"
 #include "integration/faults/net_client.h"
 
@@ -144,16 +145,12 @@ class FaultsConfigTest : public FaultsTest {
 
   static std::vector<std::string> LPush(const std::string& queue,
                                         int messages) {
-    std::vector<std::string> lpush = {"LPUSH", queue};
-    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    return lpush;
+    return LPushCommand(queue, messages);
   }
 
   absl::StatusOr<std::vector<net::RedisReply>> Redis(
       std::vector<std::vector<std::string>> commands) {
-    net::RedisOptions options;
-    options.port = redis_.port();
-    return net::RunPipelineSync(options, std::move(commands));
+    return RunRedis(redis_.port(), std::move(commands));
   }
 
   // Redis' connected_clients (ballast's connections plus this one).
@@ -416,7 +413,7 @@ TEST_F(FaultsConfigTest, ReloadsWithAStreamAndAKeepAliveConnectionOpen) {
   const std::string path =
       "/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/"
       "ballast_recommended_replicas?labelSelector=target%3Dasr-worker";
-  absl::StatusOr<TlsResponse> r = aggregator.Get(path);
+  absl::StatusOr<HttpReply> r = aggregator.Get(path);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200) << r->body;
   EXPECT_TRUE(absl::StrContains(r->body, R"("value":"4")")) << r->body;

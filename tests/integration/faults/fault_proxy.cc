@@ -13,17 +13,10 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "integration/common/process.h"
 
 namespace ballast::testing {
 namespace {
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
 
 bool SendAll(int fd, const char* data, size_t size) {
   while (size > 0) {
@@ -54,7 +47,7 @@ absl::Status FaultProxy::Start(int upstream_port) {
   }
   const int one = 1;
   setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-  sockaddr_in addr = Loopback(0);
+  sockaddr_in addr = LoopbackAddr(0);
   socklen_t len = sizeof(addr);
   if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
       listen(listen_fd_, 64) != 0 ||
@@ -164,7 +157,7 @@ void FaultProxy::AcceptLoop() {
       return;  // shut down by Stop()
     }
     const int upstream = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr = Loopback(upstream_port_);
+    sockaddr_in addr = LoopbackAddr(upstream_port_);
     if (upstream < 0 || connect(upstream, reinterpret_cast<sockaddr*>(&addr),
                                 sizeof(addr)) != 0) {
       if (upstream >= 0) close(upstream);

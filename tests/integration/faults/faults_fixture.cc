@@ -19,17 +19,25 @@
 
 namespace ballast::testing {
 
-std::optional<double> Sample(const std::string& body,
-                             const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) ||
-        !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    double v = 0;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return std::nullopt;
+std::string SourceErrors(absl::string_view kind, absl::string_view error) {
+  return absl::StrCat(R"(ballast_source_errors_total{error=")", error,
+                      R"(",kind=")", kind, R"(",source="main"})");
+}
+
+std::string RedisAsrConfig(const std::string& server_extra) {
+  return absl::StrCat(R"(sources:
+  redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
+server:
+  pollIntervalSeconds: 1
+  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+)",
+                      server_extra, R"(targets:
+  - name: asr-worker
+    maxReplicas: 20
+    currentReplicas: {static: 2}
+    inputs:
+      - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: 3}
+)");
 }
 
 double SumOf(const std::string& body, absl::string_view name) {
@@ -64,21 +72,12 @@ absl::Status FaultsTest::StartBallast(
   telemetry_port_ = *port;
   std::ofstream(config_path()) << absl::StrReplaceAll(
       config, {{"TELEMETRY", absl::StrCat(telemetry_port_)}});
-  absl::StatusOr<std::string> binary = FindBinary(BALLAST_BINARY);
-  if (!binary.ok()) return binary.status();
-  std::vector<std::string> argv = {*binary,       "serve",        "--config",
-                                   config_path(), "--log-format", "logfmt",
-                                   "--log-level", log_level};
-  argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  if (absl::Status s = ballast_.Start(argv, log_path(), env); !s.ok()) {
-    return s;
-  }
-  if (absl::Status s =
-          WaitForHttpOk(telemetry_port_, "/readyz", absl::Seconds(20));
-      !s.ok()) {
-    return absl::Status(s.code(), absl::StrCat(s.message(), "\n", Log()));
-  }
-  return absl::OkStatus();
+  return StartServe(ballast_, {.config_path = config_path(),
+                               .log_path = log_path(),
+                               .telemetry_port = telemetry_port_,
+                               .log_level = log_level,
+                               .extra_args = extra_args,
+                               .env = env});
 }
 
 void FaultsTest::Watch(const std::string& series, std::set<double> allowed) {
@@ -116,10 +115,7 @@ void FaultsTest::StopWatching() {
 
 void FaultsTest::TearDown() { StopWatching(); }
 
-std::string FaultsTest::Metrics() {
-  absl::StatusOr<HttpReply> r = HttpGet(telemetry_port_, "/metrics");
-  return r.ok() ? r->body : "";
-}
+std::string FaultsTest::Metrics() { return MetricsOf(telemetry_port_); }
 
 bool FaultsTest::Eventually(const std::function<bool(const std::string&)>& pred,
                             absl::Duration timeout) {
@@ -141,6 +137,33 @@ absl::Duration FaultsTest::MeasureRecovery(
   std::fprintf(stderr, "recovery %s: %.2f s\n", name.c_str(),
                absl::ToDoubleSeconds(took));
   return took;
+}
+
+void FaultsTest::ExpectHeldThroughFailures(const std::string& errors,
+                                           const std::string& value,
+                                           const std::string& age,
+                                           const std::string& log_text,
+                                           bool only_this_error) {
+  EXPECT_TRUE(Eventually([&](const std::string& m) {
+    return Sample(m, errors).value_or(0) >= 1;
+  })) << Metrics()
+      << Log();
+  EXPECT_TRUE(Eventually([&](const std::string& m) {
+    return Sample(m, age).value_or(0) >= 2;
+  })) << Metrics()
+      << Log();
+  const std::string m = Metrics();
+  EXPECT_EQ(Sample(m, value), 12) << m;
+  if (only_this_error) {
+    EXPECT_EQ(SumOf(m, "ballast_source_errors_total"),
+              Sample(m, errors).value_or(-1))
+        << m;
+  }
+  std::fprintf(stderr, "faults: %s",
+               LinesWith(m, "ballast_source_errors_total{").c_str());
+  const std::string log = Log();
+  EXPECT_TRUE(absl::StrContains(log, kHolding)) << log;
+  EXPECT_TRUE(absl::StrContains(log, log_text)) << log;
 }
 
 std::string FaultsTest::Log() const { return ReadFile(log_path()); }

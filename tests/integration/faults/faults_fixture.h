@@ -35,13 +35,21 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
+#include "integration/common/serve_process.h"
 
 namespace ballast::testing {
 
-// The value of the series written exactly as `series` (name and labels as
-// /metrics prints them), if present.
-std::optional<double> Sample(const std::string& body,
-                             const std::string& series);
+// ballast_source_errors_total of source "main" of `kind` for `error`.
+std::string SourceErrors(absl::string_view kind, absl::string_view error);
+
+// What the daemon logs while it holds an input's last value.
+inline constexpr char kHolding[] = "input read failed; holding its last value";
+
+// A config of source "main", the Redis at 127.0.0.1:REDIS (a placeholder,
+// as is TELEMETRY), polled every second, and target asr-worker (max 20, 2
+// current) on the backlog of queue asr, 3 per replica; `server_extra` goes
+// under server: after the telemetry listener.
+std::string RedisAsrConfig(const std::string& server_extra = "");
 
 // The sum over every series of metric `name` (any labels).
 double SumOf(const std::string& body, absl::string_view name);
@@ -79,6 +87,16 @@ class FaultsTest : public ::testing::Test {
   absl::Duration MeasureRecovery(
       const std::string& name, absl::Time fault_end,
       const std::function<bool(const std::string&)>& pred);
+
+  // While reads fail: the `errors` series counted, `log_text` and kHolding
+  // logged, and the last good value 12 of series `value` served with an
+  // `age` of 2 s and more; with `only_this_error`, no other source error
+  // counted. Prints the source errors to stderr.
+  void ExpectHeldThroughFailures(const std::string& errors,
+                                 const std::string& value,
+                                 const std::string& age,
+                                 const std::string& log_text,
+                                 bool only_this_error);
 
   std::string config_path() const { return dir_.path() + "/ballast.yaml"; }
   std::string log_path() const { return dir_.path() + "/ballast.log"; }

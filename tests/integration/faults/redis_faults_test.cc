@@ -22,22 +22,17 @@
 #include "absl/time/time.h"
 #include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/common/redis_commands.h"
 #include "integration/faults/fault_proxy.h"
 #include "integration/faults/faults_fixture.h"
 
 namespace ballast::testing {
 namespace {
 
-std::string Errors(const std::string& error) {
-  return absl::StrCat(R"(ballast_source_errors_total{error=")", error,
-                      R"(",kind="redis",source="main"})");
-}
-
 constexpr char kBacklog[] =
     R"(ballast_input_value{input="backlog",target="asr-worker"})";
 constexpr char kBacklogAge[] =
     R"(ballast_input_age_seconds{input="backlog",target="asr-worker"})";
-constexpr char kHolding[] = "input read failed; holding its last value";
 
 class FaultsRedisTest : public FaultsTest {
  protected:
@@ -45,18 +40,7 @@ class FaultsRedisTest : public FaultsTest {
     ASSERT_TRUE(redis_.Start({"--enable-debug-command", "yes"}).ok());
     ASSERT_TRUE(Redis({LPush(12)}).ok());
     ASSERT_TRUE(StartBallast(absl::StrReplaceAll(
-                                 R"(sources:
-  redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
-server:
-  pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
-targets:
-  - name: asr-worker
-    maxReplicas: 20
-    currentReplicas: {static: 2}
-    inputs:
-      - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: 3}
-)",
+                                 RedisAsrConfig(),
                                  {{"REDIS", absl::StrCat(BallastRedisPort())}}))
                     .ok())
         << Log();
@@ -72,17 +56,14 @@ targets:
   virtual int BallastRedisPort() { return redis_.port(); }
 
   static std::vector<std::string> LPush(int messages) {
-    std::vector<std::string> lpush = {"LPUSH", "asr"};
-    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    return lpush;
+    return LPushCommand("asr", messages);
   }
 
   // Runs commands on the test's own connection; an error reply is an error.
   absl::StatusOr<std::vector<net::RedisReply>> Redis(
       std::vector<std::vector<std::string>> commands,
       absl::Duration timeout = absl::Seconds(5)) {
-    net::RedisOptions options;
-    options.port = redis_.port();
+    net::RedisOptions options = RedisAt(redis_.port());
     options.command_timeout = timeout;
     absl::StatusOr<std::vector<net::RedisReply>> r =
         net::RunPipelineSync(options, std::move(commands));
@@ -97,20 +78,9 @@ targets:
   // the last good value 12 served with an age of 2 s and more.
   void ExpectHeldThroughFailures(const std::string& error,
                                  const std::string& log_text) {
-    EXPECT_TRUE(Eventually([&](const std::string& m) {
-      return Sample(m, Errors(error)).value_or(0) >= 1;
-    })) << Metrics()
-        << Log();
-    EXPECT_TRUE(Eventually([](const std::string& m) {
-      return Sample(m, kBacklogAge).value_or(0) >= 2;
-    })) << Metrics()
-        << Log();
-    const std::string m = Metrics();
-    EXPECT_EQ(Sample(m, kBacklog), 12) << m;
-    std::fprintf(stderr, "faults: %s",
-                 LinesWith(m, "ballast_source_errors_total{").c_str());
-    EXPECT_TRUE(absl::StrContains(Log(), kHolding)) << Log();
-    EXPECT_TRUE(absl::StrContains(Log(), log_text)) << Log();
+    FaultsTest::ExpectHeldThroughFailures(SourceErrors("redis", error),
+                                          kBacklog, kBacklogAge, log_text,
+                                          /*only_this_error=*/false);
   }
 
   // While the reads still answer: for `span`, 12 is served fresh (age under
@@ -240,13 +210,14 @@ TEST_F(FaultsRedisProxyTest, DroppedInTheMiddleOfThePipelinedTick) {
   ASSERT_TRUE(Redis({LPush(3)}).ok());
   std::string failed;
   EXPECT_TRUE(Eventually([&](const std::string& m) {
-    if (Sample(m, Errors("unavailable")).value_or(0) < 1) return false;
+    if (Sample(m, SourceErrors("redis", "unavailable")).value_or(0) < 1)
+      return false;
     failed = m;
     return true;
   })) << Metrics()
       << Log();
   // Seen right after the failed tick: 12 held, one tick old.
-  EXPECT_EQ(Sample(failed, Errors("unavailable")), 1) << failed;
+  EXPECT_EQ(Sample(failed, SourceErrors("redis", "unavailable")), 1) << failed;
   EXPECT_EQ(SumOf(failed, "ballast_source_errors_total"), 1) << failed;
   EXPECT_EQ(Sample(failed, kBacklog), 12) << failed;
   EXPECT_GE(Sample(failed, kBacklogAge).value_or(0), 0.9) << failed;

@@ -31,6 +31,7 @@
 #include "absl/time/time.h"
 #include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/common/redis_commands.h"
 #include "integration/faults/faults_fixture.h"
 #include "integration/faults/net_client.h"
 
@@ -55,11 +56,7 @@ class FaultsServingTest : public FaultsTest {
  protected:
   void SetUp() override {
     ASSERT_TRUE(redis_.Start().ok());
-    net::RedisOptions options;
-    options.port = redis_.port();
-    std::vector<std::string> lpush = {"LPUSH", "asr"};
-    for (int i = 0; i < 12; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(PushMessages(redis_.port(), "asr", 12).ok());
     pki_ = dir().path() + "/pki";
     std::filesystem::create_directory(pki_);
     ASSERT_TRUE(MakeServingPki(pki_).ok());
@@ -74,12 +71,7 @@ class FaultsServingTest : public FaultsTest {
     https_port_ = *https_port;
     ASSERT_TRUE(
         StartBallast(absl::StrReplaceAll(
-                         R"(sources:
-  redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
-server:
-  pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
-  grpc: {listen: "127.0.0.1:GRPC"}
+                         RedisAsrConfig(R"(  grpc: {listen: "127.0.0.1:GRPC"}
   externalMetrics:
     listen: "127.0.0.1:HTTPS"
     tlsCertFile: PKI/server.crt
@@ -88,13 +80,7 @@ server:
     maxConnections: MAXCONN
     requestTimeoutMs: REQUEST
     idleTimeoutMs: IDLE
-targets:
-  - name: asr-worker
-    maxReplicas: 20
-    currentReplicas: {static: 2}
-    inputs:
-      - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: 3}
-)",
+)"),
                          {{"REDIS", absl::StrCat(redis_.port())},
                           {"GRPC", absl::StrCat(grpc_port_)},
                           {"HTTPS", absl::StrCat(https_port_)},
@@ -465,7 +451,7 @@ TEST_F(FaultsServingTest, SigtermWithStreamsAndKeepAliveConnectionsOpen) {
   TlsConnection kept[2];
   for (TlsConnection& c : kept) {
     ASSERT_TRUE(c.Connect(https_port_, ca()).ok());
-    absl::StatusOr<TlsResponse> r = c.Get("/healthz");
+    absl::StatusOr<HttpReply> r = c.Get("/healthz");
     ASSERT_TRUE(r.ok()) << r.status();
     EXPECT_EQ(r->status, 200);
   }

@@ -22,6 +22,7 @@
 #include "absl/time/clock.h"
 #include "ballast/net/redis_client.h"
 #include "gtest/gtest.h"
+#include "integration/common/redis_commands.h"
 #include "integration/faults/faults_fixture.h"
 
 namespace ballast::testing {
@@ -63,11 +64,7 @@ class FaultsSlowSourceTest : public FaultsTest {
 
 TEST_F(FaultsSlowSourceTest, ASourceSlowerThanThePollHoldsBackOnlyItself) {
   ASSERT_TRUE(redis_.Start().ok());
-  net::RedisOptions options;
-  options.port = redis_.port();
-  ASSERT_TRUE(net::RunPipelineSync(
-                  options, {{"LPUSH", "q", "a", "b", "c", "d", "e", "f", "g"}})
-                  .ok());
+  ASSERT_TRUE(PushMessages(redis_.port(), "q", 7).ok());
   const int slow_port = ListenAndNeverAnswer();
   ASSERT_TRUE(
       StartBallast(absl::StrReplaceAll(R"(sources:
@@ -103,7 +100,7 @@ targets:
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
   const absl::Time pushed = absl::Now();
-  ASSERT_TRUE(net::RunPipelineSync(options, {{"LPUSH", "q", "h", "i"}}).ok());
+  ASSERT_TRUE(PushMessages(redis_.port(), "q", 2).ok());
   EXPECT_TRUE(
       Eventually([](const std::string& m) { return Sample(m, kBacklog) == 9; },
                  absl::Seconds(3)))

@@ -14,6 +14,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
+#include "integration/common/test_pki.h"
 #include "prometheus/text_serializer.h"
 
 namespace ballast::testing {
@@ -195,25 +196,12 @@ std::string ReadAll(const std::string& path) {
 // A CA, a server certificate for 127.0.0.1 and a client certificate, made
 // with the openssl CLI.
 void MakeCertificates(const std::string& dir) {
-  const std::string openssl = FindBinary("openssl").value();
-  std::ofstream(dir + "/san.ext")
-      << "subjectAltName=IP:127.0.0.1,DNS:localhost\n";
-  ASSERT_TRUE(
-      RunCommand({openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes",
-                  "-keyout", dir + "/ca.key", "-out", dir + "/ca.crt", "-days",
-                  "1", "-subj", "/CN=ballast-test-ca"})
-          .ok());
+  absl::StatusOr<KeyPair> ca = MakeCa(dir, "ca", "ballast-test-ca");
+  ASSERT_TRUE(ca.ok()) << ca.status();
   for (const std::string name : {"server", "client"}) {
-    ASSERT_TRUE(RunCommand({openssl, "req", "-newkey", "rsa:2048", "-nodes",
-                            "-keyout", dir + "/" + name + ".key", "-out",
-                            dir + "/" + name + ".csr", "-subj", "/CN=" + name})
+    ASSERT_TRUE(IssueCert(dir, name, *ca,
+                          {.cn = name, .sans = "IP:127.0.0.1,DNS:localhost"})
                     .ok());
-    ASSERT_TRUE(
-        RunCommand({openssl, "x509", "-req", "-in", dir + "/" + name + ".csr",
-                    "-CA", dir + "/ca.crt", "-CAkey", dir + "/ca.key",
-                    "-CAcreateserial", "-days", "1", "-extfile",
-                    dir + "/san.ext", "-out", dir + "/" + name + ".crt"})
-            .ok());
   }
 }
 

@@ -15,6 +15,7 @@
 #include "gtest/gtest.h"
 #include "integration/common/async_call.h"
 #include "integration/common/process.h"
+#include "integration/common/test_pki.h"
 
 namespace ballast::source {
 namespace {
@@ -56,33 +57,16 @@ class KubernetesScaleTest : public ::testing::Test {
   // The file the client reads and the fake checks against.
   std::string token_path() const { return Path("token"); }
 
-  absl::Status Openssl(const std::vector<std::string>& args) {
-    absl::StatusOr<std::string> openssl =
-        ballast::testing::FindBinary("openssl");
-    if (!openssl.ok()) return openssl.status();
-    std::vector<std::string> argv = {*openssl};
-    argv.insert(argv.end(), args.begin(), args.end());
-    return ballast::testing::RunCommand(argv, absl::Seconds(20)).status();
-  }
   absl::Status MakeCa(const std::string& name) {
-    return Openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
-                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
-                    Path(name + ".key"), "-out", Path(name + ".crt"), "-subj",
-                    "/CN=" + name, "-days", "1"});
+    return ballast::testing::MakeCa(dir_.path(), name, name).status();
   }
   // Valid for 127.0.0.1 and kubernetes.default.svc, as a cluster's is.
   absl::Status MakeServerCert() {
-    std::ofstream(Path("ext.cnf"))
-        << "subjectAltName=IP:127.0.0.1,DNS:kubernetes.default.svc\n";
-    absl::Status s = Openssl(
-        {"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-         "-nodes", "-keyout", Path("server.key"), "-out", Path("server.csr"),
-         "-subj", "/CN=kube-apiserver"});
-    if (!s.ok()) return s;
-    return Openssl({"x509", "-req", "-in", Path("server.csr"), "-CA",
-                    Path("ca.crt"), "-CAkey", Path("ca.key"), "-CAcreateserial",
-                    "-out", Path("server.crt"), "-days", "1", "-extfile",
-                    Path("ext.cnf")});
+    return ballast::testing::IssueCert(
+               dir_.path(), "server", {Path("ca.crt"), Path("ca.key")},
+               {.cn = "kube-apiserver",
+                .sans = "IP:127.0.0.1,DNS:kubernetes.default.svc"})
+        .status();
   }
   void WriteToken(const std::string& path, const std::string& token) {
     // Like kubelet: a new file renamed over the old one.

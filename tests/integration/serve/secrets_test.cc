@@ -36,6 +36,9 @@
 #include "integration/cli_util.h"
 #include "integration/common/process.h"
 #include "integration/common/prometheus_server.h"
+#include "integration/common/redis_commands.h"
+#include "integration/common/serve_process.h"
+#include "integration/common/test_pki.h"
 
 namespace ballast::testing {
 namespace {
@@ -46,19 +49,6 @@ std::string Marker(const std::string& name) {
   static std::mt19937_64 rng{std::random_device{}()};
   return absl::StrCat("Zq", name, absl::Hex(rng(), absl::kZeroPad16),
                       absl::Hex(rng() & 0xffffffff, absl::kZeroPad8));
-}
-
-std::optional<double> Sample(const std::string& body,
-                             const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) ||
-        !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    double v = 0;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return std::nullopt;
 }
 
 void WriteText(const std::string& path, const std::string& text) {
@@ -156,19 +146,14 @@ class SecretsTest : public ::testing::Test {
 
     // TLS: a CA, and a key and certificate each for the external metrics
     // API and gRPC. A key's marker is its base64 body.
-    ASSERT_TRUE(RunCommand({"/bin/bash", "-ec",
-                            absl::StrReplaceAll(R"(
-cd DIR
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-openssl req -x509 $ec -keyout ca.key -out ca.crt -subj /CN=secrets-ca 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > san.ext
-for name in em grpc; do
-  openssl req -new $ec -keyout $name.key -out $name.csr -subj /CN=ballast 2>/dev/null
-  openssl x509 -req -in $name.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile san.ext -out $name.crt 2>/dev/null
-done
-)",
-                                                {{"DIR", dir_}})})
-                    .ok());
+    absl::StatusOr<KeyPair> ca = MakeCa(dir_, "ca", "secrets-ca");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    for (const char* name : {"em", "grpc"}) {
+      ASSERT_TRUE(
+          IssueCert(dir_, name, *ca,
+                    {.cn = "ballast", .sans = "IP:127.0.0.1,DNS:localhost"})
+              .ok());
+    }
     for (const char* name : {"em", "grpc"}) {
       std::string body;
       for (absl::string_view line :
@@ -222,12 +207,7 @@ users:
 
   static void Push(const RedisServer& redis, const std::string& password,
                    const std::string& queue, int messages) {
-    net::RedisOptions options;
-    options.port = redis.port();
-    options.password = password;
-    std::vector<std::string> lpush = {"LPUSH", queue};
-    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(PushMessages(redis.port(), queue, messages, password).ok());
   }
 
   std::string ConfigText(bool bad, bool grpc_tls) {
@@ -270,20 +250,11 @@ users:
                                       {"HTTPS", absl::StrCat(https_port_)}});
   }
 
-  std::string Metrics() {
-    absl::StatusOr<HttpReply> r = HttpGet(telemetry_port_, "/metrics");
-    return r.ok() ? r->body : "";
-  }
+  std::string Metrics() { return MetricsOf(telemetry_port_); }
 
   bool Eventually(const std::string& series,
                   const std::function<bool(double)>& pred) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(20);
-    while (absl::Now() < deadline) {
-      std::optional<double> v = Sample(Metrics(), series);
-      if (v && pred(*v)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return EventuallySample(telemetry_port_, series, pred, absl::Seconds(20));
   }
 
   // Every ballast.v1 call, as text.
@@ -365,14 +336,14 @@ users:
     WriteText(config_path_, ConfigText(false, grpc_tls));
     const std::string log = absl::StrCat(dir_, "/serve-", format, ".log");
     ChildProcess ballast;
-    ASSERT_TRUE(ballast
-                    .Start({BALLAST_BINARY, "serve", "--config", config_path_,
-                            "--log-level", "debug", "--log-format", format},
-                           log)
-                    .ok());
-    ASSERT_TRUE(
-        WaitForHttpOk(telemetry_port_, "/healthz", absl::Seconds(20)).ok())
-        << ReadFile(log);
+    absl::Status started =
+        StartServe(ballast, {.config_path = config_path_,
+                             .log_path = log,
+                             .telemetry_port = telemetry_port_,
+                             .log_format = format,
+                             .log_level = "debug",
+                             .wait_path = "/healthz"});
+    ASSERT_TRUE(started.ok()) << started;
 
     // The wrong password is refused, counted and logged.
     EXPECT_TRUE(Eventually(

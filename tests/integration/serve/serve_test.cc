@@ -22,24 +22,13 @@
 #include "integration/cli_util.h"
 #include "integration/common/process.h"
 #include "integration/common/prometheus_server.h"
+#include "integration/common/redis_commands.h"
+#include "integration/common/serve_process.h"
+#include "integration/common/test_pki.h"
+#include "integration/common/tls_client.h"
 
 namespace ballast::testing {
 namespace {
-
-// The value of one series in a Prometheus text exposition, e.g.
-// `ballast_recommended_replicas{target="asr-worker"}`.
-std::optional<double> Sample(const std::string& body,
-                             const std::string& series) {
-  for (absl::string_view line : absl::StrSplit(body, '\n')) {
-    if (!absl::ConsumePrefix(&line, series) ||
-        !absl::ConsumePrefix(&line, " ")) {
-      continue;
-    }
-    double v = 0;
-    if (absl::SimpleAtod(line, &v)) return v;
-  }
-  return std::nullopt;
-}
 
 constexpr char kRecommended[] =
     R"(ballast_recommended_replicas{target="asr-worker"})";
@@ -61,24 +50,15 @@ class ServeTest : public ::testing::Test {
     grpc_port_ = *port;
     config_path_ = dir_.path() + "/ballast.yaml";
     WriteConfig(3);
-    absl::StatusOr<std::string> binary = FindBinary(BALLAST_BINARY);
-    ASSERT_TRUE(binary.ok()) << binary.status();
-    ASSERT_TRUE(ballast_
-                    .Start({*binary, "serve", "--config", config_path_,
-                            "--log-format", "logfmt"},
-                           log_path())
-                    .ok());
-    ASSERT_TRUE(
-        WaitForHttpOk(telemetry_port_, "/readyz", absl::Seconds(20)).ok())
-        << Log();
+    absl::Status started =
+        StartServe(ballast_, {.config_path = config_path_,
+                              .log_path = log_path(),
+                              .telemetry_port = telemetry_port_});
+    ASSERT_TRUE(started.ok()) << started;
   }
 
   void Push(int messages) {
-    net::RedisOptions options;
-    options.port = redis_.port();
-    std::vector<std::string> lpush = {"LPUSH", "asr"};
-    for (int i = 0; i < messages; ++i) lpush.push_back(absl::StrCat("m", i));
-    ASSERT_TRUE(net::RunPipelineSync(options, {lpush}).ok());
+    ASSERT_TRUE(PushMessages(redis_.port(), "asr", messages).ok());
   }
 
   void WriteConfig(int average_value, const std::string& extra = "") {
@@ -104,21 +84,12 @@ EXTRA)",
          {"EXTRA", extra}});
   }
 
-  std::string Metrics() {
-    absl::StatusOr<HttpReply> r = HttpGet(telemetry_port_, "/metrics");
-    return r.ok() ? r->body : "";
-  }
+  std::string Metrics() { return MetricsOf(telemetry_port_); }
 
   // Waits until `series` reads `want` (or `pred` holds), up to 15 s.
   bool Eventually(const std::string& series,
                   const std::function<bool(double)>& pred) {
-    const absl::Time deadline = absl::Now() + absl::Seconds(15);
-    while (absl::Now() < deadline) {
-      std::optional<double> v = Sample(Metrics(), series);
-      if (v && pred(*v)) return true;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return false;
+    return EventuallySample(telemetry_port_, series, pred);
   }
   bool EventuallyEq(const std::string& series, double want) {
     return Eventually(series, [want](double v) { return v == want; });
@@ -273,7 +244,8 @@ TEST_F(ServeTest, SigtermUnderLoadStopsCleanlyWithinSeconds) {
 }
 
 // The daemon behind HTTPS, as the aggregation layer reaches it: a client
-// certificate made here with the openssl CLI, curl as the client.
+// certificate made with the openssl CLI (integration/common/test_pki.h),
+// the tests' TLS client.
 class ServeExternalMetricsTest : public ServeTest {
  protected:
   void SetUp() override {
@@ -281,20 +253,7 @@ class ServeExternalMetricsTest : public ServeTest {
     ASSERT_TRUE(port.ok());
     https_port_ = *port;
     tls_ = pki_dir_.path();
-    ASSERT_TRUE(RunCommand({"/bin/bash", "-ec",
-                            absl::StrReplaceAll(R"(
-cd DIR
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-openssl req -x509 $ec -keyout ca.key -out ca.crt -subj /CN=serving-ca 2>/dev/null
-openssl req -x509 $ec -keyout proxy-ca.key -out proxy-ca.crt -subj /CN=front-proxy-ca 2>/dev/null
-openssl req -new $ec -keyout server.key -out server.csr -subj /CN=ballast 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' > server.ext
-openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.crt 2>/dev/null
-openssl req -new $ec -keyout proxy.key -out proxy.csr -subj /CN=front-proxy-client 2>/dev/null
-openssl x509 -req -in proxy.csr -CA proxy-ca.crt -CAkey proxy-ca.key -CAcreateserial -days 2 -out proxy.crt 2>/dev/null
-)",
-                                                {{"DIR", tls_}})})
-                    .ok());
+    ASSERT_TRUE(MakeServingPki(tls_).ok());
     server_extra_ = absl::StrReplaceAll(
         R"(  externalMetrics:
     listen: "127.0.0.1:PORT"
@@ -307,23 +266,16 @@ openssl x509 -req -in proxy.csr -CA proxy-ca.crt -CAkey proxy-ca.key -CAcreatese
     ServeTest::SetUp();
   }
 
-  // GET over HTTPS with curl; with the front-proxy certificate unless
-  // `anonymous`. Returns "CODE BODY".
-  std::string Curl(const std::string& path, bool anonymous = false) {
-    std::vector<std::string> argv = {
-        "/usr/bin/curl",  "-s", "--max-time",   "5",  "--cacert",
-        tls_ + "/ca.crt", "-w", "%{http_code}", "-o", tls_ + "/body"};
+  // GET over HTTPS (integration/common/tls_client.h); with the front-proxy
+  // certificate unless `anonymous`. Returns "CODE BODY".
+  std::string HttpsGet(const std::string& path, bool anonymous = false) {
+    ClientTls tls{.ca_file = tls_ + "/ca.crt"};
     if (!anonymous) {
-      argv.insert(
-          argv.end(),
-          {"--cert", tls_ + "/proxy.crt", "--key", tls_ + "/proxy.key", "-H",
-           "X-Remote-User: system:serviceaccount:kube-system:"
-           "horizontal-pod-autoscaler"});
+      tls.client = KeyPair{tls_ + "/proxy.crt", tls_ + "/proxy.key"};
     }
-    argv.push_back(absl::StrCat("https://127.0.0.1:", https_port_, path));
-    absl::StatusOr<std::string> code = RunCommand(argv);
-    if (!code.ok()) return code.status().ToString();
-    return absl::StrCat(*code, " ", ReadFile(tls_ + "/body"));
+    absl::StatusOr<HttpReply> reply = Get(https_port_, &tls, path);
+    if (!reply.ok()) return reply.status().ToString();
+    return absl::StrCat(reply->status, " ", reply->body);
   }
 
   TempDir pki_dir_;
@@ -344,12 +296,12 @@ TEST_F(ServeExternalMetricsTest, ServesHeldValuesWithTheirTimeThroughAnOutage) {
     const size_t at = body.find(R"("timestamp":")");
     return at == std::string::npos ? std::string() : body.substr(at, 36);
   };
-  const std::string before = Curl(kInputPath);
+  const std::string before = HttpsGet(kInputPath);
   ASSERT_TRUE(absl::StartsWith(before, "200 ")) << before;
   EXPECT_TRUE(absl::StrContains(before, R"("value":"12")")) << before;
-  EXPECT_TRUE(absl::StrContains(Curl(kReplicasPath), R"("value":"4")"));
+  EXPECT_TRUE(absl::StrContains(HttpsGet(kReplicasPath), R"("value":"4")"));
   // Without the front-proxy certificate: 401, as a Kubernetes Status.
-  const std::string anonymous = Curl(kReplicasPath, /*anonymous=*/true);
+  const std::string anonymous = HttpsGet(kReplicasPath, /*anonymous=*/true);
   EXPECT_TRUE(absl::StartsWith(anonymous, "401 ")) << anonymous;
   EXPECT_TRUE(absl::StrContains(anonymous, R"("kind":"Status")"));
 
@@ -361,11 +313,11 @@ TEST_F(ServeExternalMetricsTest, ServesHeldValuesWithTheirTimeThroughAnOutage) {
   // and the API's (tests/unit/server/external_metrics_api_test.cc).
   redis_.Stop();
   ASSERT_TRUE(Eventually(kBacklogAge, [](double v) { return v >= 3; }));
-  const std::string during = Curl(kInputPath);
+  const std::string during = HttpsGet(kInputPath);
   EXPECT_TRUE(absl::StartsWith(during, "200 ")) << during;
   EXPECT_TRUE(absl::StrContains(during, R"("value":"12")")) << during;
   ASSERT_FALSE(timestamp(during).empty()) << during;
-  EXPECT_TRUE(absl::StrContains(Curl(kReplicasPath), R"("value":"4")"));
+  EXPECT_TRUE(absl::StrContains(HttpsGet(kReplicasPath), R"("value":"4")"));
 }
 
 }  // namespace

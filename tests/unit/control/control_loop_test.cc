@@ -281,83 +281,79 @@ const std::string kAsr = R"(  - name: asr
     fallback: {failureThreshold: 2, replicas: 6}
 )";
 
+// One tick of asr (kAsr): its backlog read as `read`, and what the snapshot
+// must hold (`held` the backlog value, `age` and `failures` since the last
+// good read, with the refused error while there are failures).
+Step AsrStep(int64_t t, absl::StatusOr<double> read, int32_t replicas,
+             engine::Limit limit, double held, int64_t age = 0,
+             int32_t failures = 0,
+             std::vector<std::pair<std::string, LogFields>> logs = {}) {
+  return {.t = t,
+          .reads = {{"asr", {.inputs = {std::move(read)}}}},
+          .want = {{"asr",
+                    {.replicas = replicas,
+                     .limit = limit,
+                     .inputs = {{.name = "backlog",
+                                 .value = held,
+                                 .age = age,
+                                 .failures = failures,
+                                 .error = failures > 0 ? "connection refused"
+                                                       : ""}}}}},
+          .logs = std::move(logs)};
+}
+
 TEST_F(ControlLoopTest, OutageHoldsTheValueWithItsAgeThenFallsBackAndRecovers) {
   Apply(Yaml(kAsr));
   const std::string refused = "connection refused";
   RunTimeline({
-      {.t = 0,
-       .reads = {{"asr", {.inputs = {V(12)}}}},
-       .want = {{"asr",
-                 {.replicas = 4,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "backlog", .value = 12, .age = 0}}}}},
-       .logs = {{"recommendation",
-                 {{"target", "asr"},
-                  {"replicas", "4"},
-                  {"previous", "none"},
-                  {"limited_by", "none"}}}}},
+      AsrStep(0, V(12), 4, engine::Limit::kNone, 12, 0, 0,
+              {{"recommendation",
+                {{"target", "asr"},
+                 {"replicas", "4"},
+                 {"previous", "none"},
+                 {"limited_by", "none"}}}}),
       // While the source answers, each read carries its own time.
-      {.t = 10,
-       .reads = {{"asr", {.inputs = {V(12)}}}},
-       .want = {{"asr",
-                 {.replicas = 4,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "backlog", .value = 12, .age = 0}}}}}},
+      AsrStep(10, V(12), 4, engine::Limit::kNone, 12),
       // Down: the held 12 (never a zero), its age growing from the last
       // good read, the recommendation held; missing data is what limits.
-      {.t = 20,
-       .reads = {{"asr", {.inputs = {Down()}}}},
-       .want = {{"asr",
-                 {.replicas = 4,
-                  .limit = engine::Limit::kMissingData,
-                  .inputs = {{.name = "backlog",
-                              .value = 12,
-                              .age = 10,
-                              .failures = 1,
-                              .error = refused}}}}},
-       .logs = {{"input read failed; holding its last value",
-                 {{"target", "asr"},
-                  {"input", "backlog"},
-                  {"error", refused},
-                  {"failures", "1"}}}}},
-      {.t = 30,
-       .reads = {{"asr", {.inputs = {Down()}}}},
-       .want = {{"asr",
-                 {.replicas = 4,
-                  .limit = engine::Limit::kMissingData,
-                  .inputs = {{.name = "backlog",
-                              .value = 12,
-                              .age = 20,
-                              .failures = 2,
-                              .error = refused}}}}},
-       .logs = {{"input read failed; holding its last value",
-                 {{"failures", "2"}}}}},
+      AsrStep(20, Down(), 4, engine::Limit::kMissingData, 12, 10, 1,
+              {{"input read failed; holding its last value",
+                {{"target", "asr"},
+                 {"input", "backlog"},
+                 {"error", refused},
+                 {"failures", "1"}}}}),
+      AsrStep(
+          30, Down(), 4, engine::Limit::kMissingData, 12, 20, 2,
+          {{"input read failed; holding its last value", {{"failures", "2"}}}}),
       // A third failure passes failureThreshold: fallback.replicas.
-      {.t = 40,
-       .reads = {{"asr", {.inputs = {Down()}}}},
-       .want = {{"asr",
-                 {.replicas = 6,
-                  .limit = engine::Limit::kFallback,
-                  .inputs = {{.name = "backlog",
-                              .value = 12,
-                              .age = 30,
-                              .failures = 3,
-                              .error = refused}}}}},
-       .logs = {{"recommendation",
-                 {{"replicas", "6"},
-                  {"previous", "4"},
-                  {"limited_by", "fallback"}}}}},
+      AsrStep(40, Down(), 6, engine::Limit::kFallback, 12, 30, 3,
+              {{"recommendation",
+                {{"replicas", "6"},
+                 {"previous", "4"},
+                 {"limited_by", "fallback"}}}}),
       // Back: read again, age 0, failures and error cleared.
-      {.t = 50,
-       .reads = {{"asr", {.inputs = {V(5)}}}},
-       .want = {{"asr",
-                 {.replicas = 2,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "backlog", .value = 5, .age = 0}}}}}},
+      AsrStep(50, V(5), 2, engine::Limit::kNone, 5),
   });
   EXPECT_THAT(observer_.ticks,
               ElementsAre(false, false, false, false, false, false));
   EXPECT_EQ(observer_.polled.size(), 6u);
+}
+
+// One tick of gw: 30 rps read (3 replicas, never limited), its current
+// count read as `read`; the count the engine was given (`current`, unchecked
+// when nullopt) and the held count's age (`age`, nullopt: none held).
+Step GwStep(int64_t t, absl::StatusOr<int32_t> read,
+            std::optional<int32_t> current, std::optional<int64_t> age,
+            std::vector<std::pair<std::string, LogFields>> logs = {}) {
+  return {.t = t,
+          .reads = {{"gw", {.inputs = {V(30)}, .current = std::move(read)}}},
+          .want = {{"gw",
+                    {.replicas = 3,
+                     .limit = engine::Limit::kNone,
+                     .inputs = {{.name = "rps", .value = 30}},
+                     .current = current,
+                     .current_age = age}}},
+          .logs = std::move(logs)};
 }
 
 TEST_F(ControlLoopTest, HoldsCurrentReplicasThroughAFailedRead) {
@@ -369,97 +365,64 @@ TEST_F(ControlLoopTest, HoldsCurrentReplicasThroughAFailedRead) {
 )"));
   const absl::StatusOr<int32_t> down =
       absl::DeadlineExceededError("prometheus timed out");
-  RunTimeline({
-      // Nothing read yet: the engine assumes ballast's own count (the
-      // initial one, minReplicas).
-      {.t = 0,
-       .reads = {{"gw", {.inputs = {V(30)}, .current = down}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current = 1,
-                  .current_age = std::nullopt}}},
-       .logs = {{"current replicas unreadable; assuming ballast's last "
-                 "recommendation",
-                 {{"target", "gw"},
-                  {"kind", "deadline_exceeded"},
-                  {"error", "prometheus timed out"}}}}},
-      {.t = 10,
-       .reads = {{"gw", {.inputs = {V(30)}, .current = 3}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current = 3,
-                  .current_age = 0}}}},
-      // A failed read: the last good count, with its age.
-      {.t = 20,
-       .reads = {{"gw", {.inputs = {V(30)}, .current = down}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current = 3,
-                  .current_age = 10}}},
-       .logs = {{"current replicas unreadable; holding the last good count",
-                 {{"target", "gw"},
-                  {"replicas", "3"},
-                  {"age_seconds", "10"},
-                  {"kind", "deadline_exceeded"}}}}},
-      {.t = 30,
-       .reads = {{"gw", {.inputs = {V(30)}, .current = down}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current = 3,
-                  .current_age = 20}}},
-       .logs = {{"current replicas unreadable; holding the last good count",
-                 {{"age_seconds", "20"}}}}},
-      {.t = 40,
-       .reads = {{"gw", {.inputs = {V(30)}, .current = 5}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current = 5,
-                  .current_age = 0}}}},
-      // A reload holds no count: it may now come from elsewhere.
-      {.t = 50,
-       .reload = Yaml(R"(  - name: gw
+  Step reloaded =
+      GwStep(50, down, std::nullopt, std::nullopt,
+             {{"current replicas unreadable; assuming ballast's last "
+               "recommendation",
+               {{"target", "gw"}}}});
+  reloaded.reload = Yaml(R"(  - name: gw
     maxReplicas: 20
     currentReplicas: {prometheus: {source: prom, query: replicas_v2}}
     inputs:
       - {name: rps, prometheus: {source: prom, query: rps}, averageValue: 10}
-)"),
-       .reads = {{"gw", {.inputs = {V(30)}, .current = down}}},
-       .want = {{"gw",
-                 {.replicas = 3,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "rps", .value = 30}},
-                  .current_age = std::nullopt}}},
-       .logs = {{"current replicas unreadable; assuming ballast's last "
-                 "recommendation",
-                 {{"target", "gw"}}}}},
+)");
+  RunTimeline({
+      // Nothing read yet: the engine assumes ballast's own count (the
+      // initial one, minReplicas).
+      GwStep(0, down, 1, std::nullopt,
+             {{"current replicas unreadable; assuming ballast's last "
+               "recommendation",
+               {{"target", "gw"},
+                {"kind", "deadline_exceeded"},
+                {"error", "prometheus timed out"}}}}),
+      GwStep(10, 3, 3, 0),
+      // A failed read: the last good count, with its age.
+      GwStep(20, down, 3, 10,
+             {{"current replicas unreadable; holding the last good count",
+               {{"target", "gw"},
+                {"replicas", "3"},
+                {"age_seconds", "10"},
+                {"kind", "deadline_exceeded"}}}}),
+      GwStep(30, down, 3, 20,
+             {{"current replicas unreadable; holding the last good count",
+               {{"age_seconds", "20"}}}}),
+      GwStep(40, 5, 5, 0),
+      // A reload holds no count: it may now come from elsewhere.
+      reloaded,
   });
 }
 
 TEST_F(ControlLoopTest, ReloadAddsRemovesAndChangesTargetsAndRemapsInputs) {
   // asr's backlog: the largest of the last minute, so that its window shows
   // whether the reload kept it; no scaling limits in the way.
-  const std::string asr = R"(  - name: asr
+  // `first_inputs` (YAML list items) go before the backlog, at `per_replica`.
+  auto asr_yaml = [](const std::string& first_inputs, int per_replica) {
+    return absl::StrCat(R"(  - name: asr
     maxReplicas: 40
     currentReplicas: {static: 2}
     inputs:
-      - name: backlog
+)",
+                        first_inputs, R"(      - name: backlog
         celery: {source: main, queues: [asr]}
-        averageValue: 3
+        averageValue: )",
+                        per_replica, R"(
         smoothing: {quantile: 1.0, windowSeconds: 60}
     behavior:
       scaleUp: {policies: [{type: Percent, value: 1000, periodSeconds: 1}]}
       scaleDown: {stabilizationWindowSeconds: 0}
-)";
+)");
+  };
+  const std::string asr = asr_yaml("", 3);
   const std::string tts = R"(  - name: tts
     maxReplicas: 10
     inputs:
@@ -467,19 +430,10 @@ TEST_F(ControlLoopTest, ReloadAddsRemovesAndChangesTargetsAndRemapsInputs) {
 )";
   // asr changed: a new input first, backlog second at 2 per replica; tts
   // gone; ocr new.
-  const std::string asr2 = R"(  - name: asr
-    maxReplicas: 40
-    currentReplicas: {static: 2}
-    inputs:
-      - {name: priority, celery: {source: main, queues: [asr.hi]}, averageValue: 1}
-      - name: backlog
-        celery: {source: main, queues: [asr]}
-        averageValue: 2
-        smoothing: {quantile: 1.0, windowSeconds: 60}
-    behavior:
-      scaleUp: {policies: [{type: Percent, value: 1000, periodSeconds: 1}]}
-      scaleDown: {stabilizationWindowSeconds: 0}
-)";
+  const std::string asr2 = asr_yaml(
+      "      - {name: priority, celery: {source: main, queues: [asr.hi]}, "
+      "averageValue: 1}\n",
+      2);
   const std::string ocr = R"(  - name: ocr
     maxReplicas: 10
     inputs:
@@ -529,34 +483,27 @@ TEST_F(ControlLoopTest, ReloadAddsRemovesAndChangesTargetsAndRemapsInputs) {
     EXPECT_EQ(o->inputs[0].name, "pages");
   }
 
+  // asr reads priority 4 and backlog 3, ocr 8 pages (2 replicas).
+  auto after_reload = [](int64_t t, int32_t asr_replicas) -> Step {
+    return {.t = t,
+            .reads = {{"asr", {.inputs = {V(4), V(3)}}},
+                      {"ocr", {.inputs = {V(8)}}}},
+            .want = {{"asr",
+                      {.replicas = asr_replicas,
+                       .limit = engine::Limit::kNone,
+                       .inputs = {{.name = "priority", .value = 4},
+                                  {.name = "backlog", .value = 3}}}},
+                     {"ocr",
+                      {.replicas = 2,
+                       .limit = engine::Limit::kNone,
+                       .inputs = {{.name = "pages", .value = 8}}}}}};
+  };
   RunTimeline({
       // backlog's window kept its 30 through the reload: 30 / 2 = 15 (a new
       // window would give ceil(3 / 2) = 2); priority 4 / 1 = 4.
-      {.t = 20,
-       .reads = {{"asr", {.inputs = {V(4), V(3)}}},
-                 {"ocr", {.inputs = {V(8)}}}},
-       .want = {{"asr",
-                 {.replicas = 15,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "priority", .value = 4},
-                             {.name = "backlog", .value = 3}}}},
-                {"ocr",
-                 {.replicas = 2,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "pages", .value = 8}}}}}},
+      after_reload(20, 15),
       // Past the window, the 30 is gone.
-      {.t = 70,
-       .reads = {{"asr", {.inputs = {V(4), V(3)}}},
-                 {"ocr", {.inputs = {V(8)}}}},
-       .want = {{"asr",
-                 {.replicas = 4,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "priority", .value = 4},
-                             {.name = "backlog", .value = 3}}}},
-                {"ocr",
-                 {.replicas = 2,
-                  .limit = engine::Limit::kNone,
-                  .inputs = {{.name = "pages", .value = 8}}}}}},
+      after_reload(70, 4),
   });
   EXPECT_EQ(store_.Current()->config_generation, 2u);
 }

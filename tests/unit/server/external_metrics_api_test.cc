@@ -21,18 +21,8 @@ constexpr char kBase[] =
 
 store::TargetState Target(const std::string& name,
                           std::optional<int32_t> replicas) {
-  store::TargetState t;
-  t.spec.name = name;
-  t.inputs.push_back({.name = "backlog",
-                      .value = 1.5,
-                      .sampled_at = absl::FromUnixSeconds(1790000000)});
+  store::TargetState t = testing::MetricTarget(name, replicas, 1.5);
   t.inputs.push_back({.name = "latency", .error = "connection refused"});
-  if (replicas) {
-    engine::Recommendation r;
-    r.time = absl::FromUnixSeconds(1790000015);
-    r.replicas = *replicas;
-    t.latest = r;
-  }
   return t;
 }
 
@@ -44,9 +34,7 @@ class ExternalMetricsApiTest : public ::testing::Test {
               .request_header = {.allowed_names = {"front-proxy-client"}}}) {}
 
   void Publish(std::vector<store::TargetState> targets) {
-    store::Snapshot s;
-    for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
-    store_.Publish(std::move(s));
+    testing::PublishTargets(store_, std::move(targets));
   }
 
   net::HttpResponse Get(const std::string& target, net::PeerInfo peer) {
@@ -134,10 +122,7 @@ TEST_F(ExternalMetricsApiTest, ServesRecommendedReplicasFieldByField) {
           "ballast_recommended_replicas?labelSelector=target%3Dasr");
   ASSERT_EQ(r.status, 200) << r.body;
   rapidjson::Document j = Parse(r);
-  EXPECT_EQ(Str(j, "kind"), "ExternalMetricValueList");
-  EXPECT_EQ(Str(j, "apiVersion"), "external.metrics.k8s.io/v1beta1");
-  EXPECT_TRUE(JsonFind(j, "metadata")->IsObject());
-  const auto items = JsonFind(j, "items")->GetArray();
+  const auto items = testing::MetricValueItems(j);
   ASSERT_EQ(items.Size(), 1u);
   const rapidjson::Value& item = items[0];
   EXPECT_EQ(Str(item, "metricName"), "ballast_recommended_replicas");

@@ -1,6 +1,7 @@
 #include "ballast/sim/report.h"
 
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <sstream>
 #include <string>
@@ -103,23 +104,35 @@ TEST(TimelineSvg, EscapesMarkupInNames) {
   EXPECT_THAT(svg, Not(HasSubstr("a<b")));
 }
 
-TEST(TimelineSvg, DownsamplingKeepsAPeakOfOneTick) {
+// A long run of `target`: `ticks` ticks `step` seconds apart, one input
+// "rps" reading rps(k) at tick k, one replica proposed, desired and
+// recommended, ready(k) ready.
+SimResult LongRun(const std::string& target, int ticks, double step,
+                  const std::function<double(int)>& rps,
+                  const std::function<int32_t(int)>& ready) {
   SimResult r;
-  r.summary.target = "spiky";
-  r.summary.duration_seconds = 15 * 9999;
+  r.summary.target = target;
+  r.summary.duration_seconds = step * (ticks - 1);
   Timeline& tl = r.timeline;
   tl.inputs = {"rps"};
   tl.input_values.resize(1);
   tl.proposals.resize(1);
-  for (int k = 0; k < 10000; ++k) {
-    tl.time.push_back(15.0 * k);
-    tl.input_values[0].push_back(k == 4321 ? 1000 : 1);
+  for (int k = 0; k < ticks; ++k) {
+    tl.time.push_back(step * k);
+    tl.input_values[0].push_back(rps(k));
     tl.proposals[0].push_back(1);
     tl.desired.push_back(1);
     tl.recommendation.push_back(1);
-    tl.ready.push_back(1);
+    tl.ready.push_back(ready(k));
     tl.limited_by.push_back(engine::Limit::kNone);
   }
+  return r;
+}
+
+TEST(TimelineSvg, DownsamplingKeepsAPeakOfOneTick) {
+  SimResult r = LongRun(
+      "spiky", 10000, 15, [](int k) { return k == 4321 ? 1000 : 1; },
+      [](int) { return 1; });
   const std::string svg = TimelineSvg(r, /*max_points=*/100);
   const size_t start = svg.find(" d=\"");
   const std::string load_path =
@@ -346,23 +359,13 @@ TEST(TimelineSvg, AnotherRunsDifferentSignalIsDrawnDashed) {
 
 TEST(TimelineSvg, WindowShowsOnlyItsHoursAndDecimatesToThePixels) {
   // Ten days at one tick a minute; the window is day 2 (24h to 48h).
-  SimResult r;
-  r.summary.target = "long";
-  r.summary.duration_seconds = 10 * 86400;
-  Timeline& tl = r.timeline;
-  tl.inputs = {"rps"};
-  tl.input_values.resize(1);
-  tl.proposals.resize(1);
-  for (int k = 0; k <= 10 * 1440; ++k) {
-    tl.time.push_back(60.0 * k);
-    // A peak of 1000 on day 2 (at 30h), 5000 outside the window.
-    tl.input_values[0].push_back(k == 30 * 60 ? 1000 : k == 100 ? 5000 : 1);
-    tl.proposals[0].push_back(1);
-    tl.desired.push_back(1);
-    tl.recommendation.push_back(1);
-    tl.ready.push_back(k % 2 + 1);
-    tl.limited_by.push_back(engine::Limit::kNone);
-  }
+  // A peak of 1000 on day 2 (at 30h), 5000 outside the window.
+  SimResult r = LongRun(
+      "long", 10 * 1440 + 1, 60,
+      [](int k) { return k == 30 * 60 ? 1000
+                         : k == 100   ? 5000
+                                      : 1; },
+      [](int k) { return k % 2 + 1; });
   const std::string svg =
       TimelineSvg({{"", "", &r}}, SvgOptions{.window = {86400, 2 * 86400}});
   EXPECT_THAT(svg, HasSubstr("(hours 24 to 48 of 240)"));

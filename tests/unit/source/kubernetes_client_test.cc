@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "service_env.h"
 
 namespace ballast::source {
 namespace {
@@ -90,15 +91,12 @@ TEST(Kubeconfig, RefusesWhatADaemonCannotUse) {
 }
 
 TEST(KubernetesClientOptions, InClusterUsesTheServiceAccount) {
-  InClusterPaths paths{.host_env = "BALLAST_TEST_KC_HOST",
-                       .port_env = "BALLAST_TEST_KC_PORT",
-                       .token_file = "/t/token",
-                       .ca_file = "/t/ca.crt"};
-  unsetenv("BALLAST_TEST_KC_HOST");
+  const InClusterPaths paths = InClusterOptions<InClusterPaths>(
+      "BALLAST_TEST_KC", "/t/token", "/t/ca.crt");
+  SetServiceEnv("BALLAST_TEST_KC", nullptr, nullptr);
   EXPECT_EQ(KubernetesClientOptions({}, paths).status().code(),
             absl::StatusCode::kFailedPrecondition);
-  setenv("BALLAST_TEST_KC_HOST", "10.96.0.1", 1);
-  setenv("BALLAST_TEST_KC_PORT", "443", 1);
+  SetServiceEnv("BALLAST_TEST_KC", "10.96.0.1", "443");
   absl::StatusOr<net::HttpClientOptions> o = KubernetesClientOptions({}, paths);
   ASSERT_TRUE(o.ok()) << o.status();
   EXPECT_EQ(o->base_url, "https://10.96.0.1:443");

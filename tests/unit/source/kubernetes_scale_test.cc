@@ -6,6 +6,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
+#include "service_env.h"
 
 namespace ballast::source {
 namespace {
@@ -72,11 +73,9 @@ TEST(ParseScaleResponse, RejectsWhatIsNotAScale) {
 }
 
 TEST(KubernetesClientOptions, BuildsTheServerFromTheEnvironment) {
-  KubernetesScaleOptions options{.host_env = "BALLAST_TEST_K8S_HOST",
-                                 .port_env = "BALLAST_TEST_K8S_PORT",
-                                 .token_file = "/t",
-                                 .ca_file = "/c"};
-  unsetenv("BALLAST_TEST_K8S_HOST");
+  KubernetesScaleOptions options =
+      InClusterOptions<KubernetesScaleOptions>("BALLAST_TEST_K8S", "/t", "/c");
+  SetServiceEnv("BALLAST_TEST_K8S", nullptr, nullptr);
   absl::StatusOr<net::HttpClientOptions> http =
       KubernetesScaleReader::ClientOptions(options);
   ASSERT_FALSE(http.ok());
@@ -84,8 +83,7 @@ TEST(KubernetesClientOptions, BuildsTheServerFromTheEnvironment) {
   EXPECT_TRUE(
       absl::StrContains(http.status().message(), "BALLAST_TEST_K8S_HOST"));
 
-  setenv("BALLAST_TEST_K8S_HOST", "fd00::1", 1);
-  setenv("BALLAST_TEST_K8S_PORT", "6443", 1);
+  SetServiceEnv("BALLAST_TEST_K8S", "fd00::1", "6443");
   http = KubernetesScaleReader::ClientOptions(options);
   ASSERT_TRUE(http.ok()) << http.status();
   EXPECT_EQ(http->base_url, "https://[fd00::1]:6443");
@@ -96,8 +94,7 @@ TEST(KubernetesClientOptions, BuildsTheServerFromTheEnvironment) {
   options.api_server = "https://10.0.0.1:443";
   EXPECT_EQ(KubernetesScaleReader::ClientOptions(options)->base_url,
             "https://10.0.0.1:443");
-  unsetenv("BALLAST_TEST_K8S_HOST");
-  unsetenv("BALLAST_TEST_K8S_PORT");
+  SetServiceEnv("BALLAST_TEST_K8S", nullptr, nullptr);
 }
 
 }  // namespace
