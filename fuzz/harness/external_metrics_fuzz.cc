@@ -10,45 +10,35 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/time/time.h"
 #include "ballast/core/json.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/store/recommendation_store.h"
+#include "integration/common/store_targets.h"
 
 namespace {
 
 using namespace ballast;  // NOLINT: a harness
-
-store::TargetState Target(const std::string& name, bool with_recommendation,
-                          double value) {
-  store::TargetState t;
-  t.spec.name = name;
-  t.inputs.push_back({.name = "backlog",
-                      .value = value,
-                      .sampled_at = absl::FromUnixSeconds(1790000000)});
-  t.inputs.push_back({.name = "latency", .error = "connection refused"});
-  if (with_recommendation) {
-    engine::Recommendation r;
-    r.time = absl::FromUnixSeconds(1790000015);
-    r.replicas = 7;
-    t.latest = r;
-  }
-  return t;
-}
 
 struct Fixture {
   store::RecommendationStore store;
   std::unique_ptr<server::ExternalMetricsApi> api;
   std::unique_ptr<server::ExternalMetricsApi> trusting;
   Fixture() {
-    store::Snapshot s;
-    for (auto t : {Target("asr", true, 1.5), Target("tts", false, 1e300)}) {
-      s.targets.emplace(t.spec.name, std::move(t));
+    // Each target also has an input whose last read failed.
+    std::vector<store::TargetState> targets = {
+        testing::MetricTarget("asr", 7, 1.5),
+        testing::MetricTarget("tts", std::nullopt, 1e300)};
+    for (store::TargetState& t : targets) {
+      t.inputs.push_back({.name = "latency", .error = "connection refused"});
     }
-    store.Publish(std::move(s));
+    testing::PublishTargets(store, std::move(targets));
     api = std::make_unique<server::ExternalMetricsApi>(
         store,
         server::ExternalMetricsApiOptions{

@@ -21,37 +21,10 @@
 #include "ballast/core/json.h"
 #include "ballast/store/recommendation_store.h"
 #include "gtest/gtest.h"
+#include "integration/common/store_targets.h"
 #include "rapidjson/document.h"
 
 namespace ballast::testing {
-
-// A target as the store holds it: input "backlog" at `backlog`, sampled at
-// 1790000000, and a recommendation of `replicas` made at 1790000015 (none
-// when nullopt).
-inline store::TargetState MetricTarget(const std::string& name,
-                                       std::optional<int32_t> replicas,
-                                       double backlog) {
-  store::TargetState t;
-  t.spec.name = name;
-  t.inputs.push_back({.name = "backlog",
-                      .value = backlog,
-                      .sampled_at = absl::FromUnixSeconds(1790000000)});
-  if (replicas) {
-    engine::Recommendation r;
-    r.time = absl::FromUnixSeconds(1790000015);
-    r.replicas = *replicas;
-    t.latest = r;
-  }
-  return t;
-}
-
-// Publishes a snapshot of `targets` to `store`.
-inline void PublishTargets(store::RecommendationStore& store,
-                           std::vector<store::TargetState> targets) {
-  store::Snapshot s;
-  for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
-  store.Publish(std::move(s));
-}
 
 // The string member `key` of `j`, or "<missing>".
 inline std::string JsonStr(const rapidjson::Value& j, absl::string_view key) {

@@ -49,8 +49,9 @@ TEST(RecommendationStoreTest, StartsEmptyAndNumbersEachPublish) {
 TEST(RecommendationStoreTest, ListenersSeeEveryPublishInOrderUntilRemoved) {
   RecommendationStore store;
   std::vector<uint64_t> seen;
-  const uint64_t id = store.Subscribe(
-      [&](std::shared_ptr<const Snapshot> s) { seen.push_back(s->generation); });
+  const uint64_t id = store.Subscribe([&](std::shared_ptr<const Snapshot> s) {
+    seen.push_back(s->generation);
+  });
   store.Publish(WithTarget("tts", 1));
   store.Publish(WithTarget("tts", 2));
   store.Unsubscribe(id);
@@ -90,8 +91,8 @@ TEST(RecommendationStoreTest, ConcurrentReadersSeeWholeSnapshotsInOrder) {
   std::thread subscriber([&] {
     while (!done.load()) {
       auto removed = std::make_shared<std::atomic<bool>>(false);
-      const uint64_t id =
-          store.Subscribe([removed, &late_calls](std::shared_ptr<const Snapshot>) {
+      const uint64_t id = store.Subscribe(
+          [removed, &late_calls](std::shared_ptr<const Snapshot>) {
             if (removed->load()) ++late_calls;
           });
       std::this_thread::yield();
