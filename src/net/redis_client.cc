@@ -388,7 +388,8 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
         co_return absl::Status(s.code(), Prefix() + std::string(s.message()));
       }
     }
-    const size_t expected = commands.size();  // `commands` may go on co_await
+    // Shutdown() may drop the request, and `commands`, at a co_await.
+    const size_t expected = commands.size();
     Connection& conn = *conn_;
     Replies replies;
     if (absl::Status s = TakeReplies(conn, 0, replies); !s.ok()) co_return s;
