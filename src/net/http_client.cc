@@ -13,11 +13,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/redirect_error.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -30,6 +28,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "await.h"
 #include "ballast/net/asio_time.h"
 #include "ballast/version.h"
 
@@ -47,10 +46,6 @@ namespace {
 
 constexpr size_t kMaxTargetInMessage = 120;
 
-auto Await(boost::system::error_code& ec) {
-  return asio::redirect_error(asio::use_awaitable, ec);
-}
-
 bool IsIpAddress(const std::string& host) {
   boost::system::error_code ec;
   asio::ip::make_address(host, ec);
@@ -58,19 +53,8 @@ bool IsIpAddress(const std::string& host) {
 }
 
 // One keep-alive connection, plain or TLS.
-struct Connection {
-  std::unique_ptr<beast::tcp_stream> plain;
-  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> tls;
+struct Connection : TcpOrTlsStream {
   beast::flat_buffer buffer;  // bytes read past a response stay for the next
-
-  beast::tcp_stream& Tcp() {
-    return tls ? beast::get_lowest_layer(*tls) : *plain;
-  }
-  // Calls f with the stream to read and write.
-  template <class F>
-  auto With(F&& f) {
-    return tls ? f(*tls) : f(*plain);
-  }
 };
 
 // Why a request attempt failed, before it is worded for the caller.
@@ -266,21 +250,9 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
   asio::awaitable<std::optional<Failure>> Connect(Connection& conn,
                                                   Clock::time_point deadline) {
     boost::system::error_code ec;
-    // The timer may fire after the resolve finished and this frame is gone,
-    // so it holds the resolver weakly.
-    auto resolver = std::make_shared<tcp::resolver>(strand_);
-    asio::steady_timer timer(strand_, deadline);
-    timer.async_wait([weak = std::weak_ptr<tcp::resolver>(resolver)](
-                         boost::system::error_code e) {
-      if (auto r = weak.lock(); r != nullptr && !e) r->cancel();
-    });
-    const tcp::resolver::results_type endpoints =
-        co_await resolver->async_resolve(url_.host, std::to_string(url_.port),
-                                         Await(ec));
-    timer.cancel();
-    if (ec == asio::error::operation_aborted && Clock::now() >= deadline) {
-      ec = beast::error::timeout;
-    }
+    const tcp::resolver::results_type endpoints = co_await ResolveBefore(
+        std::make_shared<tcp::resolver>(strand_), url_.host,
+        std::to_string(url_.port), deadline, ec);
     if (ec) co_return Failure{ec, "resolve"};
 
     if (tls_ != nullptr) {

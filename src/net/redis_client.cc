@@ -1,42 +1,54 @@
+// RedisClient on Boost.Asio with C++20 coroutines, in the style of
+// http_client.cc: all state of a client lives on one strand, where one
+// coroutine at a time owns the connection. It connects (resolve, TCP, TLS,
+// AUTH, SELECT), runs the queued pipelines one after the other, and while
+// there is nothing to do keeps a read outstanding, so that a connection
+// the server closed is noticed before the next pipeline would use it.
+// hiredis only encodes the commands and parses the replies.
 #include "ballast/net/redis_client.h"
 
+// Boost 1.74's awaitable.hpp uses std::exchange without including <utility>.
+#include <utility>
+//
 #include <hiredis/hiredis.h>
 #include <hiredis/read.h>
 #include <openssl/ssl.h>
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/connect.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <chrono>
 #include <deque>
+#include <exception>
 #include <optional>
-#include <utility>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
+#include "await.h"
 #include "ballast/net/asio_time.h"
-#include "ballast/net/url_text.h"
 
 namespace ballast::net {
 namespace {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 namespace ssl = boost::asio::ssl;
 using tcp = boost::asio::ip::tcp;
 using boost::system::error_code;
 using Commands = std::vector<std::vector<std::string>>;
 using Strand = asio::strand<asio::io_context::executor_type>;
+using Clock = std::chrono::steady_clock;
 
 struct ReaderDeleter {
   void operator()(redisReader* r) const { redisReaderFree(r); }
@@ -142,78 +154,16 @@ absl::Status RedisReply::ToStatus(absl::string_view context) const {
   return absl::InternalError(message);
 }
 
-absl::Status ParseRedisAddress(absl::string_view address,
-                               RedisOptions& options) {
-  absl::string_view rest = address;
-  const bool url = absl::ConsumePrefix(&rest, "rediss://") ||
-                   absl::ConsumePrefix(&rest, "redis://");
-  if (!url && absl::StrContains(rest, "://")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid value '", RedactUrlUserinfo(address),
-                     "': expected host:port, redis://host:port[/db] or "
-                     "rediss://host:port[/db]"));
-  }
-  RedisOptions parsed = options;
-  parsed.tls = options.tls || absl::StartsWith(address, "rediss://");
-  if (const size_t at = rest.rfind('@'); at != absl::string_view::npos) {
-    const absl::string_view user = rest.substr(0, at);
-    if (user.find(':') != absl::string_view::npos) {
-      return absl::InvalidArgumentError(
-          "a password in a redis URL is not accepted: use passwordEnv or "
-          "passwordFile");
-    }
-    parsed.username = std::string(user);
-    rest.remove_prefix(at + 1);
-  }
-  if (const size_t slash = rest.find('/'); slash != absl::string_view::npos) {
-    const absl::string_view db = rest.substr(slash + 1);
-    parsed.db = 0;
-    if (!db.empty() && (!absl::SimpleAtoi(db, &parsed.db) || parsed.db < 0)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid database '", db, "' in '", RedactUrlUserinfo(address), "'"));
-    }
-    rest = rest.substr(0, slash);
-  }
-  // host:port; a URL may leave the port out (6379). IPv6 hosts in brackets.
-  absl::string_view host = rest;
-  absl::string_view port;
-  if (const size_t colon = rest.rfind(':');
-      colon != absl::string_view::npos && rest.back() != ']') {
-    host = rest.substr(0, colon);
-    port = rest.substr(colon + 1);
-  }
-  parsed.port = 6379;
-  const bool port_ok = port.empty()
-                           ? url
-                           : absl::SimpleAtoi(port, &parsed.port) &&
-                                 parsed.port >= 1 && parsed.port <= 65535;
-  const bool bracketed = absl::StartsWith(host, "[") &&
-                         absl::EndsWith(host, "]") && host.size() > 2;
-  if (bracketed) host = host.substr(1, host.size() - 2);
-  if (!port_ok || host.empty() ||
-      (!bracketed && host.find_first_of("[]") != absl::string_view::npos)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid value '", RedactUrlUserinfo(address),
-                     "': expected host:port, e.g. 127.0.0.1:6379"));
-  }
-  parsed.host = std::string(host);
-  options = std::move(parsed);
-  return absl::OkStatus();
-}
-
-// All state lives on `strand_`. Each connection is a separate object that
-// the pending I/O handlers share, so that closing one never destroys a
-// stream an operation still refers to; a handler whose connection is no
-// longer `conn_` is stale and does nothing.
+// All state lives on `strand_`. Run() drains the queue: one coroutine at a
+// time, owning `conn_`; it ends when the queue is empty and there is no
+// connection (after a failure, or when the server closed an idle one).
 class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
  public:
   Impl(asio::io_context& io, RedisOptions options)
       : strand_(asio::make_strand(io)),
         options_(std::move(options)),
         address_(options_.Address()),
-        ssl_ctx_(ssl::context::tls_client),
-        resolver_(strand_),
-        timer_(strand_) {
+        ssl_ctx_(ssl::context::tls_client) {
     if (options_.tls) ConfigureTls();
   }
 
@@ -233,12 +183,16 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     });
   }
 
-  // Closes the connection and drops every pending callback. Called by the
-  // owner's destructor, on the strand or with the io_context stopped.
+  // Drops every pending callback and closes the connection: the coroutine
+  // wakes up with an error, sees shut_down_ and ends without a callback.
+  // Called by the owner's destructor, on the strand or with the io_context
+  // stopped.
   void Shutdown() {
     shut_down_ = true;
+    current_.reset();
     queue_.clear();
-    Close();
+    if (resolver_ != nullptr) resolver_->cancel();
+    if (conn_ != nullptr) conn_->Tcp().close();
   }
 
  private:
@@ -247,27 +201,10 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     Callback done;
   };
 
-  struct Connection {
-    Connection(const Strand& strand, ssl::context& ctx)
-        : stream(strand, ctx), reader(redisReaderCreate()) {}
-    ssl::stream<tcp::socket> stream;
-    std::unique_ptr<redisReader, ReaderDeleter> reader;
+  struct Connection : TcpOrTlsStream {
+    std::unique_ptr<redisReader, ReaderDeleter> reader{redisReaderCreate()};
     std::array<char, 16 * 1024> read_buf;
   };
-  using ConnPtr = std::shared_ptr<Connection>;
-  // What to do with the replies of the exchange in progress.
-  using OnReplies = absl::AnyInvocable<void(RedisClient::Replies)>;
-
-  // Runs `f` on the connection's stream: the TLS stream, or the plain socket
-  // under it.
-  template <typename F>
-  void WithStream(Connection& conn, F&& f) {
-    if (options_.tls) {
-      f(conn.stream);
-    } else {
-      f(conn.stream.next_layer());
-    }
-  }
 
   void ConfigureTls() {
     error_code ec;
@@ -305,16 +242,18 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       }
     }
     if (commands.empty()) return done(Replies{});
-    if (!conn_) {
+    if (!running_) {  // not connected, nor connecting
       if (absl::Status s = BackoffStatus(); !s.ok()) return done(s);
     }
     queue_.push_back({std::move(commands), std::move(done)});
-    if (!busy_) StartNext();
+    if (running_) return Wake();
+    running_ = true;
+    asio::co_spawn(strand_, Run(shared_from_this()), asio::detached);
   }
 
   // Unavailable while the backoff after a failure runs, else OK.
   absl::Status BackoffStatus() const {
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = Clock::now();
     if (now >= retry_at_) return absl::OkStatus();
     const absl::Duration left = absl::FromChrono(retry_at_ - now);
     return absl::UnavailableError(absl::StrCat(
@@ -323,235 +262,276 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
         " (last error: ", last_failure_, ")"));
   }
 
-  void StartNext() {
-    if (shut_down_ || busy_ || queue_.empty()) return;
-    busy_ = true;
-    if (conn_) {
-      Send();
-    } else {
-      Connect();
+  static asio::awaitable<void> Run(std::shared_ptr<Impl> self) {
+    try {
+      co_await self->Drain();
+    } catch (const std::exception& e) {
+      if (!self->shut_down_) {
+        self->Fail(absl::InternalError(absl::StrCat(self->Prefix(), e.what())));
+      }
     }
+    self->running_ = false;
   }
 
-  void Send() {
-    const Commands& commands = queue_.front().commands;
-    phase_ = commands.size() == 1
-                 ? commands[0][0]
-                 : absl::StrCat("pipeline of ", commands.size(), " commands (",
-                                DescribeCommands(commands), ")");
-    ArmTimer(options_.command_timeout);
-    Exchange(commands, [this](Replies replies) {
+  asio::awaitable<void> Drain() {
+    while (!shut_down_) {
+      if (queue_.empty()) {
+        if (conn_ == nullptr) co_return;
+        co_await Idle();
+        continue;
+      }
+      if (conn_ == nullptr) {
+        absl::Status connected = co_await Connect();
+        if (shut_down_) co_return;
+        if (!connected.ok()) {
+          Fail(std::move(connected));
+          continue;
+        }
+      }
+      current_ = std::move(queue_.front());
+      queue_.pop_front();
+      const Commands& commands = current_->commands;
+      phase_ =
+          commands.size() == 1
+              ? commands[0][0]
+              : absl::StrCat("pipeline of ", commands.size(), " commands (",
+                             DescribeCommands(commands), ")");
+      const absl::Duration timeout = options_.command_timeout;
+      absl::StatusOr<Replies> replies = co_await Exchange(
+          commands, Clock::now() + ToChrono(timeout), timeout);
+      if (shut_down_) co_return;
+      if (!replies.ok()) {
+        Fail(replies.status());
+        continue;
+      }
       backoff_ = absl::ZeroDuration();
-      timer_.cancel();
-      Complete(std::move(replies));
-    });
-  }
-
-  void Connect() {
-    conn_ = std::make_shared<Connection>(strand_, ssl_ctx_);
-    phase_ = "resolve";
-    ArmTimer(options_.connect_timeout);
-    resolver_.async_resolve(
-        options_.host, std::to_string(options_.port),
-        [this, self = shared_from_this(), conn = conn_](
-            const error_code& ec, tcp::resolver::results_type results) {
-          if (conn != conn_) return;
-          if (ec) return Fail(IoError("resolve", ec));
-          phase_ = "TCP connect";
-          asio::async_connect(
-              conn->stream.next_layer(), results,
-              [this, self, conn](const error_code& ec2, const tcp::endpoint&) {
-                if (conn != conn_) return;
-                if (ec2) return Fail(IoError("connect", ec2));
-                error_code ignored;
-                conn->stream.next_layer().set_option(tcp::no_delay(true),
-                                                     ignored);
-                if (options_.tls) return Handshake(conn);
-                OnTransportReady(conn);
-              });
-        });
-  }
-
-  void Handshake(const ConnPtr& conn) {
-    phase_ = "TLS handshake";
-    const std::string& name =
-        options_.server_name.empty() ? options_.host : options_.server_name;
-    SSL_set_tlsext_host_name(conn->stream.native_handle(), name.c_str());
-    if (!options_.insecure_skip_verify) {
-      conn->stream.set_verify_callback(ssl::host_name_verification(name));
+      Request request = *std::exchange(current_, std::nullopt);
+      request.done(*std::move(replies));
     }
-    conn->stream.async_handshake(
-        ssl::stream_base::client,
-        [this, self = shared_from_this(), conn](const error_code& ec) {
-          if (conn != conn_) return;
-          if (ec) return Fail(IoError("TLS handshake", ec));
-          OnTransportReady(conn);
-        });
   }
 
-  // Starts the read loop, then AUTH and SELECT when configured.
-  void OnTransportReady(const ConnPtr& conn) {
-    ReadLoop(conn);
+  // Resolve, TCP connect, TLS handshake, AUTH and SELECT, all within
+  // connect_timeout. Leaves conn_ set, also on failure (Fail closes it).
+  asio::awaitable<absl::Status> Connect() {
+    const absl::Duration timeout = options_.connect_timeout;
+    const Clock::time_point deadline = Clock::now() + ToChrono(timeout);
+    error_code ec;
+    phase_ = "resolve";
+    resolver_ = std::make_shared<tcp::resolver>(strand_);
+    const tcp::resolver::results_type endpoints = co_await ResolveBefore(
+        resolver_, options_.host, std::to_string(options_.port), deadline, ec);
+    resolver_.reset();
+    if (ec == asio::error::timed_out) ec = beast::error::timeout;
+    if (ec) co_return IoError("resolve", ec, timeout);
+    if (shut_down_) co_return absl::CancelledError();
+
+    conn_ = std::make_unique<Connection>();
+    if (options_.tls) {
+      conn_->tls = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(
+          strand_, ssl_ctx_);
+    } else {
+      conn_->plain = std::make_unique<beast::tcp_stream>(strand_);
+    }
+    phase_ = "TCP connect";
+    conn_->Tcp().expires_at(deadline);
+    co_await conn_->Tcp().async_connect(endpoints, Await(ec));
+    if (ec) co_return IoError("connect", ec, timeout);
+    error_code ignored;
+    conn_->Tcp().socket().set_option(tcp::no_delay(true), ignored);
+
+    if (options_.tls) {
+      phase_ = "TLS handshake";
+      const std::string& name =
+          options_.server_name.empty() ? options_.host : options_.server_name;
+      SSL_set_tlsext_host_name(conn_->tls->native_handle(), name.c_str());
+      if (!options_.insecure_skip_verify) {
+        conn_->tls->set_verify_callback(ssl::host_name_verification(name));
+      }
+      co_await conn_->tls->async_handshake(ssl::stream_base::client, Await(ec));
+      if (ec) co_return IoError("TLS handshake", ec, timeout);
+    }
+
     Commands setup;
-    if (!options_.password.empty()) {
+    const bool has_auth = !options_.password.empty();
+    if (has_auth) {
       setup.push_back({"AUTH"});
       if (!options_.username.empty()) setup.back().push_back(options_.username);
       setup.back().push_back(options_.password);
     }
-    if (options_.db != 0)
+    if (options_.db != 0) {
       setup.push_back({"SELECT", std::to_string(options_.db)});
-    if (setup.empty()) return OnConnected();
+    }
+    if (setup.empty()) co_return absl::OkStatus();
     phase_ = "AUTH/SELECT";
-    const bool has_auth = !options_.password.empty();
-    Exchange(setup, [this, has_auth](Replies replies) {
-      for (size_t i = 0; i < replies.size(); ++i) {
-        if (!replies[i].is_error()) continue;
-        const bool auth = has_auth && i == 0;
-        const std::string what = absl::StrCat(auth ? "AUTH" : "SELECT",
-                                              " refused: ", replies[i].str);
-        return Fail(auth ? absl::UnauthenticatedError(Prefix() + what)
-                         : absl::FailedPreconditionError(Prefix() + what));
-      }
-      OnConnected();
-    });
+    absl::StatusOr<Replies> replies =
+        co_await Exchange(setup, deadline, timeout);
+    if (!replies.ok()) co_return replies.status();
+    for (size_t i = 0; i < replies->size(); ++i) {
+      if (!(*replies)[i].is_error()) continue;
+      const bool auth = has_auth && i == 0;
+      const std::string what = absl::StrCat(auth ? "AUTH" : "SELECT",
+                                            " refused: ", (*replies)[i].str);
+      co_return auth ? absl::UnauthenticatedError(Prefix() + what)
+                     : absl::FailedPreconditionError(Prefix() + what);
+    }
+    co_return absl::OkStatus();
   }
 
-  void OnConnected() {
-    timer_.cancel();
-    Send();
-  }
-
-  // Writes `commands` and hands their replies to `on_replies` once all have
-  // arrived (the read loop collects them).
-  void Exchange(const Commands& commands, OnReplies on_replies) {
-    ConnPtr conn = conn_;
-    auto buf = std::make_shared<std::string>();
+  // Writes `commands` in one write and reads one reply for each, all before
+  // `deadline` (`timeout` after the phase started, for the message).
+  asio::awaitable<absl::StatusOr<Replies>> Exchange(const Commands& commands,
+                                                    Clock::time_point deadline,
+                                                    absl::Duration timeout) {
+    std::string bytes;
     for (const auto& argv : commands) {
-      if (absl::Status s = AppendCommand(argv, buf.get()); !s.ok()) {
-        return Fail(
-            absl::Status(s.code(), Prefix() + std::string(s.message())));
+      if (absl::Status s = AppendCommand(argv, &bytes); !s.ok()) {
+        co_return absl::Status(s.code(), Prefix() + std::string(s.message()));
       }
     }
-    expected_ = commands.size();
-    replies_.clear();
-    on_replies_ = std::move(on_replies);
-    WithStream(*conn, [&](auto& stream) {
-      asio::async_write(stream, asio::buffer(*buf),
-                        [this, self = shared_from_this(), conn, buf](
-                            const error_code& ec, size_t) {
-                          if (conn != conn_) return;
-                          if (ec) Fail(IoError("write", ec));
-                        });
+    // Shutdown() may drop the request, and `commands`, at a co_await.
+    const size_t expected = commands.size();
+    Connection& conn = *conn_;
+    Replies replies;
+    if (absl::Status s = TakeReplies(conn, 0, replies); !s.ok()) co_return s;
+    error_code ec;
+    conn.Tcp().expires_at(deadline);
+    co_await conn.With([&](auto& stream) {
+      return asio::async_write(stream, asio::buffer(bytes), Await(ec));
     });
-  }
-
-  // Always one read outstanding while connected, also when idle, so that a
-  // connection the server closed is noticed before the next pipeline uses it.
-  void ReadLoop(const ConnPtr& conn) {
-    WithStream(*conn, [&](auto& stream) {
-      stream.async_read_some(
-          asio::buffer(conn->read_buf), [this, self = shared_from_this(), conn](
-                                            const error_code& ec, size_t n) {
-            if (conn != conn_) return;
-            if (ec) {
-              if (busy_) return Fail(IoError("read", ec));
-              return Close();  // idle: reconnect at the next call, no backoff
-            }
-            if (OnData(*conn, n)) ReadLoop(conn);
-          });
-    });
-  }
-
-  // Parses what arrived; false if the connection was closed meanwhile.
-  bool OnData(Connection& conn, size_t n) {
-    redisReader* reader = conn.reader.get();
-    if (redisReaderFeed(reader, conn.read_buf.data(), n) != REDIS_OK) {
-      Fail(absl::ResourceExhaustedError(Prefix() +
-                                        "reply buffer: out of memory"));
-      return false;
+    if (ec) co_return IoError("write", ec, timeout, 0, expected);
+    while (replies.size() < expected) {
+      const size_t n = co_await conn.With([&](auto& stream) {
+        return stream.async_read_some(asio::buffer(conn.read_buf), Await(ec));
+      });
+      if (ec) co_return IoError("read", ec, timeout, replies.size(), expected);
+      if (absl::Status s = Feed(conn, n); !s.ok()) co_return s;
+      if (absl::Status s = TakeReplies(conn, expected, replies); !s.ok()) {
+        co_return s;
+      }
     }
+    co_return replies;
+  }
+
+  // Connected with nothing to do: reads until a request arrives (Wake()
+  // cancels the read). A connection the server closed meanwhile is closed
+  // here too, with no backoff: the next request connects again at once.
+  asio::awaitable<void> Idle() {
+    Connection& conn = *conn_;
+    conn.Tcp().expires_never();
+    while (queue_.empty() && !shut_down_) {
+      Replies none;
+      if (absl::Status s = TakeReplies(conn, 0, none); !s.ok()) {
+        Fail(std::move(s));
+        co_return;
+      }
+      error_code ec;
+      idle_ = true;
+      const size_t n = co_await conn.With([&](auto& stream) {
+        return stream.async_read_some(asio::buffer(conn.read_buf), Await(ec));
+      });
+      idle_ = false;
+      if (shut_down_ || ec == asio::error::operation_aborted) continue;
+      if (ec) {
+        Close();
+        co_return;
+      }
+      if (absl::Status s = Feed(conn, n); !s.ok()) {
+        Fail(std::move(s));
+        co_return;
+      }
+    }
+  }
+
+  // Ends the idle read for the request just queued.
+  void Wake() {
+    if (!idle_) return;
+    CancelIdleRead();
+    // A TLS read may be between two reads of the socket, its handler queued
+    // and the next read not started yet: cancel again after it.
+    asio::post(strand_, [self = shared_from_this()] {
+      if (self->idle_) self->CancelIdleRead();
+    });
+  }
+
+  void CancelIdleRead() {
+    error_code ignored;
+    conn_->Tcp().socket().cancel(ignored);
+  }
+
+  absl::Status Feed(Connection& conn, size_t n) const {
+    if (redisReaderFeed(conn.reader.get(), conn.read_buf.data(), n) !=
+        REDIS_OK) {
+      return absl::ResourceExhaustedError(Prefix() +
+                                          "reply buffer: out of memory");
+    }
+    return absl::OkStatus();
+  }
+
+  // Moves the replies parsed so far to `replies`; Internal for a reply past
+  // the `expected` ones or bytes that are not RESP.
+  absl::Status TakeReplies(Connection& conn, size_t expected,
+                           Replies& replies) const {
+    redisReader* reader = conn.reader.get();
     while (true) {
       void* raw = nullptr;
       if (redisReaderGetReply(reader, &raw) != REDIS_OK) {
-        Fail(absl::InternalError(
-            absl::StrCat(Prefix(), "protocol error: ", reader->errstr)));
-        return false;
+        return absl::InternalError(
+            absl::StrCat(Prefix(), "protocol error: ", reader->errstr));
       }
-      if (raw == nullptr) return true;
+      if (raw == nullptr) return absl::OkStatus();
       std::unique_ptr<void, ReplyDeleter> owned(raw);
-      if (!on_replies_) {
-        Fail(absl::InternalError(Prefix() + "unexpected reply"));
-        return false;
+      if (replies.size() == expected) {
+        return absl::InternalError(Prefix() + "unexpected reply");
       }
-      replies_.push_back(ConvertReply(*static_cast<redisReply*>(raw)));
-      if (replies_.size() == expected_) {
-        OnReplies done = std::move(on_replies_);
-        on_replies_ = nullptr;
-        done(std::move(replies_));
-        if (!conn_ || conn_.get() != &conn) return false;
-      }
+      replies.push_back(ConvertReply(*static_cast<redisReply*>(raw)));
     }
   }
 
-  void ArmTimer(absl::Duration timeout) {
-    const uint64_t seq = ++timer_seq_;
-    timer_.expires_after(ToChrono(timeout));
-    timer_.async_wait(
-        [this, self = shared_from_this(), seq, timeout](const error_code& ec) {
-          if (ec || seq != timer_seq_ || !busy_) return;
-          std::string what = absl::StrCat(phase_, ": no answer within ",
-                                          absl::FormatDuration(timeout));
-          if (on_replies_ && expected_ > 1) {
-            absl::StrAppend(&what, " (", replies_.size(), " of ", expected_,
-                            " replies received)");
-          }
-          Fail(absl::DeadlineExceededError(Prefix() + what));
-        });
-  }
-
-  absl::Status IoError(absl::string_view what, const error_code& ec) const {
+  // A failed operation of the phase in progress: DeadlineExceeded when its
+  // deadline passed, else Unavailable naming `what` failed.
+  absl::Status IoError(absl::string_view what, const error_code& ec,
+                       absl::Duration timeout, size_t received = 0,
+                       size_t expected = 0) const {
+    if (ec == beast::error::timeout) {
+      std::string text = absl::StrCat(phase_, ": no answer within ",
+                                      absl::FormatDuration(timeout));
+      if (expected > 1) {
+        absl::StrAppend(&text, " (", received, " of ", expected,
+                        " replies received)");
+      }
+      return absl::DeadlineExceededError(Prefix() + text);
+    }
     const std::string reason = ec == asio::error::eof
                                    ? "connection closed by the server"
                                    : ec.message();
     return absl::UnavailableError(absl::StrCat(Prefix(), what, ": ", reason));
   }
 
+  // Only the coroutine closes, when none of its operations is pending.
   void Close() {
-    ++timer_seq_;
-    timer_.cancel();
-    resolver_.cancel();
-    on_replies_ = nullptr;
-    replies_.clear();
-    if (conn_) {
-      error_code ignored;
-      conn_->stream.next_layer().close(ignored);
-      conn_.reset();
-    }
+    if (conn_ == nullptr) return;
+    conn_->Tcp().close();
+    conn_.reset();
   }
 
   // Closes the connection, starts the backoff, fails the request in
-  // progress with `status` and the queued ones with the backoff status.
+  // progress (or the first queued) with `status` and the others with the
+  // backoff status.
   void Fail(absl::Status status) {
     Close();
     backoff_ = backoff_ == absl::ZeroDuration()
                    ? options_.backoff_initial
                    : std::min(backoff_ * 2, options_.backoff_max);
-    retry_at_ = std::chrono::steady_clock::now() + ToChrono(backoff_);
+    retry_at_ = Clock::now() + ToChrono(backoff_);
     last_failure_ = std::string(absl::StripPrefix(status.message(), Prefix()));
     std::deque<Request> failed = std::exchange(queue_, {});
-    busy_ = false;
+    if (current_.has_value()) {
+      failed.push_front(*std::exchange(current_, std::nullopt));
+    }
     const absl::Status later = BackoffStatus();
-    for (size_t i = 0; i < failed.size(); ++i) {
+    for (size_t i = 0; i < failed.size() && !shut_down_; ++i) {
       failed[i].done(i == 0 ? status : later);
     }
-  }
-
-  void Complete(Replies replies) {
-    Request request = std::move(queue_.front());
-    queue_.pop_front();
-    busy_ = false;
-    request.done(std::move(replies));
-    StartNext();
   }
 
   Strand strand_;
@@ -559,23 +539,19 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   const std::string address_;
   ssl::context ssl_ctx_;
   absl::Status config_error_;
-  tcp::resolver resolver_;
-  asio::steady_timer timer_;
-  uint64_t timer_seq_ = 0;
 
-  ConnPtr conn_;               // null when disconnected
-  std::deque<Request> queue_;  // front() is in progress when busy_
-  bool busy_ = false;
+  // Touched on strand_ only.
+  std::deque<Request> queue_;
+  std::optional<Request> current_;  // the request Run() is exchanging
+  bool running_ = false;            // Run() is on (owns conn_)
+  bool idle_ = false;               // Run() waits in Idle()'s read
   bool shut_down_ = false;
-  std::string phase_;  // what the request in progress is doing, for messages
-
-  // The exchange in progress: replies expected, received, and their consumer.
-  size_t expected_ = 0;
-  Replies replies_;
-  OnReplies on_replies_;
+  std::shared_ptr<tcp::resolver> resolver_;  // while resolving
+  std::unique_ptr<Connection> conn_;         // null when disconnected
+  std::string phase_;  // what Run() is doing, for messages
 
   absl::Duration backoff_ = absl::ZeroDuration();
-  std::chrono::steady_clock::time_point retry_at_;
+  Clock::time_point retry_at_;
   std::string last_failure_;
 };
 

@@ -253,6 +253,36 @@ TEST_F(RedisClientTest, ConnectionClosedWhileIdleIsReopenedWithoutError) {
   EXPECT_TRUE(r->ok()) << r->status();
 }
 
+// Pipelines submitted together run one after the other, in submission
+// order, on one connection; one submitted after the connection sat idle
+// (its read outstanding) uses the same connection.
+TEST_F(RedisClientTest, PipelinesRunInOrderOnOneConnection) {
+  net::RedisClient client(io_, Loopback(redis_.port()));
+  std::vector<std::pair<int64_t, int64_t>> done;  // (client id, counter)
+  for (int i = 0; i < 3; ++i) {
+    client.Pipeline({{"CLIENT", "ID"}, {"INCR", "n"}},
+                    [&](absl::StatusOr<std::vector<net::RedisReply>> r) {
+                      ASSERT_TRUE(r.ok()) << r.status();
+                      done.emplace_back((*r)[0].integer, (*r)[1].integer);
+                    });
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (done.size() < 3 && absl::Now() < deadline) {
+    io_.restart();
+    io_.run_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(done.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(done[i].first, done[0].first);
+    EXPECT_EQ(done[i].second, i + 1);
+  }
+  io_.restart();
+  io_.run_for(std::chrono::milliseconds(100));  // idle
+  auto r = Run(client, {{"CLIENT", "ID"}});
+  ASSERT_TRUE(r.has_value() && r->ok());
+  EXPECT_EQ((**r)[0].integer, done[0].first);
+}
+
 // TLS: a CA and a server certificate for localhost/127.0.0.1 made with the
 // openssl command, and redis-server's TLS port.
 class RedisTlsTest : public ::testing::Test {
@@ -300,6 +330,23 @@ TEST_F(RedisTlsTest, VerifiesTheServerAgainstTheCaFile) {
   by_name.server_name = "localhost";
   r = net::RunPipelineSync(by_name, {{"PING"}});
   ASSERT_TRUE(r.ok()) << r.status();
+}
+
+// The read kept outstanding on an idle TLS connection is cancelled for the
+// next pipeline, and the stream stays usable.
+TEST_F(RedisTlsTest, IdleConnectionIsReused) {
+  boost::asio::io_context io;
+  net::RedisClient client(io, Tls());
+  std::vector<int64_t> ids;
+  for (int i = 0; i < 3; ++i) {
+    auto r = RunPipeline(io, client, {{"CLIENT", "ID"}});
+    ASSERT_TRUE(r.has_value() && r->ok()) << r->status();
+    ids.push_back((**r)[0].integer);
+    io.restart();
+    io.run_for(std::chrono::milliseconds(50));  // idle
+  }
+  EXPECT_EQ(ids[1], ids[0]);
+  EXPECT_EQ(ids[2], ids[0]);
 }
 
 TEST_F(RedisTlsTest, RejectsWrongNameAndUnknownCa) {
