@@ -412,9 +412,13 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     co_return replies;
   }
 
-  // Connected with nothing to do: reads until a request arrives (Wake()
-  // cancels the read). A connection the server closed meanwhile is closed
-  // here too, with no backoff: the next request connects again at once.
+  // Connected with nothing to do: waits, without reading, until the socket
+  // is readable or a request arrives (Wake() cancels the wait; a wait holds
+  // no TLS state, so the cancel is always clean). Readable while idle means
+  // the server closed the connection or sent something unasked (RESP2 never
+  // does; a TLS peer may send post-handshake messages): it is read within
+  // command_timeout, and a connection that ended is closed with no backoff,
+  // so the next request connects again at once.
   asio::awaitable<void> Idle() {
     Connection& conn = *conn_;
     conn.Tcp().expires_never();
@@ -426,11 +430,19 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
       }
       error_code ec;
       idle_ = true;
+      co_await conn.Tcp().socket().async_wait(tcp::socket::wait_read,
+                                              Await(ec));
+      idle_ = false;
+      if (shut_down_ || ec == asio::error::operation_aborted) continue;
+      if (ec) {
+        Close();
+        co_return;
+      }
+      conn.Tcp().expires_after(ToChrono(options_.command_timeout));
       const size_t n = co_await conn.With([&](auto& stream) {
         return stream.async_read_some(asio::buffer(conn.read_buf), Await(ec));
       });
-      idle_ = false;
-      if (shut_down_ || ec == asio::error::operation_aborted) continue;
+      conn.Tcp().expires_never();
       if (ec) {
         Close();
         co_return;
@@ -442,18 +454,9 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     }
   }
 
-  // Ends the idle read for the request just queued.
+  // Ends the idle wait for the request just queued.
   void Wake() {
     if (!idle_) return;
-    CancelIdleRead();
-    // A TLS read may be between two reads of the socket, its handler queued
-    // and the next read not started yet: cancel again after it.
-    asio::post(strand_, [self = shared_from_this()] {
-      if (self->idle_) self->CancelIdleRead();
-    });
-  }
-
-  void CancelIdleRead() {
     error_code ignored;
     conn_->Tcp().socket().cancel(ignored);
   }

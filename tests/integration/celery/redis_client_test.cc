@@ -332,8 +332,8 @@ TEST_F(RedisTlsTest, VerifiesTheServerAgainstTheCaFile) {
   ASSERT_TRUE(r.ok()) << r.status();
 }
 
-// The read kept outstanding on an idle TLS connection is cancelled for the
-// next pipeline, and the stream stays usable.
+// An idle TLS connection waits without reading; the wait is cancelled for
+// the next pipeline, and the stream stays usable.
 TEST_F(RedisTlsTest, IdleConnectionIsReused) {
   boost::asio::io_context io;
   net::RedisClient client(io, Tls());
@@ -347,6 +347,24 @@ TEST_F(RedisTlsTest, IdleConnectionIsReused) {
   }
   EXPECT_EQ(ids[1], ids[0]);
   EXPECT_EQ(ids[2], ids[0]);
+}
+
+// A TLS connection the server closes while idle (its close_notify read in
+// the idle wait) is reopened by the next pipeline, with no error.
+TEST_F(RedisTlsTest, ConnectionClosedWhileIdleIsReopenedWithoutError) {
+  boost::asio::io_context io;
+  net::RedisClient client(io, Tls());
+  auto first = RunPipeline(io, client, {{"CLIENT", "ID"}});
+  ASSERT_TRUE(first.has_value() && first->ok()) << first->status();
+  ASSERT_TRUE(Redis(redis_.port(), {{"CLIENT", "KILL", "ID",
+                                     absl::StrCat((**first)[0].integer)}})
+                  .ok());
+  io.restart();
+  io.run_for(std::chrono::milliseconds(100));  // the client sees the close
+  auto second = RunPipeline(io, client, {{"CLIENT", "ID"}});
+  ASSERT_TRUE(second.has_value());
+  ASSERT_TRUE(second->ok()) << second->status();
+  EXPECT_NE((**second)[0].integer, (**first)[0].integer);
 }
 
 TEST_F(RedisTlsTest, RejectsWrongNameAndUnknownCa) {

@@ -7,9 +7,9 @@
 #include "ballast/server/telemetry_server.h"
 #include "rapidjson/document.h"
 // Shared with the HTTPS integration tests.
-#include "../../integration/external_metrics/json_checks.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "integration/external_metrics/json_checks.h"
 
 namespace ballast::server {
 namespace {
