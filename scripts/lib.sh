@@ -1,8 +1,10 @@
 # Shared helpers for scripts/test and scripts/demo. Source it; do not run it.
 
 # Debian packages ballast needs to build, test and run its demo.
+# clang-tidy-16 (with clang-16, whose clang++-16 -E makes scripts/tidy's cache
+# keys): clang-tidy 14 could not parse three of src/'s files.
 BALLAST_PACKAGES=(
-  build-essential cmake ninja-build pkg-config clang-format clang-tidy ccache
+  build-essential cmake ninja-build pkg-config clang-format clang-tidy-16 clang-16 ccache
   libabsl-dev libyaml-cpp-dev libgtest-dev libgmock-dev libbenchmark-dev libcli11-dev
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev rapidjson-dev openssl curl

@@ -74,7 +74,7 @@ bool PrintTable(const config::Config& config, const control::PollResult& result,
   out << absl::StrFormat("%-24s %-24s %14s  %s\n", "TARGET", "INPUT", "VALUE",
                          "ERROR");
   auto row = [&](absl::string_view target, absl::string_view input,
-                 std::string value, const absl::Status& status) {
+                 const std::string& value, const absl::Status& status) {
     failed |= !status.ok();
     out << absl::StrFormat("%-24s %-24s %14s  %s\n", target, input, value,
                            status.ok() ? "" : status.message());

@@ -472,7 +472,10 @@ class Loader {
   Smoothing ReadSmoothing(MapReader& s) {
     Smoothing out;
     const bool ewma = s.Has("ewmaHalfLifeSeconds");
-    const bool quantile_keys = s.Has("quantile") | s.Has("windowSeconds");
+    // Both looked up: Has() records the key as known (no short circuit).
+    const bool has_quantile = s.Has("quantile");
+    const bool has_window = s.Has("windowSeconds");
+    const bool quantile_keys = has_quantile || has_window;
     if (ewma && quantile_keys) {
       s.Error(s.self(),
               "give either ewmaHalfLifeSeconds or quantile with windowSeconds");

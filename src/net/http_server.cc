@@ -828,6 +828,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Listen(
   return std::unique_ptr<HttpServer>(new HttpServer(core, port));
 }
 
+// What can throw below is allocation (a vector, asio::post); out of memory in
+// a destructor ends the process, as anywhere else in ballast.
+// NOLINTNEXTLINE(bugprone-exception-escape)
 HttpServer::~HttpServer() {
   core_->Stop(absl::ZeroDuration(), nullptr);
   {

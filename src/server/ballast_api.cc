@@ -205,8 +205,9 @@ grpc::ServerUnaryReactor* BallastApiService::GetRecommendation(
   return AnswerUnary(context, metrics_, Method("GetRecommendation"), [&] {
     absl::StatusOr<ballast::v1::GetRecommendationResponse> r =
         BuildGetRecommendation(*fanout_.store().Current(), *request);
-    if (r.ok()) *response = *std::move(r);
-    return r.status();
+    if (!r.ok()) return r.status();
+    *response = *std::move(r);
+    return absl::OkStatus();
   });
 }
 

@@ -203,7 +203,8 @@ const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
 absl::StatusOr<std::unique_ptr<ExternalMetricsServer>>
 ExternalMetricsServer::Start(boost::asio::io_context& io,
                              const store::RecommendationStore& store,
-                             prometheus::Registry& registry, Options options) {
+                             prometheus::Registry& registry,
+                             const Options& options) {
   const config::ExternalMetricsServerConfig& cfg = options.config;
   std::unique_ptr<ExternalMetricsServer> server(new ExternalMetricsServer());
   server->metrics_ = std::make_shared<Metrics>(registry);

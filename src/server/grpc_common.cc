@@ -95,9 +95,9 @@ void GrpcMetrics::StreamClosed(absl::string_view method,
 
 SnapshotFanout::SnapshotFanout(store::RecommendationStore& store)
     : store_(store) {
-  subscription_ =
-      store_.Subscribe([this](std::shared_ptr<const store::Snapshot> snapshot) {
-        Deliver(std::move(snapshot));
+  subscription_ = store_.Subscribe(
+      [this](const std::shared_ptr<const store::Snapshot>& snapshot) {
+        Deliver(snapshot);
       });
 }
 
@@ -139,7 +139,8 @@ void SnapshotFanout::SetObserver(
   observer_ = std::move(observer);
 }
 
-void SnapshotFanout::Deliver(std::shared_ptr<const store::Snapshot> snapshot) {
+void SnapshotFanout::Deliver(
+    const std::shared_ptr<const store::Snapshot>& snapshot) {
   std::map<uint64_t, std::shared_ptr<SnapshotSink>> sinks;
   std::function<void(const store::Snapshot&)> observer;
   {

@@ -113,7 +113,7 @@ class SnapshotFanout {
   void SetObserver(std::function<void(const store::Snapshot&)> observer);
 
  private:
-  void Deliver(std::shared_ptr<const store::Snapshot> snapshot);
+  void Deliver(const std::shared_ptr<const store::Snapshot>& snapshot);
 
   store::RecommendationStore& store_;
   absl::Mutex mu_;

@@ -193,8 +193,9 @@ grpc::ServerUnaryReactor* KedaScalerService::GetMetricSpec(
   return AnswerUnary(context, metrics_, Method("GetMetricSpec"), [&] {
     absl::StatusOr<externalscaler::GetMetricSpecResponse> spec =
         BuildKedaMetricSpec(*fanout_.store().Current(), *request);
-    if (spec.ok()) *response = *std::move(spec);
-    return spec.status();
+    if (!spec.ok()) return spec.status();
+    *response = *std::move(spec);
+    return absl::OkStatus();
   });
 }
 
@@ -205,8 +206,9 @@ grpc::ServerUnaryReactor* KedaScalerService::GetMetrics(
   return AnswerUnary(context, metrics_, Method("GetMetrics"), [&] {
     absl::StatusOr<externalscaler::GetMetricsResponse> metrics =
         BuildKedaMetrics(*fanout_.store().Current(), *request);
-    if (metrics.ok()) *response = *std::move(metrics);
-    return metrics.status();
+    if (!metrics.ok()) return metrics.status();
+    *response = *std::move(metrics);
+    return absl::OkStatus();
   });
 }
 

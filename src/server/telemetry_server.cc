@@ -62,7 +62,7 @@ absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
            .max_connections = 64,
            .request_timeout = absl::Seconds(10),
            .idle_timeout = absl::Seconds(90),
-           .max_request_bytes = 16 * 1024},
+           .max_request_bytes = size_t{16} * 1024},
           [&store, collectables = std::move(collectables)](
               const net::HttpRequest& request, const net::PeerInfo&) {
             return HandleTelemetry(request, store, collectables);

@@ -385,7 +385,7 @@ std::string TimelineSvg(const std::vector<NamedRun>& runs,
       "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\" font-family=\"sans-serif\" "
       "font-size=\"12\">\n<rect width=\"100%%\" height=\"100%%\" "
       "fill=\"white\"/>\n",
-      kWidth, height, kWidth, height, kWidth, height);
+      kWidth, height, kWidth, height);
   std::string title = absl::StrCat("ballast simulate: ", s.target);
   if (windowed) {
     absl::StrAppendFormat(&title, " (hours %.6g to %.6g of %.6g)", from / 3600,

@@ -269,7 +269,7 @@ void ScanReservedSplit(
           ++(*split)[rk.ok() ? *rk : std::string()];
         }
       },
-      [split, done = std::move(done)](absl::Status status) mutable {
+      [split, done = std::move(done)](const absl::Status& status) mutable {
         if (!status.ok()) return done(status);
         done(std::move(*split));
       });
@@ -291,7 +291,7 @@ void DiscoverQueues(
         for (const net::RedisReply& item : items) keys->insert(item.str);
       },
       [&client, options, keys,
-       done = std::move(done)](absl::Status status) mutable {
+       done = std::move(done)](const absl::Status& status) mutable {
         if (!status.ok()) return done(status);
         const std::string key_prefix =
             absl::StrCat(options.global_keyprefix, kBindingPrefix);

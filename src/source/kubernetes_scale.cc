@@ -125,7 +125,7 @@ absl::StatusOr<net::HttpClientOptions> KubernetesScaleReader::ClientOptions(
 
 absl::StatusOr<std::unique_ptr<KubernetesScaleReader>>
 KubernetesScaleReader::Create(boost::asio::io_context& io,
-                              KubernetesScaleOptions options) {
+                              const KubernetesScaleOptions& options) {
   absl::StatusOr<net::HttpClientOptions> http = ClientOptions(options);
   if (!http.ok()) return http.status();
   absl::StatusOr<std::unique_ptr<net::HttpClient>> client =

@@ -173,7 +173,7 @@ class ExternalMetricsServer {
   // `store` and `registry` must outlive the server.
   static absl::StatusOr<std::unique_ptr<ExternalMetricsServer>> Start(
       boost::asio::io_context& io, const store::RecommendationStore& store,
-      prometheus::Registry& registry, Options options);
+      prometheus::Registry& registry, const Options& options);
 
   ~ExternalMetricsServer();
 

@@ -35,7 +35,7 @@ struct TimeWindow {
 };
 
 // The rows of the ticks in `window`.
-void WriteTimelineCsv(const Timeline& timeline, std::ostream& out,
+void WriteTimelineCsv(const Timeline& tl, std::ostream& out,
                       const TimeWindow& window = {});
 
 // Another policy's summary, written as the block `key` of the main one.

@@ -72,7 +72,7 @@ class KubernetesScaleReader {
   // cluster) or the CA file cannot be loaded; the token file is read per
   // request, so a missing token is a per-request FailedPrecondition.
   static absl::StatusOr<std::unique_ptr<KubernetesScaleReader>> Create(
-      boost::asio::io_context& io, KubernetesScaleOptions options);
+      boost::asio::io_context& io, const KubernetesScaleOptions& options);
 
   // Reads the scale of deployment ns/name; `done` runs once on the
   // io_context with ParseScaleResponse's result or HttpClient's transport
