@@ -203,7 +203,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
 
   struct Connection : TcpOrTlsStream {
     std::unique_ptr<redisReader, ReaderDeleter> reader{redisReaderCreate()};
-    std::array<char, 16 * 1024> read_buf;
+    std::array<char, size_t{16} * 1024> read_buf;
   };
 
   void ConfigureTls() {
@@ -284,7 +284,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
         absl::Status connected = co_await Connect();
         if (shut_down_) co_return;
         if (!connected.ok()) {
-          Fail(std::move(connected));
+          Fail(connected);
           continue;
         }
       }
@@ -425,7 +425,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
     while (queue_.empty() && !shut_down_) {
       Replies none;
       if (absl::Status s = TakeReplies(conn, 0, none); !s.ok()) {
-        Fail(std::move(s));
+        Fail(s);
         co_return;
       }
       error_code ec;
@@ -448,7 +448,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
         co_return;
       }
       if (absl::Status s = Feed(conn, n); !s.ok()) {
-        Fail(std::move(s));
+        Fail(s);
         co_return;
       }
     }
@@ -520,7 +520,7 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
   // Closes the connection, starts the backoff, fails the request in
   // progress (or the first queued) with `status` and the others with the
   // backoff status.
-  void Fail(absl::Status status) {
+  void Fail(const absl::Status& status) {
     Close();
     backoff_ = backoff_ == absl::ZeroDuration()
                    ? options_.backoff_initial
