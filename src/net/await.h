@@ -33,6 +33,13 @@
 
 namespace ballast::net {
 
+// The short names net's .cc files use for Boost's namespaces.
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace ssl = boost::asio::ssl;
+using tcp = boost::asio::ip::tcp;
+using boost::system::error_code;
+
 // co_await op(..., Await(ec)): the error goes to `ec`, nothing is thrown.
 inline auto Await(boost::system::error_code& ec) {
   return boost::asio::redirect_error(boost::asio::use_awaitable, ec);

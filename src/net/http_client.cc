@@ -34,11 +34,7 @@
 
 namespace ballast::net {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
 using Strand = asio::strand<asio::io_context::executor_type>;
 using Clock = std::chrono::steady_clock;
 

@@ -43,24 +43,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
+#include "await.h"
 #include "ballast/net/asio_time.h"
 
 namespace ballast::net {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
 namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-using boost::system::error_code;
 
 namespace {
 
 constexpr absl::Duration kTlsShutdownTimeout = absl::Seconds(1);
-
-auto Await(error_code& ec) {
-  return asio::redirect_error(asio::use_awaitable, ec);
-}
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';

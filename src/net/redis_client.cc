@@ -41,11 +41,6 @@
 namespace ballast::net {
 namespace {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace ssl = boost::asio::ssl;
-using tcp = boost::asio::ip::tcp;
-using boost::system::error_code;
 using Commands = std::vector<std::vector<std::string>>;
 using Strand = asio::strand<asio::io_context::executor_type>;
 using Clock = std::chrono::steady_clock;
@@ -61,15 +56,11 @@ RedisReply ConvertReply(const redisReply& r) {
   RedisReply out;
   switch (r.type) {
     case REDIS_REPLY_STRING:
-      out.type = RedisReply::Type::kString;
-      out.str.assign(r.str, r.len);
-      break;
     case REDIS_REPLY_STATUS:
-      out.type = RedisReply::Type::kStatus;
-      out.str.assign(r.str, r.len);
-      break;
     case REDIS_REPLY_ERROR:
-      out.type = RedisReply::Type::kError;
+      out.type = r.type == REDIS_REPLY_STRING   ? RedisReply::Type::kString
+                 : r.type == REDIS_REPLY_STATUS ? RedisReply::Type::kStatus
+                                                : RedisReply::Type::kError;
       out.str.assign(r.str, r.len);
       break;
     case REDIS_REPLY_INTEGER:
