@@ -491,8 +491,28 @@ class ClusterTest(unittest.TestCase):
             cm["data"]["requestheader-client-ca-file"] += f.read()
         cm["metadata"].pop("resourceVersion", None)
         self.cp.kubectl("replace", "-f", "-", input=json.dumps(cm))
-        wait_until("the new CA trusted", lambda: self.ballast_get(
-            METRIC_PATH, cert=(cert, key), headers=headers)[0] == 200, 20)
+        # While the trust changes, a poll's connection has once (in one CI
+        # run of many) been closed without a response. It is printed with
+        # ballast's handshake failure counts, to be understood; what must
+        # hold is that the new CA is trusted, and that once it is, every
+        # request is answered.
+        def poll():
+            try:
+                return self.ballast_get(METRIC_PATH, cert=(cert, key),
+                                        headers=headers)[0] == 200
+            except (http.client.HTTPException, OSError) as e:
+                failures = [line for line in self.metrics().splitlines()
+                            if line.startswith(
+                                "ballast_external_metrics_tls_handshake_"
+                                "failures_total")]
+                print("connection dropped during the CA rotation: %r; %s"
+                      % (e, failures or "no handshake failure counted"),
+                      file=sys.stderr)
+                return False
+        wait_until("the new CA trusted", poll, 20)
+        for _ in range(20):
+            self.assertEqual(self.ballast_get(
+                METRIC_PATH, cert=(cert, key), headers=headers)[0], 200)
         self.assertGreater(self.ballast.counter(
             "ballast_front_proxy_trust_reads_total", result="changed"),
             changed_before)
