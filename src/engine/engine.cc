@@ -81,8 +81,6 @@ std::string MissingReason(const InputReading& reading) {
 namespace {
 
 using internal::ApplyRateLimits;
-using internal::Direction;
-using internal::PolicyLimit;
 using internal::SaturatedInt64;
 using internal::StabilizationCutoffs;
 using internal::WindowCutoffs;
@@ -553,13 +551,8 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
   const absl::Time event_cutoff = in.now - absl::Seconds(LongestPeriod(b));
   DropEventsOlderThan(h.scale_up_events, event_cutoff);
   DropEventsOlderThan(h.scale_down_events, event_cutoff);
-  replicas = ApplyRateLimits(
-      spec, current, replicas,
-      PolicyLimit(b.scale_up, Direction::kUp, current, h.scale_up_events,
-                  h.scale_down_events, in.now),
-      PolicyLimit(b.scale_down, Direction::kDown, current, h.scale_up_events,
-                  h.scale_down_events, in.now),
-      limit);
+  replicas = ApplyRateLimits(spec, current, replicas, h.scale_up_events,
+                             h.scale_down_events, in.now, limit);
 
   // 6. Burst mode: past the windows and policies, not past maxReplicas.
   if (b.burst) {

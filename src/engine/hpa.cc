@@ -210,13 +210,8 @@ int32_t NormalizeWithBehaviors(const TargetSpec& spec, HpaState& h,
                                : Limit::kScaleDownStabilization;
   }
 
-  return ApplyRateLimits(
-      spec, current, stabilized,
-      PolicyLimit(b.scale_up, Direction::kUp, current, h.scale_up_events,
-                  h.scale_down_events, now),
-      PolicyLimit(b.scale_down, Direction::kDown, current, h.scale_up_events,
-                  h.scale_down_events, now),
-      limit);
+  return ApplyRateLimits(spec, current, stabilized, h.scale_up_events,
+                         h.scale_down_events, now, limit);
 }
 
 }  // namespace

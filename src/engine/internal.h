@@ -97,11 +97,40 @@ int32_t PolicyLimit(const ScalingRules& rules, Direction direction,
 }
 
 // convertDesiredReplicasWithBehaviorRate: `stabilized` held within the
-// policies' bounds (`up_limit`, `down_limit` from PolicyLimit) and
-// [minReplicas, maxReplicas]. Sets `limit` to the bound that applied, if any.
+// bound of the direction it moves in (PolicyLimit, computed for that
+// direction only) and [minReplicas, maxReplicas]. Sets `limit` to the bound
+// that applied, if any.
+template <typename Events>
 int32_t ApplyRateLimits(const TargetSpec& spec, int32_t current,
-                        int32_t stabilized, int32_t up_limit,
-                        int32_t down_limit, Limit& limit);
+                        int32_t stabilized, const Events& up_events,
+                        const Events& down_events, absl::Time now,
+                        Limit& limit) {
+  const Behavior& b = *spec.behavior;
+  if (stabilized > current) {
+    const int32_t up_limit =
+        std::max(PolicyLimit(b.scale_up, Direction::kUp, current, up_events,
+                             down_events, now),
+                 current);
+    const bool rate_limited = spec.max_replicas > up_limit;
+    const int32_t max_allowed = rate_limited ? up_limit : spec.max_replicas;
+    if (stabilized > max_allowed) {
+      limit = rate_limited ? Limit::kScaleUpPolicy : Limit::kMaxReplicas;
+      return max_allowed;
+    }
+  } else if (stabilized < current) {
+    const int32_t down_limit =
+        std::min(PolicyLimit(b.scale_down, Direction::kDown, current, up_events,
+                             down_events, now),
+                 current);
+    const bool rate_limited = spec.min_replicas < down_limit;
+    const int32_t min_allowed = rate_limited ? down_limit : spec.min_replicas;
+    if (stabilized < min_allowed) {
+      limit = rate_limited ? Limit::kScaleDownPolicy : Limit::kMinReplicas;
+      return min_allowed;
+    }
+  }
+  return stabilized;
+}
 
 // Tick in HPA mode (hpa.cc).
 TickResult HpaTick(const TargetSpec& spec, TargetHistory history,
