@@ -31,6 +31,7 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "daemon_metrics.h"
+#include "replication.h"
 #include "prometheus/registry.h"
 
 namespace ballast::app {
@@ -122,6 +123,10 @@ class Daemon::Impl {
                 .post =
                     [this](absl::AnyInvocable<void()> task) {
                       asio::post(strand_, std::move(task));
+                    },
+                .after_tick =
+                    [this] {
+                      if (replication_) replication_->AfterTick();
                     }},
             store_, observer_)) {}
 
@@ -146,6 +151,10 @@ class Daemon::Impl {
     if (absl::Status s =
             Apply(std::make_shared<const config::Config>(*std::move(config)));
         !s.ok()) {
+      log_.Error("cannot start", {{"error", std::string(s.message())}});
+      return 1;
+    }
+    if (absl::Status s = StartReplication(); !s.ok()) {
       log_.Error("cannot start", {{"error", std::string(s.message())}});
       return 1;
     }
@@ -220,14 +229,35 @@ class Daemon::Impl {
     one_done();
   }
 
+  // --- durable state and leader election -----------------------------------
+
+  // With `state:`, the replicas elect a leader; without, this process leads
+  // alone and keeps its state in memory.
+  absl::Status StartReplication() {
+    const config::Config& config = loop_->config();
+    if (!config.state) return absl::OkStatus();
+    started_state_ = config.state;
+    absl::StatusOr<std::unique_ptr<Replication>> r = Replication::Create(
+        io_, strand_, config, *loop_, log_, *registry_, options_.clock);
+    if (!r.ok()) return Annotate(r.status(), "state");
+    replication_ = *std::move(r);
+    asio::post(strand_, [this] { replication_->Start(); });
+    OnStop([this](absl::Time, const std::function<void()>& done) {
+      asio::post(strand_, [this, done] { replication_->Stop(done); });
+    });
+    return absl::OkStatus();
+  }
+
   // --- servers -----------------------------------------------------------
 
   absl::Status StartServers() {
     const config::ServerConfig& s = loop_->config().server;
     started_servers_ = s;
     if (s.telemetry) {
+      server::Readiness readiness{.clock = options_.clock};
+      if (replication_) readiness.stale_after = replication_->stale_after();
       auto server = server::TelemetryServer::Start(io_, store_, {registry_},
-                                                   *s.telemetry);
+                                                   *s.telemetry, readiness);
       if (!server.ok()) return Annotate(server.status(), "server.telemetry");
       telemetry_ = *std::move(server);
       OnStop([this](absl::Time deadline, const std::function<void()>& done) {
@@ -366,7 +396,8 @@ class Daemon::Impl {
     log_.Info("config reloaded",
               {{"reason", std::string(why)},
                {"targets", absl::StrCat(loop_->config().targets.size())}});
-    loop_->PublishSnapshot();
+    // A follower publishes what it next reads from the store.
+    if (!replication_ || replication_->leading()) loop_->PublishSnapshot();
   }
 
   // Swaps in a new config: a new poller for the control loop, which keeps
@@ -379,6 +410,9 @@ class Daemon::Impl {
     // change that is then reverted leaves nothing pending.
     if (started_servers_ && !SameServers(*started_servers_, config->server)) {
       log_.Warn("server settings changed; they apply at the next restart");
+    }
+    if (replication_ && config->state != started_state_) {
+      log_.Warn("state settings changed; they apply at the next restart");
     }
     loop_->Apply(std::move(config), *std::move(source));
     return absl::OkStatus();
@@ -399,7 +433,15 @@ class Daemon::Impl {
     tick_timer_.async_wait([this](const boost::system::error_code& ec) {
       if (!ec) Tick();
     });
-    loop_->Tick();
+    const std::shared_ptr<const store::Snapshot> served = store_.Current();
+    metrics_.ObserveSnapshotAge(served->generation == 0
+                                    ? absl::ZeroDuration()
+                                    : options_.clock() - served->time);
+    if (replication_) {
+      replication_->Tick();
+    } else {
+      loop_->Tick();
+    }
   }
 
   const DaemonOptions options_;
@@ -423,6 +465,8 @@ class Daemon::Impl {
   bool stopping_ = false;
   std::vector<StopFn> stops_;
 
+  std::optional<config::StateConfig> started_state_;
+  std::unique_ptr<Replication> replication_;
   std::unique_ptr<server::TelemetryServer> telemetry_;
   std::unique_ptr<server::ExternalMetricsServer> external_metrics_;
   std::unique_ptr<server::GrpcServer> grpc_;

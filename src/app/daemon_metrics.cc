@@ -1,5 +1,6 @@
 #include "daemon_metrics.h"
 
+#include <algorithm>
 #include <iterator>
 #include <string_view>
 
@@ -93,7 +94,14 @@ DaemonMetrics::DaemonMetrics(prometheus::Registry& registry)
               .Name("ballast_config_last_reload_success_timestamp_seconds")
               .Help("When the running config was loaded")
               .Register(registry)
-              .Add({})) {
+              .Add({})),
+      snapshot_age_(BuildGauge()
+                        .Name("ballast_snapshot_age_seconds")
+                        .Help("Age of the snapshot this replica serves "
+                              "(computed here, or read from the state "
+                              "store), at its last tick")
+                        .Register(registry)
+                        .Add({})) {
   BuildGauge()
       .Name("ballast_build_info")
       .Help("ballast's version; always 1")
@@ -187,6 +195,10 @@ void DaemonMetrics::ObservePoll(const control::PollResult& result) {
 
 void DaemonMetrics::CountTick(bool skipped) {
   ticks_.Add({{"result", skipped ? "skipped" : "ran"}}).Increment();
+}
+
+void DaemonMetrics::ObserveSnapshotAge(absl::Duration age) {
+  snapshot_age_.Set(std::max(0.0, absl::ToDoubleSeconds(age)));
 }
 
 void DaemonMetrics::CountReload(bool success, absl::Time now) {

@@ -45,6 +45,8 @@ class DaemonMetrics {
   void ObservePoll(const control::PollResult& result);
   void CountTick(bool skipped);
   void CountReload(bool success, absl::Time now);
+  // The served snapshot's age (0 before the first).
+  void ObserveSnapshotAge(absl::Duration age);
 
  private:
   struct TargetSeries {
@@ -71,6 +73,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& ticks_;
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& last_reload_success_;
+  prometheus::Gauge& snapshot_age_;
   std::map<std::string, TargetSeries> targets_;
 };
 

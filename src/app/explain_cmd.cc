@@ -167,6 +167,10 @@ void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
       << " (combined proposal of the inputs)\n";
   out << "  limited by      " << DescribeLimit(r) << "\n";
   if (r.burst()) out << "  burst mode      on\n";
+  if (!response.computed_by().empty()) {
+    out << "  computed by     " << response.computed_by() << " (the leader), "
+        << FormatTime(response.computed_at()) << "\n";
+  }
   out << "\n";
 
   out << "inputs:\n";

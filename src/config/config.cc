@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,9 @@ class Loader {
     if (std::optional<MapReader> server = top.Map("server")) {
       ReadServer(*server);
     }
+    if (std::optional<MapReader> state = top.Map("state")) {
+      ReadState(*state);
+    }
     if (auto targets = top.List("targets", kRequired)) {
       NameSet names;
       for (const Value& item : *targets) {
@@ -152,21 +156,7 @@ class Loader {
   void ReadSources(MapReader& sources) {
     ReadNamed(sources, "redis", &config_.redis,
               [](MapReader& r, RedisSourceConfig& c) {
-                net::RedisOptions& redis = c.options.redis;
-                ReadRedisAddress(r, redis);
-                r.Read("db", &redis.db, kNonNegative);
-                r.Read("username", &redis.username);
-                ReadSecret(r, "password", &c.password);
-                if (std::optional<Tls> tls = ReadTls(r)) {
-                  redis.tls = true;
-                  redis.ca_file = std::move(tls->ca_file);
-                  redis.server_name = std::move(tls->server_name);
-                  redis.insecure_skip_verify = tls->insecure_skip_verify;
-                }
-                ReadDuration(r, "connectTimeoutMs", absl::Milliseconds(1),
-                             kPositive, &redis.connect_timeout);
-                ReadDuration(r, "timeoutMs", absl::Milliseconds(1), kPositive,
-                             &redis.command_timeout);
+                ReadRedisConnection(r, c.options.redis, c.password);
                 source::CeleryBrokerOptions& broker = c.options.broker;
                 ReadPrioritySteps(r, &broker.priority_steps);
                 r.Read("separator", &broker.separator);
@@ -219,6 +209,81 @@ class Loader {
                 r.Read("maxInFlight", &h.max_in_flight, Between(1, 1024));
               });
     sources.RejectUnknownKeys();
+  }
+
+  // How to reach a Redis server, the same keys for `sources.redis.<name>`
+  // and `state.redis`: address, db, username, password, tls, timeouts.
+  static void ReadRedisConnection(MapReader& r, net::RedisOptions& redis,
+                                  SecretRef& password) {
+    ReadRedisAddress(r, redis);
+    r.Read("db", &redis.db, kNonNegative);
+    r.Read("username", &redis.username);
+    ReadSecret(r, "password", &password);
+    if (std::optional<Tls> tls = ReadTls(r)) {
+      redis.tls = true;
+      redis.ca_file = std::move(tls->ca_file);
+      redis.server_name = std::move(tls->server_name);
+      redis.insecure_skip_verify = tls->insecure_skip_verify;
+    }
+    ReadDuration(r, "connectTimeoutMs", absl::Milliseconds(1), kPositive,
+                 &redis.connect_timeout);
+    ReadDuration(r, "timeoutMs", absl::Milliseconds(1), kPositive,
+                 &redis.command_timeout);
+  }
+
+  // `state:`, with its `redis` connection and `leaderElection`.
+  void ReadState(MapReader& r) {
+    StateConfig& c = config_.state.emplace();
+    // One write carries every record: more than a Celery read.
+    c.redis.command_timeout = absl::Seconds(2);
+    if (std::optional<MapReader> redis = r.Map("redis", kRequired)) {
+      ReadRedisConnection(*redis, c.redis, c.password);
+      if (!redis->Find("address")) {
+        redis->Error(redis->self(),
+                     "state.redis needs an address (host:port or "
+                     "redis://host:port/db)");
+      }
+      redis->RejectUnknownKeys();
+    }
+    r.Read("keyPrefix", &c.key_prefix);
+    ReadDuration(r, "removedTargetGraceSeconds", absl::Seconds(1),
+                 Between(0, 30 * 86400), &c.removed_target_grace);
+    absl::Duration stale;
+    if (ReadDuration(r, "staleAfterSeconds", absl::Seconds(1),
+                     Between(1, 86400), &stale)) {
+      c.stale_after = stale;
+    }
+    if (std::optional<MapReader> e = r.Map("leaderElection")) {
+      using Lock = StateConfig::Lock;
+      e->ReadEnum("lock", &c.lock,
+                  {{"redis", Lock::kRedis}, {"kubernetes", Lock::kKubernetes}});
+      e->Read("leaseName", &c.lease_name);
+      e->Read("leaseNamespace", &c.lease_namespace);
+      e->Read("identityEnv", &c.identity_env);
+      ReadDuration(*e, "leaseDurationSeconds", absl::Seconds(1),
+                   Between(1, 3600), &c.lease_duration);
+      ReadDuration(*e, "renewDeadlineSeconds", absl::Seconds(1),
+                   Between(1, 3600), &c.renew_deadline);
+      ReadDuration(*e, "retryPeriodSeconds", absl::Seconds(1),
+                   Between(1, 3600), &c.retry_period);
+      // client-go's own checks (NewLeaderElector): the leader must give up
+      // before anyone may take over, and retry within its deadline.
+      if (c.lease_duration <= c.renew_deadline) {
+        e->Error(e->self(),
+                 "leaseDurationSeconds must be greater than "
+                 "renewDeadlineSeconds (a leader steps down at its renew "
+                 "deadline, before another replica may take the lease)");
+      } else if (c.renew_deadline <= c.retry_period) {
+        e->Error(e->self(),
+                 "renewDeadlineSeconds must be greater than "
+                 "retryPeriodSeconds");
+      }
+      if (c.lease_name.empty()) {
+        e->Error(*e->Find("leaseName"), "leaseName must not be empty");
+      }
+      e->RejectUnknownKeys();
+    }
+    r.RejectUnknownKeys();
   }
 
   // `address`: host:port, or a redis:// / rediss:// URL whose user and db
@@ -757,6 +822,29 @@ class Loader {
 };
 
 }  // namespace
+
+absl::StatusOr<std::string> ReadSecret(const SecretRef& ref,
+                                       absl::string_view what) {
+  if (!ref.env.empty()) {
+    const char* value = std::getenv(ref.env.c_str());
+    if (value == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          what, ": environment variable ", ref.env, " is not set"));
+    }
+    return std::string(value);
+  }
+  if (!ref.file.empty()) {
+    std::ifstream in(ref.file);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, ": cannot read ", ref.file));
+    }
+    std::stringstream text;
+    text << in.rdbuf();
+    return std::string(absl::StripTrailingAsciiWhitespace(text.str()));
+  }
+  return std::string();
+}
 
 std::string ConfigError::ToString() const {
   std::string out = absl::StrCat(file, ":", line, ":", column, ": ");

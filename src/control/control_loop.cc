@@ -18,15 +18,24 @@ void ControlLoop::Apply(std::shared_ptr<const config::Config> config,
     TargetRuntime runtime;
     if (auto old = runtimes_.find(t.spec.name); old != runtimes_.end()) {
       runtime = std::move(old->second);
-      RemapInputs(*FindSpec(t.spec.name), t.spec, runtime);
+      if (runtime.mode != t.spec.mode) {
+        // The other mode's history means nothing here: start as new
+        // (seeded from the observed count), as a restored record would.
+        runtime.history = {};
+        runtime.mode = t.spec.mode;
+      }
+      RemapInputs(t.spec, runtime);
       // currentReplicas may now come from elsewhere: no count is held
       // across a reload.
       runtime.current_replicas.reset();
       runtime.current_sampled_at = absl::InfinitePast();
     } else {
+      runtime.target = t.spec.name;
+      runtime.mode = t.spec.mode;
       for (const InputSpec& input : t.spec.inputs) {
         runtime.inputs.push_back({.name = input.name});
       }
+      runtime.history.inputs.resize(t.spec.inputs.size());
     }
     runtimes.emplace(t.spec.name, std::move(runtime));
   }
@@ -48,23 +57,49 @@ const TargetSpec* ControlLoop::FindSpec(absl::string_view name) const {
 }
 
 // Keeps each input's smoothing state and held value under its name when a
-// reload reorders, adds or removes inputs.
-void ControlLoop::RemapInputs(const TargetSpec& old_spec,
-                              const TargetSpec& spec, TargetRuntime& runtime) {
+// reload (or a restored record) reorders, adds or removes inputs.
+void ControlLoop::RemapInputs(const TargetSpec& spec, TargetRuntime& runtime) {
   std::vector<engine::InputState> states(spec.inputs.size());
   std::vector<store::InputValue> values(spec.inputs.size());
   for (size_t i = 0; i < spec.inputs.size(); ++i) {
     values[i].name = spec.inputs[i].name;
-    for (size_t j = 0; j < old_spec.inputs.size(); ++j) {
-      if (old_spec.inputs[j].name != spec.inputs[i].name) continue;
+    for (size_t j = 0; j < runtime.inputs.size(); ++j) {
+      if (runtime.inputs[j].name != spec.inputs[i].name) continue;
       if (j < runtime.history.inputs.size()) {
         states[i] = std::move(runtime.history.inputs[j]);
       }
-      if (j < runtime.inputs.size()) values[i] = std::move(runtime.inputs[j]);
+      values[i] = std::move(runtime.inputs[j]);
+      break;
     }
   }
   runtime.history.inputs = std::move(states);
   runtime.inputs = std::move(values);
+}
+
+std::vector<state::TargetRecord> ControlLoop::Records() const {
+  std::vector<state::TargetRecord> records;
+  records.reserve(config_->targets.size());
+  for (const config::TargetConfig& t : config_->targets) {
+    records.push_back(runtimes_.at(t.spec.name));
+  }
+  return records;
+}
+
+std::vector<std::string> ControlLoop::Restore(
+    std::vector<state::TargetRecord> records) {
+  std::vector<std::string> incompatible;
+  for (state::TargetRecord& record : records) {
+    const TargetSpec* spec = FindSpec(record.target);
+    if (spec == nullptr) continue;
+    if (record.mode != spec->mode) {
+      incompatible.push_back(record.target);
+      continue;
+    }
+    TargetRuntime& runtime = runtimes_.at(record.target);
+    runtime = std::move(record);
+    RemapInputs(*spec, runtime);
+  }
+  return incompatible;
 }
 
 absl::Duration ControlLoop::TickBudget() const {
@@ -108,6 +143,7 @@ void ControlLoop::OnPoll(const control::PollResult& result) {
                runtimes_.at(target.spec.name));
   }
   PublishSnapshot();
+  if (options_.after_tick) options_.after_tick();
 }
 
 void ControlLoop::TickTarget(const TargetSpec& spec,
@@ -181,10 +217,12 @@ void ControlLoop::TickTarget(const TargetSpec& spec,
   }
 }
 
-void ControlLoop::PublishSnapshot() {
+void ControlLoop::PublishSnapshot(std::optional<absl::Time> time,
+                                  std::optional<std::string> computed_by) {
   store::Snapshot snapshot;
   snapshot.config_generation = config_generation_;
-  snapshot.time = options_.clock();
+  snapshot.time = time.value_or(options_.clock());
+  snapshot.computed_by = computed_by ? *std::move(computed_by) : identity_;
   for (const config::TargetConfig& t : config_->targets) {
     const TargetRuntime& runtime = runtimes_.at(t.spec.name);
     store::TargetState state{.spec = t.spec,

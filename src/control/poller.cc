@@ -3,16 +3,11 @@
 #include <atomic>
 #include <chrono>
 #include <cmath>
-#include <cstdlib>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "ballast/core/error_kind.h"
 #include "ballast/net/asio_time.h"
@@ -24,37 +19,11 @@
 #include "boost/asio/steady_timer.hpp"
 
 namespace ballast::control {
-namespace {
-
-absl::StatusOr<std::string> ReadSecret(const config::SecretRef& ref,
-                                       absl::string_view what) {
-  if (!ref.env.empty()) {
-    const char* value = std::getenv(ref.env.c_str());
-    if (value == nullptr) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what, ": environment variable ", ref.env, " is not set"));
-    }
-    return std::string(value);
-  }
-  if (!ref.file.empty()) {
-    std::ifstream in(ref.file);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, ": cannot read ", ref.file));
-    }
-    std::stringstream text;
-    text << in.rdbuf();
-    return std::string(absl::StripTrailingAsciiWhitespace(text.str()));
-  }
-  return std::string();
-}
-
-}  // namespace
 
 absl::StatusOr<source::CeleryRedisSourceOptions> RedisSourceOptions(
     const std::string& name, const config::RedisSourceConfig& config) {
   source::CeleryRedisSourceOptions options = config.options;
-  absl::StatusOr<std::string> password = ReadSecret(
+  absl::StatusOr<std::string> password = config::ReadSecret(
       config.password, absl::StrCat("sources.redis.", name, ".password"));
   if (!password.ok()) return password.status();
   options.redis.password = *std::move(password);

@@ -10,9 +10,19 @@
 
 namespace ballast::server {
 
-absl::Status CheckReady(const store::Snapshot& snapshot) {
+absl::Status CheckReady(const store::Snapshot& snapshot, absl::Time now,
+                        absl::Duration stale_after) {
   if (snapshot.generation == 0) {
     return absl::UnavailableError("no snapshot has been published yet");
+  }
+  if (now - snapshot.time > stale_after) {
+    return absl::UnavailableError(absl::StrCat(
+        "the snapshot is ", absl::ToInt64Seconds(now - snapshot.time),
+        " s old (stale after ", absl::ToInt64Seconds(stale_after),
+        " s): the leader has not written since",
+        snapshot.computed_by.empty()
+            ? std::string()
+            : absl::StrCat(" (last computed by ", snapshot.computed_by, ")")));
   }
   for (const auto& [name, target] : snapshot.targets) {
     if (!target.latest) {
@@ -26,7 +36,8 @@ absl::Status CheckReady(const store::Snapshot& snapshot) {
 net::HttpResponse HandleTelemetry(
     const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
-        collectables) {
+        collectables,
+    const Readiness& readiness) {
   if (request.method != "GET") {
     return {.status = 405, .body = "only GET is supported\n"};
   }
@@ -43,7 +54,8 @@ net::HttpResponse HandleTelemetry(
   }
   if (request.path == "/healthz") return {.status = 200, .body = "ok\n"};
   if (request.path == "/readyz") {
-    const absl::Status ready = CheckReady(*store.Current());
+    const absl::Status ready =
+        CheckReady(*store.Current(), readiness.clock(), readiness.stale_after);
     if (ready.ok()) return {.status = 200, .body = "ok\n"};
     return {.status = 503, .body = absl::StrCat(ready.message(), "\n")};
   }
@@ -53,7 +65,7 @@ net::HttpResponse HandleTelemetry(
 absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
     boost::asio::io_context& io, const store::RecommendationStore& store,
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
-    const config::TelemetryServerConfig& config) {
+    const config::TelemetryServerConfig& config, Readiness readiness) {
   absl::StatusOr<std::unique_ptr<net::HttpServer>> http =
       net::HttpServer::Start(
           io,
@@ -63,9 +75,10 @@ absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
            .request_timeout = absl::Seconds(10),
            .idle_timeout = absl::Seconds(90),
            .max_request_bytes = size_t{16} * 1024},
-          [&store, collectables = std::move(collectables)](
-              const net::HttpRequest& request, const net::PeerInfo&) {
-            return HandleTelemetry(request, store, collectables);
+          [&store, collectables = std::move(collectables),
+           readiness = std::move(readiness)](const net::HttpRequest& request,
+                                             const net::PeerInfo&) {
+            return HandleTelemetry(request, store, collectables, readiness);
           });
   if (!http.ok()) return http.status();
   return std::unique_ptr<TelemetryServer>(

@@ -33,7 +33,10 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "ballast/core/target_spec.h"
+#include "ballast/net/redis_options.h"
 #include "ballast/source/celery_options.h"
 #include "ballast/source/kubernetes_client.h"
 #include "ballast/source/prometheus_options.h"
@@ -45,7 +48,16 @@ namespace ballast::config {
 struct SecretRef {
   std::string env;
   std::string file;
+
+  bool operator==(const SecretRef&) const = default;
 };
+
+// The secret `ref` names: the variable's value, or the file's text without
+// trailing whitespace; "" when `ref` is empty. InvalidArgument naming `what`
+// (e.g. "state.redis.password") when the variable is unset or the file
+// unreadable.
+absl::StatusOr<std::string> ReadSecret(const SecretRef& ref,
+                                       absl::string_view what);
 
 // `sources.redis.<name>`: a Redis server that Celery uses as its broker,
 // held as the CeleryRedisSource's own options (address, db, username, TLS,
@@ -164,6 +176,41 @@ struct ServerConfig {
 // front-proxy trust and delegated authorization use it). Absent or without
 // `kubeconfig`: the pod's service account.
 
+// `state`: where the leader writes every target's history after each tick
+// and every replica reads it (state/redis_state_store.h), and how the
+// replicas elect that leader (state/leader.h). Read once, at start.
+struct StateConfig {
+  // `state.redis`: address, db, username, password, tls and timeouts as in
+  // `sources.redis` (the password by reference, read at start).
+  net::RedisOptions redis;
+  SecretRef password;
+  std::string key_prefix = "ballast:";  // `keyPrefix`
+  // `removedTargetGraceSeconds`: a target no longer in the config keeps its
+  // record this long (a reload that brings it back restores it).
+  absl::Duration removed_target_grace = absl::Hours(1);
+  // `staleAfterSeconds`: /readyz fails when the snapshot this replica
+  // serves is older (default: lease duration + two poll intervals, and at
+  // least three poll intervals: a failover does not make every replica
+  // unready).
+  std::optional<absl::Duration> stale_after;
+
+  // `state.leaderElection`.
+  enum class Lock { kRedis, kKubernetes };
+  Lock lock = Lock::kRedis;  // `lock`: redis (the state store) or kubernetes
+  std::string lease_name = "ballast";  // `leaseName` (a Lease, or the key)
+  // `leaseNamespace`; empty: the pod's namespace (POD_NAMESPACE, else the
+  // service account's namespace file), else "default".
+  std::string lease_namespace;
+  // `identityEnv`: the variable holding this replica's identity (the pod
+  // name from the downward API); unset or empty: the host name.
+  std::string identity_env = "POD_NAME";
+  absl::Duration lease_duration = absl::Seconds(15);  // leaseDurationSeconds
+  absl::Duration renew_deadline = absl::Seconds(10);  // renewDeadlineSeconds
+  absl::Duration retry_period = absl::Seconds(2);     // retryPeriodSeconds
+
+  bool operator==(const StateConfig&) const = default;
+};
+
 struct ConfigError {
   std::string file;
   int line = 0;      // 1-based; 0 when unknown
@@ -183,6 +230,7 @@ struct Config {
   // file).
   std::map<std::string, source::PrometheusClientOptions> prometheus;
   ServerConfig server;
+  std::optional<StateConfig> state;
   std::vector<TargetConfig> targets;
   // What a valid config may still want its author to see (a
   // currentReplicas.static outside [minReplicas, maxReplicas]); same form

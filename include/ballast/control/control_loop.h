@@ -41,6 +41,7 @@
 #include "ballast/control/poller.h"
 #include "ballast/core/clock.h"
 #include "ballast/engine/engine.h"
+#include "ballast/state/record.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace ballast::control {
@@ -89,6 +90,9 @@ struct ControlLoopOptions {
   // Runs `task` on the loop's serial executor (the daemon's strand). Tests
   // run it at once.
   std::function<void(absl::AnyInvocable<void()>)> post;
+  // Called on the executor after each poll's snapshot is published (the
+  // daemon writes the state store then).
+  std::function<void()> after_tick;
 };
 
 class ControlLoop {
@@ -111,12 +115,30 @@ class ControlLoop {
   // snapshot (on the executor). Requires Apply.
   void Tick();
 
-  // Publishes the current state (as after a reload) without polling.
-  void PublishSnapshot();
+  // Publishes the current state (as after a reload) without polling, as
+  // computed at `time` (default: now) by `computed_by` (default: this
+  // loop's identity).
+  void PublishSnapshot(std::optional<absl::Time> time = std::nullopt,
+                       std::optional<std::string> computed_by = std::nullopt);
+
+  // The state of every target of the config, as the state store keeps it.
+  std::vector<state::TargetRecord> Records() const;
+
+  // Replaces the state of each target of the config that has a record in
+  // `records` (a restart, a new leader, a follower following): its history
+  // continues from the record, inputs matched by name. A record of a target
+  // whose mode changed is not used (the target starts seeded, as new); a
+  // record of a target not in the config is ignored. Returns the names of
+  // the records not used because incompatible.
+  std::vector<std::string> Restore(std::vector<state::TargetRecord> records);
 
   // No more polls; results of running ones are dropped. The source is
   // released with the loop.
   void Stop();
+
+  // The name this loop's own snapshots carry (Snapshot::computed_by): the
+  // replica's identity when replicas share a state store.
+  void set_identity(std::string identity) { identity_ = std::move(identity); }
 
   // The config last applied; requires Apply.
   const config::Config& config() const { return *config_; }
@@ -127,22 +149,15 @@ class ControlLoop {
   bool polling() const { return polling_; }
 
  private:
-  // Everything the loop keeps per target between ticks.
-  struct TargetRuntime {
-    engine::TargetHistory history;
-    std::vector<store::InputValue> inputs;
-    std::optional<engine::Recommendation> latest;
-    std::deque<engine::Recommendation> recent;
-    uint64_t replicas_version = 0;
-    // The last good read of currentReplicas (kubernetes, prometheus) and
-    // when it was made: held, as inputs are, while reads fail.
-    std::optional<int32_t> current_replicas;
-    absl::Time current_sampled_at = absl::InfinitePast();
-  };
+  // Everything the loop keeps per target between ticks: what the state
+  // store persists (state::TargetRecord; `target` and `mode` filled when a
+  // record is made).
+  using TargetRuntime = state::TargetRecord;
 
   const TargetSpec* FindSpec(absl::string_view name) const;
-  static void RemapInputs(const TargetSpec& old_spec, const TargetSpec& spec,
-                          TargetRuntime& runtime);
+  // Keeps each input's state and held value under its name (the names of
+  // runtime.inputs) when inputs are reordered, added or removed.
+  static void RemapInputs(const TargetSpec& spec, TargetRuntime& runtime);
   void OnPoll(const control::PollResult& result);
   void TickTarget(const TargetSpec& spec, const control::TargetReadings& r,
                   absl::Time now, TargetRuntime& runtime);
@@ -157,6 +172,7 @@ class ControlLoop {
   std::map<std::string, TargetRuntime> runtimes_;
   bool polling_ = false;
   bool stopped_ = false;
+  std::string identity_;
 };
 
 }  // namespace ballast::control

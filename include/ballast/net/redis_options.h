@@ -43,6 +43,8 @@ struct RedisOptions {
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(10);
 
+  bool operator==(const RedisOptions&) const = default;
+
   // "host:port", as status messages name the server.
   std::string Address() const {
     if (host.find(':') != std::string::npos) {  // IPv6

@@ -6,7 +6,8 @@
 //   /metrics  the Prometheus text format (version 0.0.4) of the registries
 //   /healthz  200 "ok" while the process serves
 //   /readyz   200 "ok" once the store has published a snapshot in which
-//             every target has a recommendation; 503 with the reason before
+//             every target has a recommendation, and while that snapshot
+//             is younger than Readiness::stale_after; 503 with the reason
 //   anything else: 404; a method other than GET: 405.
 //
 //   auto registry = std::make_shared<prometheus::Registry>();
@@ -26,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/core/clock.h"
 #include "ballast/net/http_server.h"
 #include "ballast/store/recommendation_store.h"
 
@@ -35,16 +37,27 @@ class Collectable;
 
 namespace ballast::server {
 
-// OK when `snapshot` was published and every target in it has a
-// recommendation; Unavailable naming the first target without one (or
-// saying that nothing was published yet) otherwise.
-absl::Status CheckReady(const store::Snapshot& snapshot);
+// When a replica is ready: its snapshot not older than `stale_after` (a
+// follower serving a leader that stopped writing), as read on `clock`.
+struct Readiness {
+  absl::Duration stale_after = absl::InfiniteDuration();
+  Clock clock = MonotonicNow;
+};
+
+// OK when `snapshot` was published, is not older than `stale_after` at
+// `now`, and every target in it has a recommendation; Unavailable naming
+// the first target without one (or saying that nothing was published yet,
+// or how old the snapshot is) otherwise.
+absl::Status CheckReady(const store::Snapshot& snapshot,
+                        absl::Time now = absl::InfinitePast(),
+                        absl::Duration stale_after = absl::InfiniteDuration());
 
 // The telemetry endpoints without sockets (see the file comment).
 net::HttpResponse HandleTelemetry(
     const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
-        collectables);
+        collectables,
+    const Readiness& readiness = {});
 
 class TelemetryServer {
  public:
@@ -54,7 +67,7 @@ class TelemetryServer {
   static absl::StatusOr<std::unique_ptr<TelemetryServer>> Start(
       boost::asio::io_context& io, const store::RecommendationStore& store,
       std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
-      const config::TelemetryServerConfig& config);
+      const config::TelemetryServerConfig& config, Readiness readiness = {});
 
   int port() const { return http_->port(); }
   // As HttpServer::Stop / StopAndWait.

@@ -65,7 +65,10 @@ struct TargetState {
 struct Snapshot {
   uint64_t generation = 0;         // increases with every Publish
   uint64_t config_generation = 0;  // increases with every applied reload
+  // When the recommendations were computed (this replica's tick, or the
+  // leader's write a follower read), and by which replica ("": this one).
   absl::Time time = absl::InfinitePast();
+  std::string computed_by;
   std::map<std::string, TargetState, std::less<>> targets;  // by name
 
   const TargetState* Find(std::string_view name) const;

@@ -40,6 +40,8 @@ struct Reached {
   Config config;
   SourcePlan plan;
 
+  const StateConfig& State() const { return config.state.value(); }
+
   // The engine is given each target's spec as is (the daemon's Tick).
   const TargetSpec& Spec(size_t t) const { return config.targets.at(t).spec; }
 
@@ -245,6 +247,37 @@ std::vector<Row> Table() {
        [](const Reached& r) {
          return r.plan.kubernetes ? r.plan.kubernetes->kubeconfig : "<none>";
        }},
+
+      // state: the state store's connection and the election's options.
+      {"state.redis.address", "redis://127.0.0.2:6390/2",
+       [](const Reached& r) {
+         return absl::StrCat(r.State().redis.Address(), "/",
+                             r.State().redis.db);
+       }},
+      {"state.redis.timeoutMs", "3000",
+       [](const Reached& r) { return Str(r.State().redis.command_timeout); }},
+      {"state.keyPrefix", "other:",
+       [](const Reached& r) { return r.State().key_prefix; }},
+      {"state.removedTargetGraceSeconds", "60",
+       [](const Reached& r) { return Str(r.State().removed_target_grace); }},
+      {"state.staleAfterSeconds", "90",
+       [](const Reached& r) { return Str(r.State().stale_after); }},
+      {"state.leaderElection.lock", "redis",
+       [](const Reached& r) {
+         return Str(r.State().lock == StateConfig::Lock::kRedis);
+       }},
+      {"state.leaderElection.leaseName", "other",
+       [](const Reached& r) { return r.State().lease_name; }},
+      {"state.leaderElection.leaseNamespace", "ops",
+       [](const Reached& r) { return r.State().lease_namespace; }},
+      {"state.leaderElection.identityEnv", "HOSTNAME",
+       [](const Reached& r) { return r.State().identity_env; }},
+      {"state.leaderElection.leaseDurationSeconds", "20",
+       [](const Reached& r) { return Str(r.State().lease_duration); }},
+      {"state.leaderElection.renewDeadlineSeconds", "12",
+       [](const Reached& r) { return Str(r.State().renew_deadline); }},
+      {"state.leaderElection.retryPeriodSeconds", "3",
+       [](const Reached& r) { return Str(r.State().retry_period); }},
 
       // server: the daemon's tick and the servers' own config structs.
       {"server.pollIntervalSeconds", "20",
