@@ -1,0 +1,354 @@
+"""Issue 18 in a real control plane: two `ballast serve` replicas, one
+leader elected with a coordination.k8s.io/v1 Lease through the real
+kube-apiserver, a real redis-server as broker and state store, and the real
+HPA (kube-controller-manager) reading ballast through the aggregator.
+
+No kube-proxy runs here, so the `ballast` Service (an ExternalName to
+127.0.0.1, see ballast_in_cluster.register) points at a small TCP balancer
+on loopback (Balancer below): it sends each new connection to a replica
+whose /readyz answers 200, round robin, as kube-proxy sends to the ready
+endpoints of a Service.
+
+1. One replica leads; the Lease is as client-go writes it (holderIdentity
+   the pod name, leaseDurationSeconds, leaseTransitions).
+2. The leader SIGKILLed inside a scale-down window: the follower leads
+   within the lease duration plus a tick, the Lease's holder and
+   transitions change, the aggregator serves the window's value all along,
+   and the HPA never scales below it before the window that began before
+   the failover ends; then it scales down.
+3. A rolling restart of both replicas, one after the other, during load:
+   every request through the aggregator is answered, none below the window.
+
+Only the standard library (and Debian's python3-redis).
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ballast_in_cluster  # noqa: E402
+import cluster_test  # noqa: E402
+import control_plane  # noqa: E402
+
+wait_until = cluster_test.wait_until
+METRIC_PATH = cluster_test.METRIC_PATH
+HPA_SYNC_SECONDS = 1
+WINDOW = 20
+LEASE = {"duration": 4, "renew": 3, "retry": 1}
+ARGS = None  # set by ballast_in_cluster.run_tests()
+
+
+class Balancer:
+    """A TCP balancer on 127.0.0.1: each accepted connection is forwarded to
+    the next backend (host port) whose `ready()` is true."""
+
+    def __init__(self, backends):
+        self.backends = backends  # list of (port, ready)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.next = 0
+        self.closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _pick(self):
+        for _ in range(len(self.backends)):
+            port, ready = self.backends[self.next % len(self.backends)]
+            self.next += 1
+            if ready():
+                try:
+                    return socket.create_connection(("127.0.0.1", port), 2)
+                except OSError:
+                    continue
+        return None
+
+    def _accept(self):
+        while not self.closed:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            upstream = self._pick()
+            if upstream is None:
+                client.close()
+                continue
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b),
+                                 daemon=True).start()
+
+    @staticmethod
+    def _pipe(src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+class Replica(cluster_test.Ballast):
+    """One `ballast serve` replica, with its pod name."""
+
+    def __init__(self, name, binary, config_path, log_path, telemetry_port,
+                 https_port):
+        super().__init__(binary, config_path, log_path, telemetry_port)
+        self.name = name
+        self.https_port = https_port
+
+    def start(self):
+        with open(self.log_path, "a") as log:
+            env = dict(os.environ, POD_NAME=self.name,
+                       POD_NAMESPACE="autoscaling")
+            self.proc = cluster_test.subprocess.Popen(
+                [self.binary, "serve", "--config", self.config_path],
+                stdout=log, stderr=cluster_test.subprocess.STDOUT, cwd="/",
+                env=env)
+        wait_until("%s /readyz" % self.name, self._ready, 30)
+
+    def ready(self):
+        try:
+            return self.proc is not None and self.proc.poll() is None and \
+                self._ready()
+        except AssertionError:
+            return False
+
+    def leading(self):
+        try:
+            return self.counter("ballast_leader") == 1
+        except OSError:
+            return False
+
+
+class HaTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="ballast-ha-test-")
+        cls.cp = control_plane.ControlPlane(
+            cluster_test.cluster_bin_dir(),
+            hpa_sync_period=HPA_SYNC_SECONDS).start()
+        cls.replicas = []
+        cls.balancer = None
+        try:
+            cls.redis, cls.redis_port, cls.r = ballast_in_cluster.start_redis(
+                wait_until)
+            cls._deploy()
+        except BaseException:
+            cls.tearDownClass()
+            raise
+
+    @classmethod
+    def _deploy(cls):
+        cp = cls.cp
+        ports = [control_plane.free_port() for _ in range(2)]
+        cls.balancer = Balancer([])
+        deployed = ballast_in_cluster.register(cp, cls.balancer.port, cls.tmp)
+        for i, https in enumerate(ports):
+            name = "ballast-%d" % i
+            telemetry = control_plane.free_port()
+            config = os.path.join(cls.tmp, name + ".yaml")
+            with open(config, "w") as f:
+                f.write(ballast_in_cluster.serve_config(
+                    deployed.kubeconfig, cls.redis_port, https,
+                    deployed.serving, control_plane.free_port(), telemetry,
+                    "allowedTtlSeconds: 10, deniedTtlSeconds: 2", """\
+  - name: asr-worker
+    minReplicas: 2
+    maxReplicas: 40
+    currentReplicas: {kubernetes: {namespace: speech, deployment: asr-worker}}
+    inputs:
+      - {name: backlog, celery: {source: celery, queues: [asr]}, averageValue: 10}
+    behavior:
+      scaleDown: {stabilizationWindowSeconds: %d}
+state:
+  redis: {address: "127.0.0.1:%d"}
+  leaderElection: {lock: kubernetes, leaseNamespace: autoscaling,
+                   leaseDurationSeconds: %d, renewDeadlineSeconds: %d,
+                   retryPeriodSeconds: %d}
+""" % (WINDOW, cls.redis_port, LEASE["duration"], LEASE["renew"],
+                    LEASE["retry"])))
+            replica = Replica(name, ARGS.ballast, config,
+                              os.path.join(cls.tmp, name + ".log"), telemetry,
+                              https)
+            cls.replicas.append(replica)
+            cls.balancer.backends.append((https, replica.ready))
+        cls.set_backlog(20)
+        for replica in cls.replicas:
+            replica.start()
+        ballast_in_cluster.create_deployment(cp, "speech", "asr-worker",
+                                             replicas=2)
+        cp.apply(ballast_in_cluster.hpa_manifest(cp, "asr-worker", "speech",
+                                                 2, 40))
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for replica in getattr(cls, "replicas", []):
+                if replica.proc and replica.proc.poll() is None:
+                    replica.stop()
+        finally:
+            if cls.balancer:
+                cls.balancer.close()
+            ballast_in_cluster.stop_redis(getattr(cls, "redis", None))
+            cls.cp.stop()
+            shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    # -- helpers -------------------------------------------------------------
+
+    @classmethod
+    def set_backlog(cls, n):
+        cls.r.delete("asr")
+        if n:
+            cls.r.lpush("asr", *["task-%d" % i for i in range(n)])
+
+    def lease(self):
+        return json.loads(self.cp.kubectl(
+            "get", "lease", "ballast", "-n", "autoscaling", "-o",
+            "json").stdout)
+
+    def leader(self, timeout=20):
+        def one():
+            leading = [r for r in self.replicas if r.leading()]
+            return leading[0] if len(leading) == 1 else None
+        return wait_until("one leader", one, timeout, interval=0.2)
+
+    def served(self):
+        """The value through the aggregator, or None when it fails."""
+        proc = self.cp.kubectl("get", "--raw", METRIC_PATH, check=False,
+                               timeout=10)
+        if proc.returncode != 0:
+            return None
+        items = json.loads(proc.stdout)["items"]
+        return int(items[0]["value"]) if len(items) == 1 else None
+
+    def spec_replicas(self):
+        return json.loads(self.cp.kubectl(
+            "get", "deployment", "asr-worker", "-n", "speech",
+            "-o", "json").stdout)["spec"]["replicas"]
+
+    def logs(self):
+        return "\n".join("--- %s ---\n%s" % (r.name, r.log_tail(40))
+                         for r in self.replicas)
+
+    def scale_to(self, backlog, replicas):
+        self.set_backlog(backlog)
+        wait_until("served %d" % replicas,
+                   lambda: self.served() == replicas, 30)
+        wait_until("HPA at %d" % replicas,
+                   lambda: self.spec_replicas() == replicas, 30)
+
+    def watch(self, seconds, on_tick=None):
+        """(time, served, spec.replicas) every 0.5 s for `seconds`."""
+        seen = []
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            if on_tick:
+                on_tick()
+            seen.append((time.monotonic(), self.served(),
+                         self.spec_replicas()))
+            time.sleep(0.5)
+        return seen
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_1_one_leader_and_a_lease_as_client_go_writes_it(self):
+        leader = self.leader()
+        spec = self.lease()["spec"]
+        self.assertEqual(spec["holderIdentity"], leader.name)
+        self.assertEqual(spec["leaseDurationSeconds"], LEASE["duration"])
+        self.assertIn("renewTime", spec)
+        follower = [r for r in self.replicas if r is not leader][0]
+        self.assertFalse(follower.leading())
+        # The follower serves the leader's value (from the store).
+        self.set_backlog(30)
+        wait_until("both replicas at 3", lambda: all(
+            r.counter("ballast_recommended_replicas", target="asr-worker") == 3
+            for r in self.replicas), 20)
+
+    def test_2_the_leader_killed_inside_a_window(self):
+        self.scale_to(100, 10)
+        leader = self.leader()
+        follower = [r for r in self.replicas if r is not leader][0]
+        transitions = self.lease()["spec"].get("leaseTransitions", 0)
+        self.set_backlog(10)  # 1 replica's worth: the window holds 10
+        fell = time.monotonic()
+        time.sleep(5)
+        leader.proc.send_signal(signal.SIGKILL)
+        leader.proc.wait()
+        killed = time.monotonic()
+        led = []
+
+        def check_leader():
+            if not led and follower.leading():
+                led.append(time.monotonic())
+        seen = self.watch(WINDOW - 5 - 2, check_leader)
+        wait_until("the follower leads", follower.leading, 10)
+        if not led:
+            led.append(time.monotonic())
+        print("failover: the follower led %.1f s after the kill" %
+              (led[0] - killed), file=sys.stderr)
+        self.assertLess(led[0] - killed, LEASE["duration"] + 1 + 1.5,
+                        self.logs())
+        spec = self.lease()["spec"]
+        self.assertEqual(spec["holderIdentity"], follower.name)
+        self.assertEqual(spec.get("leaseTransitions", 0), transitions + 1)
+        for t, value, replicas in seen:
+            self.assertGreaterEqual(replicas, 10, (t - fell, seen,
+                                                   self.logs()))
+            if value is not None:
+                self.assertEqual(value, 10, (t - fell, seen))
+        answered = [v for _, v, _ in seen if v is not None]
+        # Connections to the killed replica break once; everything else is
+        # answered.
+        self.assertGreaterEqual(len(answered), len(seen) - 2, seen)
+        # The window that began before the failover ends; then the HPA
+        # follows ballast down.
+        wait_until("served 2 after the window", lambda: self.served() == 2,
+                   WINDOW + 10)
+        self.assertGreaterEqual(time.monotonic() - fell, WINDOW - 1)
+        wait_until("HPA at 2", lambda: self.spec_replicas() == 2, 30)
+        leader.start()  # back as a follower for the next test
+        self.assertFalse(leader.leading())
+
+    def test_3_a_rolling_restart_under_load(self):
+        self.scale_to(80, 8)
+        self.set_backlog(20)  # the window holds 8
+        fell = time.monotonic()
+        seen = []
+        for replica in list(self.replicas):
+            replica.stop()
+            seen += self.watch(1)
+            replica.start()
+            seen += self.watch(LEASE["duration"])
+        for t, value, replicas in seen:
+            if t - fell < WINDOW - 1:
+                self.assertGreaterEqual(replicas, 8, (t - fell, seen))
+                self.assertIn(value, (8, None), (t - fell, seen))
+        answered = [v for _, v, _ in seen if v is not None]
+        self.assertGreaterEqual(len(answered), len(seen) - 2, seen)
+        self.leader()
+
+
+if __name__ == "__main__":
+    ballast_in_cluster.run_tests(sys.modules[__name__])
