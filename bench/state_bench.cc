@@ -57,9 +57,9 @@ TargetRecord MakeRecord(const std::string& name) {
   for (int t = 0; t < 300; ++t) {
     const double v = 300 + 250 * std::sin(t / 20.0);
     const absl::Time now = start + absl::Seconds(t);
-    engine::TickResult tick = engine::Tick(
-        spec, std::move(r.history),
-        {.now = now, .inputs = {engine::InputReading::Value(v)}});
+    engine::TickResult tick =
+        engine::Tick(spec, std::move(r.history),
+                     {.now = now, .inputs = {engine::InputReading::Value(v)}});
     r.history = std::move(tick.history);
     r.inputs[0].value = v;
     r.inputs[0].sampled_at = now;
@@ -107,7 +107,8 @@ void BM_Encode(benchmark::State& state) {
   const std::vector<TargetRecord>& records = Records(n);
   for (auto _ : state) {
     size_t bytes = 0;
-    for (const TargetRecord& r : records) bytes += EncodeRecord(r, kMeta).size();
+    for (const TargetRecord& r : records)
+      bytes += EncodeRecord(r, kMeta).size();
     benchmark::DoNotOptimize(bytes);
   }
   SetCounters(state, n);
@@ -156,7 +157,8 @@ void BM_Restore(benchmark::State& state) {
   boost::asio::io_context io;
   RedisStateStore store(io, Options(), absl::StrCat("restore", n, ":"));
   bool written = false;
-  store.Write(1, kMeta, EncodeAll(n), {}, [&](absl::Status) { written = true; });
+  store.Write(1, kMeta, EncodeAll(n), {},
+              [&](absl::Status) { written = true; });
   while (!written) io.run_one();
   for (auto _ : state) {
     bool done = false;

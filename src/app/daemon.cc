@@ -31,8 +31,8 @@
 #include "boost/asio/steady_timer.hpp"
 #include "boost/asio/strand.hpp"
 #include "daemon_metrics.h"
-#include "replication.h"
 #include "prometheus/registry.h"
+#include "replication.h"
 
 namespace ballast::app {
 namespace {

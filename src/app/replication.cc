@@ -95,11 +95,10 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
 }
 
 Replication::Replication(asio::io_context& io, Strand strand,
-                         const config::StateConfig& config,
-                         absl::Duration poll, net::RedisOptions redis,
-                         std::string identity, control::ControlLoop& loop,
-                         Logger& log, prometheus::Registry& registry,
-                         Clock clock)
+                         const config::StateConfig& config, absl::Duration poll,
+                         net::RedisOptions redis, std::string identity,
+                         control::ControlLoop& loop, Logger& log,
+                         prometheus::Registry& registry, Clock clock)
     : config_(config),
       poll_interval_(poll),
       stale_after_(StaleAfter(config, poll)),
@@ -133,9 +132,10 @@ Replication::Replication(asio::io_context& io, Strand strand,
               .Name("ballast_state_write_duration_seconds")
               .Help("Time to write every target's record (one round trip)")
               .Register(registry)
-              .Add({}, prometheus::Histogram::BucketBoundaries{
-                           0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                           0.1, 0.25, 0.5, 1, 2.5})),
+              .Add({},
+                   prometheus::Histogram::BucketBoundaries{
+                       0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                       0.25, 0.5, 1, 2.5})),
       discarded_(BuildCounter()
                      .Name("ballast_state_records_discarded_total")
                      .Help("Stored records not used, by reason (corrupt, "
@@ -183,7 +183,8 @@ void Replication::OnElection(std::optional<uint64_t> term) {
     is_leader_.Set(0);
     return;
   }
-  log_.Info("leading", {{"identity", identity_}, {"term", absl::StrCat(*term)}});
+  log_.Info("leading",
+            {{"identity", identity_}, {"term", absl::StrCat(*term)}});
   term_ = *term;
   restored_ = false;
   is_leader_.Set(1);
@@ -233,19 +234,18 @@ void Replication::TakeOver(uint64_t term, uint64_t epoch) {
             }
             std::vector<state::TargetRecord> records = Decode(*s);
             const size_t count = records.size();
-            for (const std::string& name :
-                 loop_.Restore(std::move(records))) {
-              CountDiscarded(name, "incompatible",
-                             "the target's mode changed");
+            for (const std::string& name : loop_.Restore(std::move(records))) {
+              CountDiscarded(name, "incompatible", "the target's mode changed");
             }
             log_.Info("state restored",
                       {{"records", absl::StrCat(count)},
                        {"previous_writer", s->last_write.writer},
                        {"previous_term", absl::StrCat(s->last_write.term)}});
           } else {
-            log_.Warn("state store unreadable at takeover; leading from the "
-                      "last state this replica read",
-                      {{"error", std::string(s.status().message())}});
+            log_.Warn(
+                "state store unreadable at takeover; leading from the "
+                "last state this replica read",
+                {{"error", std::string(s.status().message())}});
           }
           restored_ = true;
         });
@@ -294,16 +294,15 @@ std::vector<state::TargetRecord> Replication::Decode(
     bytes += data.size();
     absl::StatusOr<state::DecodedRecord> d = state::DecodeRecord(data);
     if (!d.ok()) {
-      CountDiscarded(name,
-                     absl::IsFailedPrecondition(d.status()) ? "version"
-                                                            : "corrupt",
-                     std::string(d.status().message()));
+      CountDiscarded(
+          name, absl::IsFailedPrecondition(d.status()) ? "version" : "corrupt",
+          std::string(d.status().message()));
       continue;
     }
     if (d->record.target != name) {
-      CountDiscarded(name, "corrupt",
-                     absl::StrCat("the record names target \"",
-                                  d->record.target, "\""));
+      CountDiscarded(
+          name, "corrupt",
+          absl::StrCat("the record names target \"", d->record.target, "\""));
       continue;
     }
     records.push_back(std::move(d->record));
@@ -380,9 +379,10 @@ void Replication::AfterTick() {
           write_duration_.Observe(absl::ToDoubleSeconds(absl::Now() - start));
           if (absl::IsFailedPrecondition(s)) {
             writes_.Add({{"result", "fenced"}}).Increment();
-            log_.Warn("state write refused: a newer leader has written; "
-                      "following",
-                      {{"error", std::string(s.message())}});
+            log_.Warn(
+                "state write refused: a newer leader has written; "
+                "following",
+                {{"error", std::string(s.message())}});
             ++epoch_;
             term_.reset();
             restored_ = false;
@@ -397,10 +397,10 @@ void Replication::AfterTick() {
             last_write_error_.reset();
           } else if (last_write_error_ != s.code()) {
             last_write_error_ = s.code();
-            log_.Warn("state write failed; computing in memory, retried "
-                      "each tick",
-                      {{"kind", ErrorKind(s)},
-                       {"error", std::string(s.message())}});
+            log_.Warn(
+                "state write failed; computing in memory, retried "
+                "each tick",
+                {{"kind", ErrorKind(s)}, {"error", std::string(s.message())}});
           }
         });
       });

@@ -264,8 +264,8 @@ class Loader {
                    Between(1, 3600), &c.lease_duration);
       ReadDuration(*e, "renewDeadlineSeconds", absl::Seconds(1),
                    Between(1, 3600), &c.renew_deadline);
-      ReadDuration(*e, "retryPeriodSeconds", absl::Seconds(1),
-                   Between(1, 3600), &c.retry_period);
+      ReadDuration(*e, "retryPeriodSeconds", absl::Seconds(1), Between(1, 3600),
+                   &c.retry_period);
       // client-go's own checks (NewLeaderElector): the leader must give up
       // before anyone may take over, and retry within its deadline.
       if (c.lease_duration <= c.renew_deadline) {

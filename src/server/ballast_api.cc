@@ -115,10 +115,10 @@ absl::StatusOr<ballast::v1::GetRecommendationResponse> BuildGetRecommendation(
   response.set_computed_by(snapshot.computed_by);
   response.mutable_computed_at()->set_seconds(
       absl::ToUnixSeconds(snapshot.time));
-  response.mutable_computed_at()->set_nanos(static_cast<int32_t>(
-      absl::ToInt64Nanoseconds(snapshot.time -
-                               absl::FromUnixSeconds(
-                                   absl::ToUnixSeconds(snapshot.time)))));
+  response.mutable_computed_at()->set_nanos(
+      static_cast<int32_t>(absl::ToInt64Nanoseconds(
+          snapshot.time -
+          absl::FromUnixSeconds(absl::ToUnixSeconds(snapshot.time)))));
   return response;
 }
 

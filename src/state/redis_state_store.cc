@@ -47,8 +47,8 @@ absl::Status FenceStatus(const RedisReply& reply, uint64_t term,
   if (reply.type != RedisReply::Type::kArray || reply.elements.size() != 2 ||
       reply.elements[0].type != RedisReply::Type::kInteger) {
     return absl::InternalError(absl::StrCat(
-        what, ": unexpected answer from the state store: ",
-        reply.DebugString()));
+        what,
+        ": unexpected answer from the state store: ", reply.DebugString()));
   }
   if (reply.elements[0].integer == 1) return absl::OkStatus();
   return absl::FailedPreconditionError(
@@ -83,11 +83,11 @@ void RedisStateStore::Write(
     std::vector<std::string> remove, Done done) {
   std::vector<std::string> eval;
   eval.reserve(10 + 2 * put.size() + remove.size());
-  eval.insert(eval.end(),
-              {"EVAL", kWriteScript, "3", prefix_ + "fence",
-               prefix_ + "records", prefix_ + "meta", absl::StrCat(term),
-               meta.writer, UnixNanos(meta.written_at),
-               absl::StrCat(put.size())});
+  eval.insert(
+      eval.end(),
+      {"EVAL", kWriteScript, "3", prefix_ + "fence", prefix_ + "records",
+       prefix_ + "meta", absl::StrCat(term), meta.writer,
+       UnixNanos(meta.written_at), absl::StrCat(put.size())});
   for (auto& [name, bytes] : put) {
     eval.push_back(std::move(name));
     eval.push_back(std::move(bytes));
@@ -116,21 +116,20 @@ void RedisStateStore::ReadAll(
         const RedisReply& fence = replies->at(0);
         const RedisReply& meta = replies->at(1);
         RedisReply& records = replies->at(2);
-        for (const RedisReply* r : {&fence, &meta,
-                                    static_cast<const RedisReply*>(&records)}) {
+        for (const RedisReply* r :
+             {&fence, &meta, static_cast<const RedisReply*>(&records)}) {
           if (r->is_error()) return done(r->ToStatus("state read"));
         }
         StoredState state;
         if (fence.type == RedisReply::Type::kString &&
             !absl::SimpleAtoi(fence.str, &state.fence)) {
-          return done(absl::DataLossError(
-              absl::StrCat("state read: fence is not a number: ",
-                           fence.DebugString())));
+          return done(absl::DataLossError(absl::StrCat(
+              "state read: fence is not a number: ", fence.DebugString())));
         }
         if (meta.type != RedisReply::Type::kArray ||
             records.type != RedisReply::Type::kArray) {
-          return done(absl::DataLossError(
-              "state read: meta or records is not a hash"));
+          return done(
+              absl::DataLossError("state read: meta or records is not a hash"));
         }
         for (size_t i = 0; i + 1 < meta.elements.size(); i += 2) {
           const std::string& key = meta.elements[i].str;

@@ -42,7 +42,7 @@ namespace ballast::state {
 
 // What the store holds.
 struct StoredState {
-  uint64_t fence = 0;  // the highest term that claimed or wrote; 0: none
+  uint64_t fence = 0;     // the highest term that claimed or wrote; 0: none
   RecordMeta last_write;  // of the last write (term 0: none yet)
   std::map<std::string, std::string> records;  // target -> record bytes
 };

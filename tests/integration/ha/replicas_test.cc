@@ -7,8 +7,8 @@
 #include <signal.h>
 
 #include <fstream>
-#include <iostream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <thread>
@@ -197,9 +197,9 @@ TEST_F(HaTest, WithoutAStoreARestartSeedsTheWindowWithTheObservedCount) {
                           "    currentReplicas: {static: 10}\n");
   Start(r);
   const absl::Time started = absl::Now();
-  ASSERT_TRUE(EventuallySample(r.port, kRecommended,
-                               [](double v) { return v > 0; }))
-      << ReadFile(r.log);
+  ASSERT_TRUE(EventuallySample(r.port, kRecommended, [](double v) {
+    return v > 0;
+  })) << ReadFile(r.log);
   const auto seen = Watch(r, kRecommended, started + absl::Seconds(12));
   ASSERT_FALSE(seen.empty());
   const std::optional<absl::Time> drop = FirstBelow(seen, 10);
@@ -221,9 +221,9 @@ TEST_F(HaTest, WithAStoreARestartKeepsTheWindowWhereItWas) {
   Backlog(100);
   Replica& r = AddReplica("ballast-0", /*window=*/12, /*state=*/true);
   Start(r);
-  ASSERT_TRUE(EventuallySample(r.port, kRecommended,
-                               [](double v) { return v == 10; }))
-      << ReadFile(r.log);
+  ASSERT_TRUE(EventuallySample(r.port, kRecommended, [](double v) {
+    return v == 10;
+  })) << ReadFile(r.log);
   ASSERT_EQ(Leader(), &r) << Logs();
   absl::SleepFor(absl::Seconds(2));
   Backlog(10);
@@ -313,9 +313,9 @@ TEST_F(HaTest, AFrozenLeaderIsFencedWhenItWakes) {
   Start(a);
   ASSERT_EQ(Leader(), &a) << Logs();
   Start(b);
-  ASSERT_TRUE(EventuallySample(b.port, kRecommended,
-                               [](double v) { return v == 3; }))
-      << Logs();
+  ASSERT_TRUE(EventuallySample(b.port, kRecommended, [](double v) {
+    return v == 3;
+  })) << Logs();
   a.process.Signal(SIGSTOP);
   const absl::Time end = absl::Now() + absl::Seconds(10);
   while (absl::Now() < end && StateMeta("writer") != "ballast-b") {
@@ -344,25 +344,25 @@ TEST_F(HaTest, AStoreOutageIsRiddenOutAndTheWholeStateRewritten) {
   Replica& r = AddReplica("ballast-0", /*window=*/5, /*state=*/true,
                           {.duration = 30, .renew = 20, .retry = 1});
   Start(r);
-  ASSERT_TRUE(EventuallySample(r.port, kRecommended,
-                               [](double v) { return v == 3; }))
-      << ReadFile(r.log);
+  ASSERT_TRUE(EventuallySample(r.port, kRecommended, [](double v) {
+    return v == 3;
+  })) << ReadFile(r.log);
   state_.Kill();
   Backlog(70);
-  EXPECT_TRUE(EventuallySample(r.port, kRecommended,
-                               [](double v) { return v == 7; }))
-      << ReadFile(r.log);
-  EXPECT_TRUE(EventuallySample(
-      r.port, R"(ballast_state_writes_total{result="error"})",
-      [](double v) { return v >= 1; }))
+  EXPECT_TRUE(EventuallySample(r.port, kRecommended, [](double v) {
+    return v == 7;
+  })) << ReadFile(r.log);
+  EXPECT_TRUE(EventuallySample(r.port,
+                               R"(ballast_state_writes_total{result="error"})",
+                               [](double v) { return v >= 1; }))
       << ReadFile(r.log);
   EXPECT_EQ(Read(r, kLeader), 1);
   ASSERT_TRUE(state_.Start().ok());  // empty, as after a FLUSHALL
   const absl::Time end = absl::Now() + absl::Seconds(10);
   std::string stored;
   while (absl::Now() < end) {
-    auto got = RunRedis(state_.port(), {{"HGET", "ballast:records",
-                                         "asr-worker"}});
+    auto got =
+        RunRedis(state_.port(), {{"HGET", "ballast:records", "asr-worker"}});
     if (got.ok() && (*got)[0].type == net::RedisReply::Type::kString) {
       stored = (*got)[0].str;
       break;
@@ -376,13 +376,13 @@ TEST_F(HaTest, AStoreOutageIsRiddenOutAndTheWholeStateRewritten) {
   EXPECT_EQ(record.latest().replicas(), 7);
   // FLUSHALL under a running leader: the same.
   ASSERT_TRUE(RunRedis(state_.port(), {{"FLUSHALL"}}).ok());
-  EXPECT_TRUE(EventuallySample(
-      r.port, kRecommended, [](double v) { return v == 7; }));
+  EXPECT_TRUE(
+      EventuallySample(r.port, kRecommended, [](double v) { return v == 7; }));
   const absl::Time end2 = absl::Now() + absl::Seconds(10);
   bool rewritten = false;
   while (absl::Now() < end2 && !rewritten) {
-    auto got = RunRedis(state_.port(), {{"HEXISTS", "ballast:records",
-                                         "asr-worker"}});
+    auto got =
+        RunRedis(state_.port(), {{"HEXISTS", "ballast:records", "asr-worker"}});
     rewritten = got.ok() && (*got)[0].integer == 1;
     absl::SleepFor(absl::Milliseconds(100));
   }
@@ -395,18 +395,17 @@ TEST_F(HaTest, CorruptAndUnknownVersionRecordsAreDiscarded) {
   ballast::state::v1::TargetRecord future;
   future.set_version(2);
   future.set_target("other");
-  ASSERT_TRUE(RunRedis(state_.port(),
-                       {{"HSET", "ballast:records", "asr-worker",
-                         std::string("\xff\x01garbage", 9)},
-                        {"HSET", "ballast:records", "other",
-                         future.SerializeAsString()}})
+  ASSERT_TRUE(RunRedis(state_.port(), {{"HSET", "ballast:records", "asr-worker",
+                                        std::string("\xff\x01garbage", 9)},
+                                       {"HSET", "ballast:records", "other",
+                                        future.SerializeAsString()}})
                   .ok());
   Backlog(40);
   Replica& r = AddReplica("ballast-0", /*window=*/5, /*state=*/true);
   Start(r);
-  EXPECT_TRUE(EventuallySample(r.port, kRecommended,
-                               [](double v) { return v == 4; }))
-      << ReadFile(r.log);
+  EXPECT_TRUE(EventuallySample(r.port, kRecommended, [](double v) {
+    return v == 4;
+  })) << ReadFile(r.log);
   EXPECT_TRUE(EventuallySample(
       r.port, R"(ballast_state_records_discarded_total{reason="corrupt"})",
       [](double v) { return v >= 1; }))
@@ -421,8 +420,8 @@ TEST_F(HaTest, CorruptAndUnknownVersionRecordsAreDiscarded) {
   const absl::Time end = absl::Now() + absl::Seconds(5);
   ballast::state::v1::TargetRecord record;
   while (absl::Now() < end) {
-    auto got = RunRedis(state_.port(),
-                        {{"HGET", "ballast:records", "asr-worker"}});
+    auto got =
+        RunRedis(state_.port(), {{"HGET", "ballast:records", "asr-worker"}});
     if (got.ok() && record.ParseFromString((*got)[0].str) &&
         record.version() == 1) {
       break;

@@ -1,8 +1,6 @@
 // The state store against a real redis-server: one atomic, fenced write per
 // tick; a claim fences older terms off before the new leader reads; a
 // refused write changes nothing; removed targets are deleted.
-#include "ballast/state/redis_state_store.h"
-
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/clock.h"
+#include "ballast/state/redis_state_store.h"
 #include "boost/asio/io_context.hpp"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
@@ -75,8 +74,8 @@ TEST_F(StateStoreTest, AnEmptyStoreReadsAsNothing) {
 }
 
 TEST_F(StateStoreTest, WritesReadBackWithTheirWriter) {
-  ASSERT_TRUE(Write(3, "a", {{"x", std::string("\0\1bytes", 7)}, {"y", "2"}})
-                  .ok());
+  ASSERT_TRUE(
+      Write(3, "a", {{"x", std::string("\0\1bytes", 7)}, {"y", "2"}}).ok());
   absl::StatusOr<state::StoredState> s = ReadAll();
   ASSERT_TRUE(s.ok()) << s.status();
   EXPECT_EQ(s->fence, 3u);
@@ -92,8 +91,7 @@ TEST_F(StateStoreTest, AnOlderTermIsRefusedAndChangesNothing) {
   ASSERT_TRUE(Write(5, "new", {{"x", "new"}}).ok());
   absl::Status old = Write(4, "old", {{"x", "old"}, {"z", "old"}}, {"x"});
   EXPECT_TRUE(absl::IsFailedPrecondition(old)) << old;
-  EXPECT_NE(old.message().find("fenced: term 4 < 5"), std::string::npos)
-      << old;
+  EXPECT_NE(old.message().find("fenced: term 4 < 5"), std::string::npos) << old;
   absl::StatusOr<state::StoredState> s = ReadAll();
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(s->records.at("x"), "new");

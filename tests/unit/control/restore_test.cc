@@ -56,7 +56,8 @@ targets:
 )",
                                         inputs);
   config::ConfigErrors errors;
-  std::optional<config::Config> c = config::ParseConfig(yaml, "t.yaml", &errors);
+  std::optional<config::Config> c =
+      config::ParseConfig(yaml, "t.yaml", &errors);
   for (const config::ConfigError& e : errors) ADD_FAILURE() << e.ToString();
   return std::make_shared<const config::Config>(*std::move(c));
 }
@@ -68,7 +69,8 @@ constexpr char kTwoInputs[] =
 constexpr char kSwapped[] =
     "      - {name: b, celery: {source: main, queues: [b]}, averageValue: 10,"
     " smoothing: {ewmaHalfLifeSeconds: 30}}\n"
-    "      - {name: a, celery: {source: main, queues: [a]}, averageValue: 10}\n";
+    "      - {name: a, celery: {source: main, queues: [a]}, averageValue: "
+    "10}\n";
 
 // One loop on a fake clock with its own store.
 struct Loop {
