@@ -205,12 +205,19 @@ TEST(EngineStabilization, ScaleUpWindowAllowsPartialRise) {
   TargetSpec spec = Spec({Average(10)});
   spec.behavior = Permissive();
   spec.behavior->scale_up.stabilization_window_seconds = 30;
-  RunTimeline(spec, {
-                        {0, 2, {50}, 5, Limit::kNone},
-                        {15, 5, {100}, 5, Limit::kScaleUpStabilization},
-                        // min(10 at 15, 10 at 30) is 10 once t=0 is out.
-                        {30, 5, {100}, 10, Limit::kNone},
-                    });
+  RunTimeline(spec,
+              {
+                  // The first tick's seed (2, the observed count) is in the
+                  // window: min(5, 2) holds 2, as the controller's first sync.
+                  {0, 2, {50}, 2, Limit::kScaleUpStabilization},
+                  {15, 5, {100}, 2, Limit::kScaleUpStabilization},
+                  // min(10 at 15, 10 at 30) is 10 once t=0 is out.
+                  {30, 5, {100}, 10, Limit::kNone},
+                  // min(10 at 30, 20 at 45): no rise.
+                  {45, std::nullopt, {200}, 10, Limit::kScaleUpStabilization},
+                  // min(20 at 45, 30 at 60): a partial rise to 20.
+                  {60, std::nullopt, {300}, 20, Limit::kScaleUpStabilization},
+              });
 }
 
 TEST(EnginePolicies, PodsPolicyCountsEventsInsideItsPeriod) {
@@ -334,8 +341,11 @@ TEST(EngineBounds, CurrentOutsideBoundsGoesStraightToBound) {
   TargetSpec spec = Spec({Average(10)}, 2, 8);
   RunTimeline(spec, {
                         {0, 50, {500}, 8, Limit::kMaxReplicas},
-                        {15, 1, {1}, 2, Limit::kMinReplicas},
+                        // The first tick's seed (50) holds the 300 s
+                        // scale-down window: ballast's count (8) stays.
+                        {15, 1, {1}, 8, Limit::kScaleDownStabilization},
                     });
+  RunTimeline(spec, {{0, 1, {1}, 2, Limit::kMinReplicas}});
 }
 
 TEST(EngineLegacy, NoBehaviorLimitsScaleUpToDoubleOrFour) {
@@ -381,10 +391,16 @@ TEST(EngineOverflow, LimitsPastInt32AreClampedInBothModes) {
     // 2 * current is past int32 from current 2^30 on: the limit is then
     // maxReplicas, never a wrapped (negative or tiny) count.
     if (mode == Mode::kBallast) {
-      // Proposals stop at 1e9 here, and the window holds only proposals.
-      RunTimeline(legacy,
-                  {{0, 2'000'000'000, {1e9}, 1'000'000'000, Limit::kNone}});
-      RunTimeline(legacy, {{0, kMaxInt32, {5e8}, 500'000'000, Limit::kNone}});
+      // Proposals stop at 1e9 here; the window holds the first tick's seed
+      // (the observed count), which a wrapped limit would cut.
+      RunTimeline(legacy, {{0,
+                            2'000'000'000,
+                            {1e9},
+                            2'000'000'000,
+                            Limit::kScaleDownStabilization}});
+      RunTimeline(
+          legacy,
+          {{0, kMaxInt32, {5e8}, kMaxInt32, Limit::kScaleDownStabilization}});
       // In range the doubling limit holds as before.
       RunTimeline(
           legacy,
