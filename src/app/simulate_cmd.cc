@@ -579,8 +579,12 @@ axes, the table with each policy's ratio to the HPA baseline).)",
                  "queue slots per ready replica (default 1)");
   AddWholeNumber(cmd, "--initial-replicas", &f->options.initial_replicas, 0,
                  "closed loop: replicas at the start (default\n"
-                 "currentReplicas.static, else minReplicas); may\n"
-                 "lie outside [minReplicas, maxReplicas]");
+                 "currentReplicas.static, else minReplicas), the\n"
+                 "count the first tick observes, as if ballast\n"
+                 "restarted with the fleet at N: the windows hold\n"
+                 "it as the HPA's first sync does (a scale-down\n"
+                 "waits out its window); may lie outside\n"
+                 "[minReplicas, maxReplicas]");
   AddTime(cmd, "--start", &f->options.start,
           "trace time of the first tick (default: first row)");
   AddNumber(cmd, "--duration", &f->options.duration_seconds, 0, true, "SECONDS",

@@ -180,7 +180,9 @@ int32_t StabilizeWithBehavior(const Behavior& b, TargetHistory& h,
 
 // Kubernetes' rule for an HPA without `behavior` (normalizeDesiredReplicas):
 // the maximum proposal of the window, the edge included, then a scale-up
-// limit of max(2 * current, 4).
+// limit of max(2 * current, 4). A window of 0 s holds nothing, not even the
+// first tick's seed (SeedFirstTick): the controller reads its clock for the
+// window after recording the seed, so a 0 s window starts past it.
 int32_t StabilizeLegacy(int32_t window_seconds, TargetHistory& h,
                         absl::Time now, int32_t desired) {
   const absl::Time cutoff = now - absl::Seconds(window_seconds);
@@ -188,10 +190,26 @@ int32_t StabilizeLegacy(int32_t window_seconds, TargetHistory& h,
     h.proposals.pop_front();
   }
   int32_t result = desired;
-  for (const TimedReplicas& p : h.proposals)
-    result = std::max(result, p.replicas);
+  if (window_seconds > 0) {
+    for (const TimedReplicas& p : h.proposals) {
+      result = std::max(result, p.replicas);
+    }
+  }
   h.proposals.push_back({now, desired});
   return result;
+}
+
+// The HPA controller's first sync of an HPA (recordInitialRecommendation):
+// a target with no history records the observed count as a proposal made
+// at `now`, in the list both windows read. So a restart holds the count
+// through the scale-down window (a scale-down waits it out), and a
+// scale-up window longer than 0 s holds it too, as the controller's does;
+// 0 s windows never see it. Before anything else in the tick, as the
+// controller records it before its bounds and metrics: a first tick that
+// goes to a bound or has no data keeps the seed for the ticks after it.
+void SeedFirstTick(TargetHistory& h, absl::Time now, int32_t observed) {
+  if (h.last_recommendation || !h.proposals.empty()) return;
+  h.proposals.push_back({now, observed});
 }
 
 // A least-squares line through the raw samples strictly newer than
@@ -414,6 +432,7 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
   const int32_t current = h.last_recommendation.value_or(observed);
   // The replicas doing the work (drain's throughput is per ready replica).
   const int32_t ready = std::max(in.ready_replicas.value_or(observed), 0);
+  SeedFirstTick(h, in.now, observed);
 
   Recommendation rec;
   rec.time = in.now;

@@ -148,16 +148,19 @@ void Record(HpaState& h, std::optional<size_t> old, int32_t desired,
 
 // horizontal.go normalizeDesiredReplicas (no behavior): stabilizeRecommendation
 // (the maximum of the recommendations not older than the downscale window,
-// its edge included) and convertDesiredReplicasWithRules.
+// its edge included) and convertDesiredReplicasWithRules. A 0 s window holds
+// nothing: the controller takes the window's time.Now() after it recorded
+// every entry, the first sync's recordInitialRecommendation included, so
+// each of them is older than that cutoff (and its slot is reused).
 int32_t NormalizeLegacy(const TargetSpec& spec, HpaState& h, absl::Time now,
                         int32_t current, int32_t desired, Limit& limit) {
-  const absl::Time cutoff =
-      now - absl::Seconds(spec.legacy_downscale_window_seconds);
+  const int32_t window = spec.legacy_downscale_window_seconds;
+  const absl::Time cutoff = now - absl::Seconds(window);
   int32_t stabilized = desired;
   std::optional<size_t> old;
   for (size_t i = 0; i < h.recommendations.size(); ++i) {
     const TimedReplicas& r = h.recommendations[i];
-    if (r.time < cutoff) {
+    if (r.time < cutoff || window == 0) {
       old = i;
     } else {
       stabilized = std::max(stabilized, r.replicas);
@@ -247,7 +250,10 @@ TickResult HpaTick(const TargetSpec& spec, TargetHistory history,
     return TickResult{std::move(rec), std::move(history)};
   };
 
-  // recordInitialRecommendation: the first sync remembers the current count.
+  // recordInitialRecommendation: the first sync remembers the current count
+  // (scale.Spec.Replicas) as a recommendation made now, before the bounds and
+  // the metrics, whatever this sync then decides. The list is never emptied
+  // afterwards (slots are reused), so empty means the first sync.
   if (hpa.recommendations.empty()) {
     hpa.recommendations.push_back({in.now, current});
   }

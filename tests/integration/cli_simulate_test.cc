@@ -215,6 +215,66 @@ TEST_F(SimulateCli, RejectsBadWindowsAndCompareTargets) {
               std::string::npos);
 }
 
+// Issue 18: --initial-replicas N starts the run as a restart with the
+// fleet at N (overriding currentReplicas.static): the load is low from the
+// start, and the first tick's seed holds N through the 60 s scale-down
+// window before the count drops.
+TEST_F(SimulateCli, InitialReplicasHoldThroughTheScaleDownWindow) {
+  {
+    std::ofstream config(dir_ / "c.yaml");
+    config << "server: {pollIntervalSeconds: 15}\n"
+              "targets:\n"
+              "  - name: worker\n"
+              "    minReplicas: 1\n"
+              "    maxReplicas: 20\n"
+              "    currentReplicas: {static: 4}\n"
+              "    behavior:\n"
+              "      scaleDown: {stabilizationWindowSeconds: 60}\n"
+              "    inputs:\n"
+              "      - {name: backlog, averageValue: 10}\n";
+    std::ofstream trace(dir_ / "t.csv");
+    trace << "time,backlog\n0,10\n120,10\n";
+  }
+  // time and recommendation,limited_by of each timeline row.
+  const auto run = [&](const std::string& flags) {
+    const CliRun r = Ballast(dir_,
+                             "simulate --config c.yaml --trace t.csv --out out"
+                             " --pod-startup-seconds 0" +
+                                 flags);
+    EXPECT_EQ(r.exit_code, 0) << r.output;
+    std::vector<std::string> rows = absl::StrSplit(
+        ReadFile(dir_ / "out/timeline.csv"), '\n', absl::SkipEmpty());
+    EXPECT_EQ(rows.at(0),
+              "time,backlog,proposal_backlog,desired,recommendation,replicas,"
+              "limited_by");
+    std::vector<std::string> got;
+    for (size_t i = 1; i < rows.size(); ++i) {
+      const std::vector<std::string> cells = absl::StrSplit(rows[i], ',');
+      got.push_back(cells.at(0) + " " + cells.at(4) + " " + cells.at(6));
+    }
+    return got;
+  };
+  EXPECT_EQ(
+      run(" --initial-replicas 10"),
+      (std::vector<std::string>{
+          "0 10 scaleDownStabilization", "15 10 scaleDownStabilization",
+          "30 10 scaleDownStabilization", "45 10 scaleDownStabilization",
+          // The seed (t=0) is 60 s old: out; 100 % / 15 s allows 1.
+          "60 1 none", "75 1 none", "90 1 none", "105 1 none", "120 1 none"}));
+  // Without the flag the run starts at currentReplicas.static and holds it.
+  const std::vector<std::string> from_static = run("");
+  ASSERT_EQ(from_static.size(), 9u);
+  EXPECT_EQ(from_static[0], "0 4 scaleDownStabilization");
+  EXPECT_EQ(from_static[3], "45 4 scaleDownStabilization");
+  EXPECT_EQ(from_static[4], "60 1 none");
+  // The help says what N is.
+  const CliRun help = Ballast(dir_, "simulate --help", true);
+  EXPECT_NE(help.output.find("--initial-replicas"), std::string::npos);
+  EXPECT_NE(help.output.find("restarted with the fleet at N"),
+            std::string::npos)
+      << help.output;
+}
+
 TEST_F(SimulateCli, UsageAndInputErrorsHaveDistinctExitCodes) {
   EXPECT_EQ(Ballast(dir_, "simulate --config").exit_code, 2);
   EXPECT_EQ(Ballast(dir_, "simulate --bogus 1").exit_code, 2);

@@ -74,9 +74,11 @@ struct TickInput {
   absl::Time now;
   // The workload's replica count as observed (the scale subresource's
   // spec.replicas, a PromQL answer). nullopt: assume it follows ballast, i.e.
-  // the previous recommendation, or the spec's initial replicas at first.
-  // It feeds the HPA arithmetic (tolerance, Value targets); windows and rate
-  // policies start from ballast's previous recommendation once there is one.
+  // the previous recommendation, or at first the spec's initial replicas,
+  // else minReplicas. It feeds the HPA arithmetic (tolerance, Value
+  // targets); windows and rate policies start from ballast's previous
+  // recommendation once there is one. On a target's first tick (empty
+  // history) it also seeds the stabilization windows (in both modes).
   std::optional<int32_t> current_replicas;
   // Ready pods, if known (HPA mode: a Value target scales the ready count,
   // as replica_calculator.go's getUsageRatioReplicaCount). nullopt: the
@@ -168,7 +170,11 @@ struct HpaState {
 // entry is older than the longest window or policy period of the spec.
 struct TargetHistory {
   std::optional<int32_t> last_recommendation;
-  std::deque<TimedReplicas> proposals;  // desired per tick (stabilization)
+  // Desired per tick (stabilization), after the first tick's seed: with no
+  // last_recommendation and no proposals, a tick first records the
+  // observed count at its `now`, as the HPA controller's first sync
+  // (recordInitialRecommendation), so a restart waits out the windows.
+  std::deque<TimedReplicas> proposals;
   std::deque<TimedReplicas> scale_up_events;    // replicas added
   std::deque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
   std::vector<InputState> inputs;  // resized to spec.inputs on each tick

@@ -205,12 +205,19 @@ TEST(EngineStabilization, ScaleUpWindowAllowsPartialRise) {
   TargetSpec spec = Spec({Average(10)});
   spec.behavior = Permissive();
   spec.behavior->scale_up.stabilization_window_seconds = 30;
-  RunTimeline(spec, {
-                        {0, 2, {50}, 5, Limit::kNone},
-                        {15, 5, {100}, 5, Limit::kScaleUpStabilization},
-                        // min(10 at 15, 10 at 30) is 10 once t=0 is out.
-                        {30, 5, {100}, 10, Limit::kNone},
-                    });
+  RunTimeline(spec,
+              {
+                  // The first tick's seed (2, the observed count) is in the
+                  // window: min(5, 2) holds 2, as the controller's first sync.
+                  {0, 2, {50}, 2, Limit::kScaleUpStabilization},
+                  {15, 5, {100}, 2, Limit::kScaleUpStabilization},
+                  // min(10 at 15, 10 at 30) is 10 once t=0 is out.
+                  {30, 5, {100}, 10, Limit::kNone},
+                  // min(10 at 30, 20 at 45): no rise.
+                  {45, std::nullopt, {200}, 10, Limit::kScaleUpStabilization},
+                  // min(20 at 45, 30 at 60): a partial rise to 20.
+                  {60, std::nullopt, {300}, 20, Limit::kScaleUpStabilization},
+              });
 }
 
 TEST(EnginePolicies, PodsPolicyCountsEventsInsideItsPeriod) {
@@ -334,8 +341,11 @@ TEST(EngineBounds, CurrentOutsideBoundsGoesStraightToBound) {
   TargetSpec spec = Spec({Average(10)}, 2, 8);
   RunTimeline(spec, {
                         {0, 50, {500}, 8, Limit::kMaxReplicas},
-                        {15, 1, {1}, 2, Limit::kMinReplicas},
+                        // The first tick's seed (50) holds the 300 s
+                        // scale-down window: ballast's count (8) stays.
+                        {15, 1, {1}, 8, Limit::kScaleDownStabilization},
                     });
+  RunTimeline(spec, {{0, 1, {1}, 2, Limit::kMinReplicas}});
 }
 
 TEST(EngineLegacy, NoBehaviorLimitsScaleUpToDoubleOrFour) {
@@ -381,10 +391,16 @@ TEST(EngineOverflow, LimitsPastInt32AreClampedInBothModes) {
     // 2 * current is past int32 from current 2^30 on: the limit is then
     // maxReplicas, never a wrapped (negative or tiny) count.
     if (mode == Mode::kBallast) {
-      // Proposals stop at 1e9 here, and the window holds only proposals.
-      RunTimeline(legacy,
-                  {{0, 2'000'000'000, {1e9}, 1'000'000'000, Limit::kNone}});
-      RunTimeline(legacy, {{0, kMaxInt32, {5e8}, 500'000'000, Limit::kNone}});
+      // Proposals stop at 1e9 here; the window holds the first tick's seed
+      // (the observed count), which a wrapped limit would cut.
+      RunTimeline(legacy, {{0,
+                            2'000'000'000,
+                            {1e9},
+                            2'000'000'000,
+                            Limit::kScaleDownStabilization}});
+      RunTimeline(
+          legacy,
+          {{0, kMaxInt32, {5e8}, kMaxInt32, Limit::kScaleDownStabilization}});
       // In range the doubling limit holds as before.
       RunTimeline(
           legacy,
@@ -423,6 +439,145 @@ TEST(EngineLegacy, NoBehaviorScalesDownAllTheWayAtOnce) {
   spec.behavior.reset();
   spec.legacy_downscale_window_seconds = 0;
   RunTimeline(spec, {{0, 50, {1}, 1, Limit::kNone}});
+}
+
+// A target's first tick (a fresh `ballast serve`, a restart without stored
+// state) seeds the windows with the observed count, as the HPA controller's
+// first sync (recordInitialRecommendation): every case runs in both modes,
+// with the same expectations. Before the seed, ballast's mode scaled down
+// on the first tick.
+struct FirstTickCase {
+  std::string name;
+  TargetSpec spec;
+  std::vector<Step> steps;
+};
+
+TargetSpec DownWindow(int32_t seconds, TargetSpec spec) {
+  spec.behavior->scale_down.stabilization_window_seconds = seconds;
+  return spec;
+}
+
+TargetSpec WithInitial(int32_t initial, TargetSpec spec) {
+  spec.initial_replicas = initial;
+  return spec;
+}
+
+TargetSpec LegacyWindow(int32_t seconds, TargetSpec spec) {
+  spec.behavior.reset();
+  spec.legacy_downscale_window_seconds = seconds;
+  return spec;
+}
+
+std::vector<FirstTickCase> FirstTickCases() {
+  // Backlog 10 at averageValue 10 asks for 1 replica.
+  const TargetSpec base = Spec({Average(10)});
+  TargetSpec pods3 = DownWindow(60, base);
+  pods3.behavior->scale_down.policies = {{PolicyType::kPods, 3, 15}};
+  TargetSpec min3 = Spec({Average(10)}, 3, 100);
+  min3.behavior = Permissive();
+  min3.behavior->scale_up.stabilization_window_seconds = 60;
+  TargetSpec up30 = base;
+  up30.behavior = Permissive();
+  up30.behavior->scale_up.stabilization_window_seconds = 30;
+  return {
+      {"HoldsTheObservedCountThroughTheScaleDownWindow",
+       DownWindow(60, base),
+       {{0, 10, {10}, 10, Limit::kScaleDownStabilization},
+        {15, 10, {10}, 10, Limit::kScaleDownStabilization},
+        {59, 10, {10}, 10, Limit::kScaleDownStabilization},
+        // The seed is exactly 60 s old: out; 100 % / 15 s allows all.
+        {60, 10, {10}, 1, Limit::kNone}}},
+      {"AfterTheWindowThePoliciesPaceTheDrop",
+       pods3,
+       {{0, 10, {10}, 10, Limit::kScaleDownStabilization},
+        {30, std::nullopt, {10}, 10, Limit::kScaleDownStabilization},
+        {60, std::nullopt, {10}, 7, Limit::kScaleDownPolicy},
+        {75, std::nullopt, {10}, 4, Limit::kScaleDownPolicy},
+        {90, std::nullopt, {10}, 1, Limit::kNone}}},
+      {"LegacyRuleHoldsItThroughItsWindowEdgeIncluded",
+       LegacyWindow(60, base),
+       {{0, 10, {10}, 10, Limit::kScaleDownStabilization},
+        {60, std::nullopt, {10}, 10, Limit::kScaleDownStabilization},
+        {61, std::nullopt, {10}, 1, Limit::kNone}}},
+      {"LegacyZeroWindowHoldsNothing",
+       LegacyWindow(0, base),
+       {{0, 10, {10}, 1, Limit::kNone}}},
+      {"ZeroScaleDownWindowIgnoresTheSeed",
+       DownWindow(0, base),
+       {{0, 10, {10}, 1, Limit::kNone}}},
+      {"WithoutCurrentReplicasSeedsFromInitialReplicas",
+       WithInitial(6, DownWindow(60, base)),
+       {{0, std::nullopt, {10}, 6, Limit::kScaleDownStabilization},
+        {30, std::nullopt, {10}, 6, Limit::kScaleDownStabilization},
+        {60, std::nullopt, {10}, 1, Limit::kNone}}},
+      {"WithoutCurrentReplicasOrInitialSeedsFromMinReplicas",
+       // The seed (3) is the scale-up window's minimum for 60 s.
+       min3,
+       {{0, std::nullopt, {100}, 3, Limit::kScaleUpStabilization},
+        {30, std::nullopt, {100}, 3, Limit::kScaleUpStabilization},
+        {60, std::nullopt, {100}, 10, Limit::kNone}}},
+      {"AZeroScaleUpWindowIgnoresTheSeed",
+       // Default scale-up: max(+4 Pods, +100 %) per 15 s from 2.
+       base,
+       {{0, 2, {100}, 6, Limit::kScaleUpPolicy}}},
+      {"AScaleUpWindowHoldsTheSeedAsTheControllersDoes",
+       up30,
+       {{0, 4, {100}, 4, Limit::kScaleUpStabilization},
+        {15, std::nullopt, {100}, 4, Limit::kScaleUpStabilization},
+        {30, std::nullopt, {100}, 10, Limit::kNone}}},
+      {"AFirstTickWithoutDataKeepsTheSeed",
+       DownWindow(60, base),
+       {{0, 10, {kMissing}, 10, Limit::kMissingData},
+        {15, std::nullopt, {10}, 10, Limit::kScaleDownStabilization},
+        {60, std::nullopt, {10}, 1, Limit::kNone}}},
+      {"AFirstTickAboveMaxKeepsTheSeed",
+       DownWindow(60, Spec({Average(10)}, 1, 20)),
+       // 50 is recorded, then the count goes to the bound; the window holds
+       // the bound until the seed leaves it.
+       {{0, 50, {10}, 20, Limit::kMaxReplicas},
+        {15, std::nullopt, {10}, 20, Limit::kScaleDownStabilization},
+        {60, std::nullopt, {10}, 1, Limit::kNone}}},
+  };
+}
+
+class EngineFirstTick : public testing::TestWithParam<FirstTickCase> {};
+
+TEST_P(EngineFirstTick, SeedsTheWindowsWithTheObservedCountInBothModes) {
+  for (const Mode mode : {Mode::kBallast, Mode::kHpa}) {
+    SCOPED_TRACE(ModeName(mode));
+    TargetSpec spec = GetParam().spec;
+    spec.mode = mode;
+    RunTimeline(spec, GetParam().steps);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Restart, EngineFirstTick,
+                         testing::ValuesIn(FirstTickCases()),
+                         [](const auto& p) { return p.param.name; });
+
+// Only a target with no history is seeded: a history restored from a state
+// store (or the next tick) already has a last recommendation.
+TEST(EngineFirstTick, AHistoryWithARecommendationIsNotSeeded) {
+  TargetSpec spec = DownWindow(60, Spec({Average(10)}));
+  TargetHistory restored;
+  restored.last_recommendation = 10;
+  TickResult r = Tick(spec, std::move(restored),
+                      {.now = absl::FromUnixSeconds(0),
+                       .current_replicas = 10,
+                       .inputs = {InputReading::Value(10)}});
+  EXPECT_EQ(r.recommendation.replicas, 1);
+  ASSERT_EQ(r.history.proposals.size(), 1u);
+  EXPECT_EQ(r.history.proposals[0].replicas, 1);
+
+  TickResult first = Tick(spec, {},
+                          {.now = absl::FromUnixSeconds(0),
+                           .current_replicas = 10,
+                           .inputs = {InputReading::Value(10)}});
+  EXPECT_EQ(first.recommendation.replicas, 10);
+  ASSERT_EQ(first.history.proposals.size(), 2u);
+  EXPECT_EQ(first.history.proposals[0].replicas, 10);  // the seed
+  EXPECT_EQ(first.history.proposals[0].time, absl::FromUnixSeconds(0));
+  EXPECT_EQ(first.history.proposals[1].replicas, 1);  // this tick's desired
 }
 
 TEST(EngineMissingData, AllInputsMissingHoldsLastRecommendation) {

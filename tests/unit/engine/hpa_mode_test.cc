@@ -83,6 +83,12 @@ TargetSpec WithTolerance(TargetSpec spec, double tolerance) {
   return spec;
 }
 
+// --horizontal-pod-autoscaler-downscale-stabilization=0s.
+TargetSpec ZeroLegacyWindow(TargetSpec spec) {
+  spec.legacy_downscale_window_seconds = 0;
+  return spec;
+}
+
 std::vector<Case> Cases() {
   const Behavior quick = Rules(Pods(100, 15), Pods(100, 15));
   return {
@@ -164,6 +170,11 @@ std::vector<Case> Cases() {
        {{0, 10, {10}, 10, Limit::kNone},
         {300, std::nullopt, {2}, 10, Limit::kScaleDownStabilization},
         {301, std::nullopt, {2}, 2, Limit::kNone}}},
+      {"LegacyZeroWindowHoldsNotEvenTheFirstSyncsRecord",
+       "recordInitialRecommendation + stabilizeRecommendation",
+       // The record (50) is older than the cutoff the sync reads after it.
+       ZeroLegacyWindow(Hpa({Average(1)}, 1, 100, std::nullopt)),
+       {{0, 50, {1}, 1, Limit::kNone}}},
       {"SomeInputsMissingBlockAScaleDown",
        "computeReplicasForMetrics",
        Hpa({Average(1), Average(1, "b")}, 1, 100, quick),
