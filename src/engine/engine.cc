@@ -414,6 +414,15 @@ std::string_view LimitName(Limit limit) {
   return "?";
 }
 
+std::optional<Limit> ParseLimitName(std::string_view name) {
+  // Limit's enumerators run from 0 to kScaleDownMinChange, in order.
+  for (int i = 0; i <= static_cast<int>(Limit::kScaleDownMinChange); ++i) {
+    const auto limit = static_cast<Limit>(i);
+    if (LimitName(limit) == name) return limit;
+  }
+  return std::nullopt;
+}
+
 TickResult Tick(const TargetSpec& spec, TargetHistory history,
                 const TickInput& in) {
   if (spec.mode == Mode::kHpa) {

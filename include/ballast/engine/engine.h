@@ -60,6 +60,9 @@ enum class Limit {
   kScaleDownMinChange,
 };
 std::string_view LimitName(Limit limit);  // "none", "scaleUpPolicy", ...
+// The Limit whose LimitName is `name` (exact, case-sensitive); nullopt for
+// any other string.
+std::optional<Limit> ParseLimitName(std::string_view name);
 
 // One input's reading for this tick: a value, or the reason there is none.
 struct InputReading {
@@ -109,6 +112,8 @@ struct InputExplanation {
   bool drain = false;
   int32_t consecutive_failures = 0;
   std::string error;  // why raw is missing; empty when it is present
+
+  bool operator==(const InputExplanation&) const = default;
 };
 
 struct Recommendation {
@@ -119,11 +124,15 @@ struct Recommendation {
   Limit limited_by = Limit::kNone;
   bool burst = false;  // burst mode is on after this tick
   std::vector<InputExplanation> inputs;
+
+  bool operator==(const Recommendation&) const = default;
 };
 
 struct TimedReplicas {
   absl::Time time;
   int32_t replicas;
+
+  bool operator==(const TimedReplicas&) const = default;
 };
 
 // One raw reading, with the ready replicas of its tick.
@@ -131,6 +140,8 @@ struct RawSample {
   absl::Time time;
   double value = 0;
   int32_t ready = 0;
+
+  bool operator==(const RawSample&) const = default;
 };
 
 // Per-input smoothing and failure state.
@@ -147,6 +158,8 @@ struct InputState {
   // the window empties).
   std::deque<std::pair<absl::Time, double>> drain_rates;
   std::optional<double> throughput;
+
+  bool operator==(const InputState&) const = default;
 };
 
 // A scale event as the HPA controller keeps it (timestampedScaleEvent).
@@ -154,6 +167,8 @@ struct HpaScaleEvent {
   absl::Time time;
   int32_t replicas = 0;  // replicas added (up list) or removed (down list)
   bool outdated = false;
+
+  bool operator==(const HpaScaleEvent&) const = default;
 };
 
 // The HPA controller's memory of one HPA (HPA mode), kept as horizontal.go
@@ -164,6 +179,8 @@ struct HpaState {
   std::vector<TimedReplicas> recommendations;
   std::vector<HpaScaleEvent> scale_up_events;
   std::vector<HpaScaleEvent> scale_down_events;
+
+  bool operator==(const HpaState&) const = default;
 };
 
 // Everything the engine remembers between ticks of one target. Bounded: no
@@ -183,6 +200,8 @@ struct TargetHistory {
   std::optional<absl::Time> burst_triggered;
   int32_t burst_peak = 0;
   HpaState hpa;  // HPA mode only
+
+  bool operator==(const TargetHistory&) const = default;
 };
 
 struct TickResult {

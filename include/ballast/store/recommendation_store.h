@@ -46,6 +46,8 @@ struct InputValue {
   absl::Time sampled_at = absl::InfinitePast();  // when `value` was read
   std::string error;  // the latest poll's error; empty when it succeeded
   int32_t consecutive_failures = 0;
+
+  bool operator==(const InputValue&) const = default;
 };
 
 struct TargetState {

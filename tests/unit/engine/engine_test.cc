@@ -1031,5 +1031,23 @@ TEST(EngineLimitNames, MatchThePublicVocabulary) {
   EXPECT_EQ(LimitName(Limit::kScaleDownMinChange), "scaleDownMinChange");
 }
 
+TEST(EngineLimitNames, ParseBackEveryName) {
+  // kScaleDownMinChange is the last enumerator: one past it has no name.
+  const int last = static_cast<int>(Limit::kScaleDownMinChange);
+  EXPECT_EQ(LimitName(static_cast<Limit>(last + 1)), "?");
+  for (int i = 0; i <= last; ++i) {
+    const auto limit = static_cast<Limit>(i);
+    EXPECT_EQ(ParseLimitName(LimitName(limit)), limit) << LimitName(limit);
+  }
+}
+
+TEST(EngineLimitNames, RefuseAnythingElse) {
+  EXPECT_EQ(ParseLimitName(""), std::nullopt);
+  EXPECT_EQ(ParseLimitName("?"), std::nullopt);
+  EXPECT_EQ(ParseLimitName("None"), std::nullopt);
+  EXPECT_EQ(ParseLimitName("scaleUpPolicy "), std::nullopt);
+  EXPECT_EQ(ParseLimitName(std::string_view("trend\0", 6)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace ballast::engine
