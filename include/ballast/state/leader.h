@@ -7,14 +7,15 @@
 // - a Kubernetes Lease (coordination.k8s.io/v1), inside a cluster;
 // - a lock in the state store's Redis, outside one.
 //
-//   std::unique_ptr<Elector> e = MakeLeaseElector(io, api, "ballast",
-//       "ballast-leader", {.identity = "ballast-7d9f-abcde"});
-//   e->Start([](std::optional<uint64_t> term) {
+//   absl::StatusOr<std::unique_ptr<Elector>> e = MakeLeaseElector(io, api,
+//       "ballast", "ballast-leader", {.identity = "ballast-7d9f-abcde"});
+//   (*e)->Start([](std::optional<uint64_t> term) {
 //     if (term) { /* leading, fence writes with *term */ }
 //     else      { /* following */ }
 //   });
 //   ...
-//   e->Stop();  // releases the lease if held (ReleaseOnCancel)
+//   (*e)->Stop([] { /* released */ });  // releases the lease if held
+//   (ReleaseOnCancel)
 //
 // Semantics, for both:
 // - every retry_period a follower tries to acquire; it may only when the
@@ -72,28 +73,37 @@ class Elector {
   virtual void Start(OnChange on_change) = 0;
   // Stops campaigning; a leader releases the record (empties the holder, as
   // client-go's ReleaseOnCancel) so that another replica leads at once
-  // instead of after lease_duration. `done` runs once that is done or has
-  // failed (within about one retry_period). No OnChange call after Stop.
+  // instead of after lease_duration. `done` runs on the strand once that
+  // is done or has failed: a try in flight is finished first, so within
+  // two tries' request deadlines (each request's is at most
+  // renew_deadline / 2; one round trip when the server answers). No
+  // OnChange call after Stop: a leader stops leading when it calls Stop.
   virtual void Stop(absl::AnyInvocable<void()> done) = 0;
   // The holder as last observed ("" when none or unknown).
   virtual std::string observed_leader() const = 0;
 };
 
+// Both makers: InvalidArgument for options client-go's NewLeaderElector
+// refuses (ValidateElectionOptions, state/election.h: an identity, and
+// 1.2 * retry_period < renew_deadline < lease_duration); the transport's
+// own errors (a bad URL, an unreadable CA).
+//
 // A coordination.k8s.io/v1 Lease `name` in `namespace_`, through the API
 // server of `api` (source/kubernetes_client.h). Needs get, create and
-// update on that Lease.
-std::unique_ptr<Elector> MakeLeaseElector(boost::asio::io_context& io,
-                                          net::HttpClientOptions api,
-                                          std::string namespace_,
-                                          std::string name,
-                                          ElectionOptions options);
+// update on that Lease. The Lease says leaseDurationSeconds (lease_duration
+// in whole seconds, at least 1). Each request's deadline is at most
+// renew_deadline / 2 (api.timeout when shorter).
+absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
+    boost::asio::io_context& io, net::HttpClientOptions api,
+    std::string namespace_, std::string name, ElectionOptions options);
 
 // A lock in Redis under `key_prefix` ("<prefix>leader": the holder, expiring
-// after lease_duration; "<prefix>leader-term": the term counter).
-std::unique_ptr<Elector> MakeRedisLockElector(boost::asio::io_context& io,
-                                              net::RedisOptions redis,
-                                              std::string key_prefix,
-                                              ElectionOptions options);
+// after lease_duration; "<prefix>leader-term": the term counter). Its
+// command timeout is at most renew_deadline / 2 and its reconnection
+// backoff at most retry_period.
+absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
+    boost::asio::io_context& io, net::RedisOptions redis,
+    std::string key_prefix, ElectionOptions options);
 
 }  // namespace ballast::state
 
