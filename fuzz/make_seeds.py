@@ -2,7 +2,9 @@
 """Writes the seed corpora under fuzz/corpus/<harness>/ from tests/testdata,
 config/, k8s/ and the unit tests' strings. Re-run after changing a harness's
 input layout; committed seeds are its output (plus findings' reproducers,
-named finding-*, which this script leaves alone).
+named finding-*, which this script leaves alone). Not state_record_fuzz's:
+its seeds are protobuf records, written by tests/unit/state/record_test.cc
+(fuzz/README.md says how).
 
 Harnesses that use FuzzedDataProvider read integers from the END of the
 input (the mode/flags byte is the last byte) and strings from the front
