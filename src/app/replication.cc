@@ -75,6 +75,7 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
                                   .renew_deadline = c.renew_deadline,
                                   .retry_period = c.retry_period,
                                   .clock = r->clock_};
+  absl::StatusOr<std::unique_ptr<state::Elector>> elector;
   if (c.lock == config::StateConfig::Lock::kKubernetes) {
     absl::StatusOr<net::HttpClientOptions> api =
         source::KubernetesClientOptions(config.kubernetes);
@@ -82,15 +83,17 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
       return absl::FailedPreconditionError(absl::StrCat(
           "state.leaderElection.lock kubernetes: ", api.status().message()));
     }
-    r->elector_ = state::MakeLeaseElector(
+    elector = state::MakeLeaseElector(
         io, *std::move(api),
         c.lease_namespace.empty() ? PodNamespace() : c.lease_namespace,
         c.lease_name, std::move(election));
   } else {
-    r->elector_ = state::MakeRedisLockElector(
+    elector = state::MakeRedisLockElector(
         io, redis, absl::StrCat(c.key_prefix, c.lease_name, ":"),
-        std::move(election));
+        std::move(election), absl::StrCat(c.key_prefix, "fence"));
   }
+  if (!elector.ok()) return elector.status();
+  r->elector_ = *std::move(elector);
   return r;
 }
 

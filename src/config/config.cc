@@ -273,10 +273,11 @@ class Loader {
                  "leaseDurationSeconds must be greater than "
                  "renewDeadlineSeconds (a leader steps down at its renew "
                  "deadline, before another replica may take the lease)");
-      } else if (c.renew_deadline <= c.retry_period) {
+      } else if (c.renew_deadline <= 1.2 * c.retry_period) {
         e->Error(e->self(),
-                 "renewDeadlineSeconds must be greater than "
-                 "retryPeriodSeconds");
+                 "renewDeadlineSeconds must be greater than 1.2 x "
+                 "retryPeriodSeconds (client-go's rule: the leader retries "
+                 "at least once within its deadline)");
       }
       if (c.lease_name.empty()) {
         e->Error(*e->Find("leaseName"), "leaseName must not be empty");

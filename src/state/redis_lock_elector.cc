@@ -26,14 +26,23 @@
 namespace ballast::state {
 namespace {
 
-// KEYS[1] the holder key, KEYS[2] the term counter; ARGV[1] this replica's
-// identity, ARGV[2] the lease in milliseconds. Returns {1, term} when this
-// replica holds the lock now, {0, holder} when another does.
+// KEYS[1] the holder key, KEYS[2] the term counter, KEYS[3] a floor for new
+// terms (the state store's fence: a counter lost to a FLUSHALL or a
+// restarted server must not hand out a term the fence would refuse, nor
+// one an earlier leader used); ARGV[1] this replica's identity, ARGV[2] the
+// lease in milliseconds. Returns {1, term} when this replica holds the lock
+// now, {0, holder} when another does.
 constexpr char kAcquireScript[] = R"lua(
 local holder = redis.call('GET', KEYS[1])
 if not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  return {1, redis.call('INCR', KEYS[2])}
+  local term = redis.call('INCR', KEYS[2])
+  local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
+  if term <= floor then
+    term = floor + 1
+    redis.call('SET', KEYS[2], term)
+  end
+  return {1, term}
 end
 if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -53,17 +62,21 @@ return 0
 class RedisLock : public LockBackend {
  public:
   RedisLock(boost::asio::io_context& io, net::RedisOptions redis,
-            const std::string& prefix, const ElectionOptions& options)
+            const std::string& prefix, const std::string& term_floor_key,
+            const ElectionOptions& options)
       : client_(io, std::move(redis)),
         key_(absl::StrCat(prefix, "leader")),
         term_key_(absl::StrCat(prefix, "leader-term")),
+        // Without a floor, the counter is its own (a no-op).
+        floor_key_(term_floor_key.empty() ? term_key_ : term_floor_key),
         identity_(options.identity),
         lease_ms_(absl::StrCat(std::max<int64_t>(
             1, absl::ToInt64Milliseconds(options.lease_duration)))) {}
 
   void TryAcquireOrRenew(AttemptDone done) override {
     client_.Pipeline(
-        {{"EVAL", kAcquireScript, "2", key_, term_key_, identity_, lease_ms_}},
+        {{"EVAL", kAcquireScript, "3", key_, term_key_, floor_key_, identity_,
+          lease_ms_}},
         [this, done = std::move(done)](
             absl::StatusOr<net::RedisClient::Replies> replies) mutable {
           std::move(done)(Parse(std::move(replies)));
@@ -120,6 +133,7 @@ class RedisLock : public LockBackend {
   net::RedisClient client_;
   const std::string key_;
   const std::string term_key_;
+  const std::string floor_key_;
   const std::string identity_;
   const std::string lease_ms_;
 };
@@ -128,7 +142,8 @@ class RedisLock : public LockBackend {
 
 absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
     boost::asio::io_context& io, net::RedisOptions redis,
-    std::string key_prefix, ElectionOptions options) {
+    std::string key_prefix, ElectionOptions options,
+    const std::string& term_floor_key) {
   if (absl::Status s = ValidateElectionOptions(options); !s.ok()) return s;
   // One EVAL per try: its deadline well inside the renew deadline, and a
   // server back after an outage retried within a retry period.
@@ -140,7 +155,8 @@ absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
   redis.backoff_initial = std::min(redis.backoff_initial, redis.backoff_max);
   return MakeElector(
       io,
-      std::make_unique<RedisLock>(io, std::move(redis), key_prefix, options),
+      std::make_unique<RedisLock>(io, std::move(redis), key_prefix,
+                                  term_floor_key, options),
       options);
 }
 

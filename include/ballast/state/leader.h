@@ -101,9 +101,13 @@ absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
 // after lease_duration; "<prefix>leader-term": the term counter). Its
 // command timeout is at most renew_deadline / 2 and its reconnection
 // backoff at most retry_period.
+// `term_floor_key`: a key holding a number new terms must exceed (the state
+// store's fence, RedisStateStore), so that a counter lost with the data
+// (FLUSHALL) never hands out a term that was used before.
 absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
     boost::asio::io_context& io, net::RedisOptions redis,
-    std::string key_prefix, ElectionOptions options);
+    std::string key_prefix, ElectionOptions options,
+    const std::string& term_floor_key = "");
 
 }  // namespace ballast::state
 

@@ -209,7 +209,9 @@ TEST_F(HaTest, WithoutAStoreARestartSeedsTheWindowWithTheObservedCount) {
   EXPECT_GE(*drop - started, absl::Seconds(6)) << ReadFile(r.log);
   EXPECT_EQ(seen.back().second, 1) << ReadFile(r.log);
   for (const auto& [t, v] : seen) {
-    if (t < *drop) EXPECT_EQ(v, 10);
+    if (t < *drop) {
+      EXPECT_EQ(v, 10);
+    }
   }
 }
 
@@ -298,7 +300,9 @@ TEST_F(HaTest, AFollowerTakesOverAndContinuesTheWindows) {
   EXPECT_GE(*drop - fell, absl::Seconds(11)) << Logs();
   EXPECT_LT(*drop - killed, absl::Seconds(11)) << Logs();
   for (const auto& [t, v] : seen) {
-    if (t < *drop) EXPECT_EQ(v, 10);
+    if (t < *drop) {
+      EXPECT_EQ(v, 10);
+    }
   }
   EXPECT_EQ(seen.back().second, 1) << Logs();
   EXPECT_GE(Read(*follower, "ballast_leader_transitions_total").value_or(0), 1);
