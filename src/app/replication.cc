@@ -74,7 +74,13 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
                                   .lease_duration = c.lease_duration,
                                   .renew_deadline = c.renew_deadline,
                                   .retry_period = c.retry_period,
-                                  .clock = r->clock_};
+                                  .clock = r->clock_,
+                                  .on_error = [r = r.get()](
+                                                  const absl::Status& s) {
+                                    asio::post(r->strand_, [r, s] {
+                                      r->ElectionFailed(s);
+                                    });
+                                  }};
   absl::StatusOr<std::unique_ptr<state::Elector>> elector;
   if (c.lock == config::StateConfig::Lock::kKubernetes) {
     absl::StatusOr<net::HttpClientOptions> api =
@@ -145,6 +151,11 @@ Replication::Replication(asio::io_context& io, Strand strand,
                            "version, incompatible); the target starts "
                            "seeded instead")
                      .Register(registry)),
+      election_errors_(BuildCounter()
+                           .Name("ballast_leader_election_errors_total")
+                           .Help("Failed tries to acquire or renew the "
+                                 "leader's lease, by kind")
+                           .Register(registry)),
       state_bytes_(BuildGauge()
                        .Name("ballast_state_bytes")
                        .Help("Bytes of every target's record, as last "
@@ -322,6 +333,15 @@ void Replication::CountDiscarded(const std::string& target,
     log_.Warn("state record discarded; the target starts seeded",
               {{"target", target}, {"reason", reason}, {"error", detail}});
   }
+}
+
+void Replication::ElectionFailed(const absl::Status& status) {
+  election_errors_.Add({{"kind", ErrorKind(status)}}).Increment();
+  if (last_election_error_ == status.code()) return;
+  last_election_error_ = status.code();
+  log_.Warn("leader election: a try failed",
+            {{"kind", ErrorKind(status)},
+             {"error", std::string(status.message())}});
 }
 
 void Replication::CountRead(const absl::Status& status) {

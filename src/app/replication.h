@@ -94,6 +94,7 @@ class Replication {
   void CountDiscarded(const std::string& target, const std::string& reason,
                       const std::string& detail);
   void CountRead(const absl::Status& status);
+  void ElectionFailed(const absl::Status& status);
 
   const config::StateConfig config_;
   const absl::Duration poll_interval_;
@@ -122,6 +123,7 @@ class Replication {
   std::set<std::string> logged_discards_;
   std::optional<absl::StatusCode> last_read_error_;
   std::optional<absl::StatusCode> last_write_error_;
+  std::optional<absl::StatusCode> last_election_error_;
 
   prometheus::Gauge& is_leader_;
   prometheus::Counter& transitions_;
@@ -129,6 +131,7 @@ class Replication {
   prometheus::Family<prometheus::Counter>& reads_;
   prometheus::Histogram& write_duration_;
   prometheus::Family<prometheus::Counter>& discarded_;
+  prometheus::Family<prometheus::Counter>& election_errors_;
   prometheus::Gauge& state_bytes_;
 };
 

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <functional>
 #include <memory>
 #include <random>
 #include <utility>
@@ -209,6 +210,7 @@ class Core : public std::enable_shared_from_this<Core> {
       : strand_(asio::make_strand(io)),
         timer_(strand_),
         clock_(options.clock),
+        on_error_(options.on_error),
         backend_(std::move(backend)),
         campaign_({.renew_deadline = options.renew_deadline,
                    .retry_period = options.retry_period,
@@ -265,6 +267,9 @@ class Core : public std::enable_shared_from_this<Core> {
             Core* core = self.get();
             asio::post(core->strand_, [self = std::move(self),
                                        result = std::move(result)]() mutable {
+              if (!result.ok() && self->on_error_) {
+                self->on_error_(result.status());
+              }
               self->Apply(self->campaign_.AttemptDone(self->clock_(), result));
             });
           });
@@ -307,6 +312,7 @@ class Core : public std::enable_shared_from_this<Core> {
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer timer_;
   const Clock clock_;
+  const std::function<void(const absl::Status&)> on_error_;
   std::mt19937_64 random_{std::random_device{}()};
   const std::unique_ptr<LockBackend> backend_;
   Campaign campaign_;

@@ -135,8 +135,9 @@ class Replica(cluster_test.Ballast):
             return False
 
     def leading(self):
+        """ballast_leader (a series without labels) is 1."""
         try:
-            return self.counter("ballast_leader") == 1
+            return "\nballast_leader 1\n" in "\n" + self.metrics()
         except OSError:
             return False
 
@@ -231,7 +232,10 @@ state:
         def one():
             leading = [r for r in self.replicas if r.leading()]
             return leading[0] if len(leading) == 1 else None
-        return wait_until("one leader", one, timeout, interval=0.2)
+        try:
+            return wait_until("one leader", one, timeout, interval=0.2)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.logs()))
 
     def served(self):
         """The value through the aggregator, or None when it fails."""
@@ -253,8 +257,13 @@ state:
 
     def scale_to(self, backlog, replicas):
         self.set_backlog(backlog)
-        wait_until("served %d" % replicas,
-                   lambda: self.served() == replicas, 30)
+        try:
+            wait_until("served %d" % replicas,
+                       lambda: self.served() == replicas, 30)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s\n%s" % (
+                e, self.cp.kubectl("get", "--raw", METRIC_PATH,
+                                   check=False).stderr, self.logs()))
         wait_until("HPA at %d" % replicas,
                    lambda: self.spec_replicas() == replicas, 30)
 
@@ -282,9 +291,12 @@ state:
         self.assertFalse(follower.leading())
         # The follower serves the leader's value (from the store).
         self.set_backlog(30)
-        wait_until("both replicas at 3", lambda: all(
-            r.counter("ballast_recommended_replicas", target="asr-worker") == 3
-            for r in self.replicas), 20)
+        try:
+            wait_until("both replicas at 3", lambda: [
+                r.counter("ballast_recommended_replicas", target="asr-worker")
+                for r in self.replicas] == [3, 3], 20)
+        except AssertionError as e:
+            raise AssertionError("%s\n%s" % (e, self.logs()))
 
     def test_2_the_leader_killed_inside_a_window(self):
         self.scale_to(100, 10)

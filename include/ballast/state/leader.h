@@ -33,6 +33,7 @@
 #define BALLAST_STATE_LEADER_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,6 +60,9 @@ struct ElectionOptions {
   absl::Duration retry_period = absl::Seconds(2);
   // For expiry as observed; monotonic in production.
   Clock clock = MonotonicNow;
+  // Each failed try (the API server or Redis unreachable, a refused update,
+  // a lost race), on the elector's strand; for logs and metrics.
+  std::function<void(const absl::Status&)> on_error;
 };
 
 class Elector {
