@@ -70,17 +70,15 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
       absl::Seconds(config.server.poll_interval_seconds), redis,
       ReplicaIdentity(c), loop, log, registry, std::move(clock)));
   loop.set_identity(r->identity_);
-  state::ElectionOptions election{.identity = r->identity_,
-                                  .lease_duration = c.lease_duration,
-                                  .renew_deadline = c.renew_deadline,
-                                  .retry_period = c.retry_period,
-                                  .clock = r->clock_,
-                                  .on_error = [r = r.get()](
-                                                  const absl::Status& s) {
-                                    asio::post(r->strand_, [r, s] {
-                                      r->ElectionFailed(s);
-                                    });
-                                  }};
+  state::ElectionOptions election{
+      .identity = r->identity_,
+      .lease_duration = c.lease_duration,
+      .renew_deadline = c.renew_deadline,
+      .retry_period = c.retry_period,
+      .clock = r->clock_,
+      .on_error = [r = r.get()](const absl::Status& s) {
+        asio::post(r->strand_, [r, s] { r->ElectionFailed(s); });
+      }};
   absl::StatusOr<std::unique_ptr<state::Elector>> elector;
   if (c.lock == config::StateConfig::Lock::kKubernetes) {
     absl::StatusOr<net::HttpClientOptions> api =
@@ -339,9 +337,9 @@ void Replication::ElectionFailed(const absl::Status& status) {
   election_errors_.Add({{"kind", ErrorKind(status)}}).Increment();
   if (last_election_error_ == status.code()) return;
   last_election_error_ = status.code();
-  log_.Warn("leader election: a try failed",
-            {{"kind", ErrorKind(status)},
-             {"error", std::string(status.message())}});
+  log_.Warn(
+      "leader election: a try failed",
+      {{"kind", ErrorKind(status)}, {"error", std::string(status.message())}});
 }
 
 void Replication::CountRead(const absl::Status& status) {

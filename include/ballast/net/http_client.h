@@ -125,7 +125,8 @@ class HttpClient {
   // of a response arrives (the server closed it while idle) is sent once
   // more on a new connection; GET, POST and PUT alike: the sources only send
   // idempotent queries, and a Lease PUT carries its resourceVersion (sent
-  // twice, the second is a 409 Conflict, not a second change). Thread-safe: may be called from any thread.
+  // twice, the second is a 409 Conflict, not a second change). Thread-safe: may
+  // be called from any thread.
   void Send(HttpRequest request, Callback done);
 
   // Runs one request to completion on a private io_context.
