@@ -188,9 +188,10 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
   absl::StatusOr<http::request<http::string_body>> BuildMessage(
       const HttpRequest& request) {
     http::verb verb = http::string_to_verb(request.method);
-    if (verb != http::verb::get && verb != http::verb::post) {
+    if (verb != http::verb::get && verb != http::verb::post &&
+        verb != http::verb::put) {
       return Error(request, absl::StatusCode::kInvalidArgument,
-                   "only GET and POST are supported");
+                   "only GET, POST and PUT are supported");
     }
     http::request<http::string_body> msg(verb,
                                          url_.path_prefix + request.target, 11);
