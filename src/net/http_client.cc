@@ -188,7 +188,6 @@ class HttpClient::Impl : public std::enable_shared_from_this<Impl> {
   absl::StatusOr<http::request<http::string_body>> BuildMessage(
       const HttpRequest& request) {
     http::verb verb = http::string_to_verb(request.method);
-    // PUT: the leader's Lease update (coordination.k8s.io/v1).
     if (verb != http::verb::get && verb != http::verb::post &&
         verb != http::verb::put) {
       return Error(request, absl::StatusCode::kInvalidArgument,

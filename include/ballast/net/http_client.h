@@ -121,12 +121,13 @@ class HttpClient {
   //   DataLoss          malformed or truncated HTTP response
   //   FailedPrecondition unreadable token or password file
   //   Cancelled         the client was destroyed
+  // GET, POST and PUT; another method is InvalidArgument.
   // A request that fails on a reused keep-alive connection before any byte
   // of a response arrives (the server closed it while idle) is sent once
-  // more on a new connection; GET, POST and PUT alike: the sources only send
-  // idempotent queries, and a Lease PUT carries its resourceVersion (sent
-  // twice, the second is a 409 Conflict, not a second change). Thread-safe: may
-  // be called from any thread.
+  // more on a new connection; every method alike, as the sources only send
+  // idempotent queries and the Lease elector's PUTs carry a resourceVersion
+  // (a PUT applied twice fails the second time with 409 Conflict).
+  // Thread-safe: may be called from any thread.
   void Send(HttpRequest request, Callback done);
 
   // Runs one request to completion on a private io_context.

@@ -97,6 +97,9 @@ class RedisServer {
   // SIGKILLs it (no shutdown of its own) and reaps it; Start() again as
   // after Stop().
   void Kill();
+  // Sends `signal` to it: SIGSTOP makes a server that accepts connections
+  // and answers nothing (a hung server), SIGCONT resumes it.
+  void Signal(int signal) { process_.Signal(signal); }
   int port() const { return port_; }
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
 
