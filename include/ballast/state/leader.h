@@ -78,10 +78,11 @@ class Elector {
   // Stops campaigning; a leader releases the record (empties the holder, as
   // client-go's ReleaseOnCancel) so that another replica leads at once
   // instead of after lease_duration. `done` runs on the strand once that
-  // is done or has failed: a try in flight is finished first, so within
-  // two tries' request deadlines (each request's is at most
-  // renew_deadline / 2; one round trip when the server answers). No
-  // OnChange call after Stop: a leader stops leading when it calls Stop.
+  // is done or has failed. A try in flight is finished first: a round trip
+  // or two when the server answers; when it does not, the requests'
+  // deadlines (each at most renew_deadline / 2; a Lease try makes up to
+  // three requests, a release one). No OnChange call after Stop: a leader
+  // stops leading when it calls Stop.
   virtual void Stop(absl::AnyInvocable<void()> done) = 0;
   // The holder as last observed ("" when none or unknown).
   virtual std::string observed_leader() const = 0;
@@ -104,7 +105,15 @@ absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
 // A lock in Redis under `key_prefix` ("<prefix>leader": the holder, expiring
 // after lease_duration; "<prefix>leader-term": the term counter). Its
 // command timeout is at most renew_deadline / 2 and its reconnection
-// backoff at most retry_period.
+// backoff at most retry_period. Each try is one EVAL of both keys: on a
+// Redis Cluster the prefix needs a hash tag ("{ballast}:") to keep them in
+// one slot. The key's expiry is the server's clock (the leader still steps
+// down by its own, after renew_deadline).
+//
+// For both, a replica restarted under the same identity while the record
+// still names it renews it with the same term, as client-go does (it is
+// the same holder: its previous process is gone).
+//
 // `term_floor_key`: a key holding a number new terms must exceed (the state
 // store's fence, RedisStateStore), so that a counter lost with the data
 // (FLUSHALL) never hands out a term that was used before.

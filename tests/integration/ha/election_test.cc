@@ -18,7 +18,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
-#include "ballast/core/json.h"
 #include "ballast/net/http_client.h"
 #include "ballast/net/redis_client.h"
 #include "ballast/state/leader.h"
