@@ -90,11 +90,11 @@ absl::StatusOr<std::unique_ptr<Replication>> Replication::Create(
     elector = state::MakeLeaseElector(
         io, *std::move(api),
         c.lease_namespace.empty() ? PodNamespace() : c.lease_namespace,
-        c.lease_name, std::move(election));
+        c.lease_name, election);
   } else {
     elector = state::MakeRedisLockElector(
-        io, redis, absl::StrCat(c.key_prefix, c.lease_name, ":"),
-        std::move(election), absl::StrCat(c.key_prefix, "fence"));
+        io, redis, absl::StrCat(c.key_prefix, c.lease_name, ":"), election,
+        absl::StrCat(c.key_prefix, "fence"));
   }
   if (!elector.ok()) return elector.status();
   r->elector_ = *std::move(elector);
@@ -206,7 +206,7 @@ void Replication::OnElection(std::optional<uint64_t> term) {
 // Claims the term (older leaders' writes are refused from now on), then
 // reads every record and continues from them.
 void Replication::TakeOver(uint64_t term, uint64_t epoch) {
-  store_.Claim(term, [this, term, epoch](absl::Status claimed) {
+  store_.Claim(term, [this, term, epoch](const absl::Status& claimed) {
     asio::post(strand_, [this, term, epoch, claimed] {
       if (epoch != epoch_) return;
       if (absl::IsFailedPrecondition(claimed)) {
@@ -393,7 +393,7 @@ void Replication::AfterTick() {
   const absl::Time start = absl::Now();
   store_.Write(
       *term_, meta, std::move(put), std::move(remove),
-      [this, epoch, start](absl::Status s) {
+      [this, epoch, start](const absl::Status& s) {
         asio::post(strand_, [this, epoch, start, s] {
           if (epoch != epoch_) return;
           writing_ = false;

@@ -252,7 +252,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
  private:
   // On the strand.
-  void Apply(Campaign::Step step) {
+  void Apply(const Campaign::Step& step) {
     {
       absl::MutexLock lock(&mu_);
       observed_leader_ = campaign_.observed_leader();
@@ -276,7 +276,7 @@ class Core : public std::enable_shared_from_this<Core> {
     }
     if (step.release) {
       backend_->Release(
-          [self = shared_from_this()](absl::Status /*status*/) mutable {
+          [self = shared_from_this()](const absl::Status& /*status*/) mutable {
             // Best effort, as client-go's: a failed release leaves the
             // record to expire after lease_duration.
             Core* core = self.get();
@@ -328,6 +328,8 @@ class BackendElector : public Elector {
  public:
   explicit BackendElector(std::shared_ptr<Core> core)
       : core_(std::move(core)) {}
+  // Abandon only posts to the strand (an allocation could throw).
+  // NOLINTNEXTLINE(bugprone-exception-escape)
   ~BackendElector() override { core_->Abandon(); }
 
   void Start(OnChange on_change) override {

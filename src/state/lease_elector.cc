@@ -195,8 +195,8 @@ class LeaseLock : public LockBackend {
       lease.spec = desired;
       lease.spec.acquire_time = observed_->spec.acquire_time;
       lease.spec.lease_transitions = observed_->spec.lease_transitions;
-      Update(std::move(lease), [this, desired, done = std::move(done)](
-                                   absl::StatusOr<LockState> r) mutable {
+      Update(lease, [this, desired, done = std::move(done)](
+                        absl::StatusOr<LockState> r) mutable {
         if (r.ok()) {
           std::move(done)(std::move(r));
         } else {
@@ -223,10 +223,10 @@ class LeaseLock : public LockBackend {
                   .acquire_time = now,
                   .renew_time = now,
                   .lease_transitions = observed_->spec.lease_transitions};
-    Update(std::move(lease),
-           [done = std::move(done)](absl::StatusOr<LockState> r) mutable {
-             std::move(done)(r.status());
-           });
+    Update(lease, [done = std::move(done)](
+                      const absl::StatusOr<LockState>& r) mutable {
+      std::move(done)(r.status());
+    });
   }
 
  private:
@@ -304,7 +304,7 @@ class LeaseLock : public LockBackend {
           }
           Lease update = *observed_;
           update.spec = std::move(desired);
-          Update(std::move(update), std::move(done));
+          Update(update, std::move(done));
         });
   }
 
@@ -322,7 +322,7 @@ class LeaseLock : public LockBackend {
   }
 
   // PUT `lease` (its resourceVersion: the one it was read with).
-  void Update(Lease lease, Done done) {
+  void Update(const Lease& lease, Done done) {
     http_->Send({.method = "PUT",
                  .target = item_,
                  .body = LeaseJson(lease),
@@ -378,7 +378,7 @@ class LeaseLock : public LockBackend {
 
 absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
     boost::asio::io_context& io, net::HttpClientOptions api,
-    std::string namespace_, std::string name, ElectionOptions options) {
+    std::string namespace_, std::string name, const ElectionOptions& options) {
   if (absl::Status s = ValidateElectionOptions(options); !s.ok()) return s;
   if (options.lease_duration < absl::Seconds(1)) {
     return absl::InvalidArgumentError(

@@ -36,8 +36,8 @@ constexpr char kAcquireScript[] = R"lua(
 local holder = redis.call('GET', KEYS[1])
 if not holder then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-  local term = redis.call('INCR', KEYS[2])
   local floor = tonumber(redis.call('GET', KEYS[3]) or '0')
+  local term = redis.call('INCR', KEYS[2])
   if term <= floor then
     term = floor + 1
     redis.call('SET', KEYS[2], term)
@@ -142,7 +142,7 @@ class RedisLock : public LockBackend {
 
 absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
     boost::asio::io_context& io, net::RedisOptions redis,
-    std::string key_prefix, ElectionOptions options,
+    const std::string& key_prefix, const ElectionOptions& options,
     const std::string& term_floor_key) {
   if (absl::Status s = ValidateElectionOptions(options); !s.ok()) return s;
   // One EVAL per try: its deadline well inside the renew deadline, and a

@@ -79,6 +79,8 @@ void RedisStateStore::Claim(uint64_t term, Done done) {
 
 void RedisStateStore::Write(
     uint64_t term, const RecordMeta& meta,
+    // Its strings are moved into the command, element by element.
+    // NOLINTNEXTLINE(performance-unnecessary-value-param)
     std::vector<std::pair<std::string, std::string>> put,
     std::vector<std::string> remove, Done done) {
   std::vector<std::string> eval;

@@ -100,7 +100,7 @@ class Elector {
 // renew_deadline / 2 (api.timeout when shorter).
 absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
     boost::asio::io_context& io, net::HttpClientOptions api,
-    std::string namespace_, std::string name, ElectionOptions options);
+    std::string namespace_, std::string name, const ElectionOptions& options);
 
 // A lock in Redis under `key_prefix` ("<prefix>leader": the holder, expiring
 // after lease_duration; "<prefix>leader-term": the term counter). Its
@@ -119,7 +119,7 @@ absl::StatusOr<std::unique_ptr<Elector>> MakeLeaseElector(
 // (FLUSHALL) never hands out a term that was used before.
 absl::StatusOr<std::unique_ptr<Elector>> MakeRedisLockElector(
     boost::asio::io_context& io, net::RedisOptions redis,
-    std::string key_prefix, ElectionOptions options,
+    const std::string& key_prefix, const ElectionOptions& options,
     const std::string& term_floor_key = "");
 
 }  // namespace ballast::state
