@@ -376,7 +376,6 @@ void Replication::AfterTick() {
   for (const std::string& name : written_) {
     if (!names.contains(name)) absent_since_.emplace(name, now);
   }
-  written_ = names;
   std::vector<std::string> remove;
   for (auto it = absent_since_.begin(); it != absent_since_.end();) {
     if (names.contains(it->first)) {
@@ -388,6 +387,7 @@ void Replication::AfterTick() {
       ++it;
     }
   }
+  written_ = std::move(names);
   writing_ = true;
   const uint64_t epoch = epoch_;
   const absl::Time start = absl::Now();
