@@ -29,10 +29,11 @@ constexpr engine::Limit kLimits[] = {
     engine::Limit::kTrend,
     engine::Limit::kBurst,
     engine::Limit::kScaleDownMinChange,
+    engine::Limit::kActivation,
 };
 // Every reason the engine can give has its gauge.
 static_assert(std::size(kLimits) ==
-              static_cast<size_t>(engine::Limit::kScaleDownMinChange) + 1);
+              static_cast<size_t>(engine::Limit::kActivation) + 1);
 
 }  // namespace
 

@@ -187,6 +187,9 @@ void PrintExplanation(const ballast::v1::GetRecommendationResponse& response,
     }
     if (in.trend()) absl::StrAppend(&proposal, " (trend)");
     if (in.drain()) absl::StrAppend(&proposal, " (drain)");
+    if (in.has_active()) {
+      absl::StrAppend(&proposal, in.active() ? " (active)" : " (inactive)");
+    }
     rows.push_back({
         in.name(),
         in.has_raw() ? FormatNumber(in.raw()) : "-",

@@ -605,6 +605,23 @@ class Loader {
       RejectInHpaMode(*d, target.spec);
       in.drain = drain;
     }
+    if (r.Read("activation", &in.activation, kNonNegative)) {
+      const Value at = *r.Find("activation");
+      if (target.spec.mode == Mode::kHpa) {
+        r.Error(at,
+                "not available in mode hpa (the Kubernetes HPA has no such "
+                "feature); use mode ballast");
+      } else if (target.spec.min_replicas != 0) {
+        config_.warnings.push_back(ConfigError{
+            .line = std::max(at.mark.line, 0) + 1,
+            .column = std::max(at.mark.column, 0) + 1,
+            .path = at.path,
+            .message = absl::StrCat(
+                "has no effect unless minReplicas is 0 (it decides between 0 "
+                "and 1 replicas); minReplicas is ",
+                target.spec.min_replicas)});
+      }
+    }
     if (auto slo = r.Map("slo")) {
       slo->Read("max", &in.slo.max, kPositive);
       slo->Read("maxPerReplica", &in.slo.max_per_replica, kPositive);

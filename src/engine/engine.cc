@@ -144,6 +144,34 @@ void ProposeWithRules(const InputSpec& input, const InputState& state,
                       absl::Time now, double v, int32_t observed, int32_t ready,
                       Tolerances tolerance, InputExplanation& ex);
 
+// Scale to zero (minReplicas 0): marks each input with a reading active when
+// the reading is above its activation (a fallback input when its proposal is
+// above 0), and returns the combined proposal the rule changes: 0 when no
+// input is active, 1 when one is and `combined` is 0; nullopt otherwise.
+// An input without a reading may be active: while one is missing, the rule
+// never lowers the proposal (as missing data never lets a scale-down through).
+std::optional<int32_t> Activate(const TargetSpec& spec, int32_t combined,
+                                Recommendation& rec) {
+  if (spec.min_replicas != 0) return std::nullopt;
+  bool any_active = false;
+  bool unknown = false;
+  for (size_t i = 0; i < rec.inputs.size(); ++i) {
+    InputExplanation& ex = rec.inputs[i];
+    if (ex.fallback) {
+      ex.active = ex.proposal.value_or(0) > 0;
+    } else if (ex.raw) {
+      ex.active = *ex.raw > spec.inputs[i].activation;
+    } else {
+      unknown = true;
+      continue;
+    }
+    any_active = any_active || *ex.active;
+  }
+  if (!any_active && !unknown && combined != 0) return 0;
+  if (any_active && combined == 0) return 1;
+  return std::nullopt;
+}
+
 int32_t LongestPeriod(const Behavior& b) {
   int32_t longest = 0;
   for (const auto* rules : {&b.scale_up, &b.scale_down}) {
@@ -410,13 +438,15 @@ std::string_view LimitName(Limit limit) {
       return "burst";
     case Limit::kScaleDownMinChange:
       return "scaleDownMinChange";
+    case Limit::kActivation:
+      return "activation";
   }
   return "?";
 }
 
 std::optional<Limit> ParseLimitName(std::string_view name) {
-  // Limit's enumerators run from 0 to kScaleDownMinChange, in order.
-  for (int i = 0; i <= static_cast<int>(Limit::kScaleDownMinChange); ++i) {
+  // Limit's enumerators run from 0 to kActivation, in order.
+  for (int i = 0; i <= static_cast<int>(Limit::kActivation); ++i) {
     const auto limit = static_cast<Limit>(i);
     if (LimitName(limit) == name) return limit;
   }
@@ -517,16 +547,20 @@ TickResult Tick(const TargetSpec& spec, TargetHistory history,
     rec.desired = combined.value_or(current);
     return finish(current, Limit::kMissingData);
   }
-  const int32_t desired = *combined;
-  rec.desired = desired;
   bool trend_used = false;
   for (const InputExplanation& ex : rec.inputs) {
     trend_used = trend_used || (ex.trend && ex.proposal == combined);
   }
-  Limit limit = fallback_used                ? Limit::kFallback
-                : trend_used                 ? Limit::kTrend
-                : untolerated_max != desired ? Limit::kTolerance
-                                             : Limit::kNone;
+  Limit limit = fallback_used                  ? Limit::kFallback
+                : trend_used                   ? Limit::kTrend
+                : untolerated_max != *combined ? Limit::kTolerance
+                                               : Limit::kNone;
+  // 3b. Scale to zero (minReplicas 0), KEDA's activation: 0 while no input
+  // is active, at least 1 while one is.
+  const std::optional<int32_t> activated = Activate(spec, *combined, rec);
+  if (activated) limit = Limit::kActivation;
+  const int32_t desired = activated.value_or(*combined);
+  rec.desired = desired;
 
   // 4. Outside [min, max] the HPA goes straight to the bound.
   if (current > spec.max_replicas)

@@ -58,6 +58,7 @@ ballast::v1::Recommendation RecommendationToProto(
     input->set_trend(in.trend);
     if (in.throughput.has_value()) input->set_throughput(*in.throughput);
     input->set_drain(in.drain);
+    if (in.active.has_value()) input->set_active(*in.active);
     input->set_consecutive_failures(in.consecutive_failures);
     input->set_error(in.error);
     if (values == nullptr || i >= values->size()) continue;

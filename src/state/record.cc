@@ -160,6 +160,7 @@ void Put(const engine::InputExplanation& in, pb::InputExplanation& out) {
   out.set_trend(in.trend);
   if (in.throughput) out.set_throughput(*in.throughput);
   out.set_drain(in.drain);
+  if (in.active) out.set_active(*in.active);
   out.set_consecutive_failures(in.consecutive_failures);
   out.set_error(in.error);
 }
@@ -375,6 +376,7 @@ absl::StatusOr<engine::InputExplanation> Get(const pb::InputExplanation& in) {
   if (!throughput.ok()) return throughput.status();
   out.throughput = *throughput;
   out.drain = in.drain();
+  if (in.has_active()) out.active = in.active();
   out.consecutive_failures = in.consecutive_failures();
   out.error = in.error();
   return out;

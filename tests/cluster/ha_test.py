@@ -18,12 +18,18 @@ endpoints of a Service.
    the failover ends; then it scales down.
 3. A rolling restart of both replicas, one after the other, during load:
    every request through the aggregator is answered, none below the window.
+4. The leader cut off from the API server (a black hole between it and
+   kube-apiserver): it stops leading and writing before its lease can be
+   taken, the other replica leads, and no write of the old leader reaches
+   the state store after the new leader's first (Redis MONITOR sees every
+   write attempt); healed, it follows.
 
 Only the standard library (and Debian's python3-redis).
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -43,6 +49,7 @@ METRIC_PATH = cluster_test.METRIC_PATH
 HPA_SYNC_SECONDS = 1
 WINDOW = 20
 LEASE = {"duration": 4, "renew": 3, "retry": 1}
+LOCK = "kubernetes"  # bench/failover.py also runs it with "redis"
 ARGS = None  # set by ballast_in_cluster.run_tests()
 
 
@@ -108,6 +115,86 @@ class Balancer:
         self.sock.close()
 
 
+class BlackHole(Balancer):
+    """A TCP forwarder to one port that `cut()` turns into a black hole: the
+    bytes of open connections are dropped and new connections are accepted
+    and never answered, as a network partition does; `heal()` forwards
+    again (new connections)."""
+
+    def __init__(self, port):
+        self.cut_off = False
+        super().__init__([(port, lambda: True)])
+
+    def cut(self):
+        self.cut_off = True
+
+    def heal(self):
+        self.cut_off = False
+
+    def _pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                if self.cut_off:
+                    continue  # dropped: the peer waits for its timeout
+                dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for s in (src, dst):
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class StoreWrites:
+    """Every state write the state store receives, from Redis MONITOR:
+    `attempts`, (server time, term, writer) of each EVAL of the write script
+    (its keys end with <prefix>meta, then come term and writer), and
+    `landed`, the same for each write that passed the fence (the script's
+    own HSET of <prefix>meta, which MONITOR shows as a "lua" client's)."""
+
+    ATTEMPT = re.compile(r"^EVAL .* ballast:meta (\d+) (\S+) ")
+    LANDED = re.compile(r"^HSET ballast:meta writer (\S+) term (\d+)")
+
+    def __init__(self, redis_port):
+        import redis
+        self.attempts = []
+        self.landed = []
+        self.conn = redis.Redis(host="127.0.0.1", port=redis_port)
+        self.monitor = self.conn.monitor()
+        self.monitor.__enter__()
+        self.stopped = False
+        self.thread = threading.Thread(target=self._listen, daemon=True)
+        self.thread.start()
+
+    def _listen(self):
+        try:
+            for cmd in self.monitor.listen():
+                if self.stopped:
+                    return
+                m = self.ATTEMPT.match(cmd["command"])
+                if m and cmd["client_type"] != "lua":
+                    self.attempts.append((cmd["time"], int(m.group(1)),
+                                          m.group(2)))
+                m = self.LANDED.match(cmd["command"])
+                if m and cmd["client_type"] == "lua":
+                    self.landed.append((cmd["time"], int(m.group(2)),
+                                        m.group(1)))
+        except Exception:  # the connection closed by stop()
+            return
+
+    def stop(self):
+        self.stopped = True
+        try:
+            self.monitor.connection.disconnect()
+        except Exception:
+            pass
+
+
 class Replica(cluster_test.Ballast):
     """One `ballast serve` replica, with its pod name."""
 
@@ -165,13 +252,22 @@ class HaTest(unittest.TestCase):
         ports = [control_plane.free_port() for _ in range(2)]
         cls.balancer = Balancer([])
         deployed = ballast_in_cluster.register(cp, cls.balancer.port, cls.tmp)
+        # ballast-0 reaches kube-apiserver through a black hole test 4 cuts.
+        api_port = int(cp.server.rsplit(":", 1)[1])
+        cls.hole = BlackHole(api_port)
+        holed = os.path.join(cls.tmp, "ballast-0.kubeconfig")
+        with open(deployed.kubeconfig) as src, open(holed, "w") as dst:
+            dst.write(src.read().replace(cp.server,
+                                         "https://127.0.0.1:%d" %
+                                         cls.hole.port))
         for i, https in enumerate(ports):
             name = "ballast-%d" % i
             telemetry = control_plane.free_port()
             config = os.path.join(cls.tmp, name + ".yaml")
             with open(config, "w") as f:
                 f.write(ballast_in_cluster.serve_config(
-                    deployed.kubeconfig, cls.redis_port, https,
+                    holed if i == 0 else deployed.kubeconfig,
+                    cls.redis_port, https,
                     deployed.serving, control_plane.free_port(), telemetry,
                     "allowedTtlSeconds: 10, deniedTtlSeconds: 2", """\
   - name: asr-worker
@@ -184,10 +280,10 @@ class HaTest(unittest.TestCase):
       scaleDown: {stabilizationWindowSeconds: %d}
 state:
   redis: {address: "127.0.0.1:%d"}
-  leaderElection: {lock: kubernetes, leaseNamespace: autoscaling,
+  leaderElection: {lock: %s, leaseNamespace: autoscaling,
                    leaseDurationSeconds: %d, renewDeadlineSeconds: %d,
                    retryPeriodSeconds: %d}
-""" % (WINDOW, cls.redis_port, LEASE["duration"], LEASE["renew"],
+""" % (WINDOW, cls.redis_port, LOCK, LEASE["duration"], LEASE["renew"],
                     LEASE["retry"])))
             replica = Replica(name, ARGS.ballast, config,
                               os.path.join(cls.tmp, name + ".log"), telemetry,
@@ -211,6 +307,8 @@ state:
         finally:
             if cls.balancer:
                 cls.balancer.close()
+            if getattr(cls, "hole", None):
+                cls.hole.close()
             ballast_in_cluster.stop_redis(getattr(cls, "redis", None))
             cls.cp.stop()
             shutil.rmtree(cls.tmp, ignore_errors=True)
@@ -361,6 +459,67 @@ state:
         self.assertGreaterEqual(len(answered), len(seen) - 2, seen)
         self.leader()
 
+    def test_4_the_leader_cut_off_from_the_api_server(self):
+        cut_one, other = self.replicas
+        if not cut_one.leading():
+            # ballast-0 (behind the black hole) must lead: stop the other
+            # (SIGTERM releases the Lease), then bring it back to follow.
+            self.leader()
+            other.stop()
+            wait_until("ballast-0 leads", cut_one.leading, 15)
+            other.start()
+        self.leader()
+        self.assertTrue(cut_one.leading())
+        writes = StoreWrites(self.redis_port)
+        try:
+            wait_until("ballast-0 writes", lambda: any(
+                w[2] == cut_one.name for w in writes.landed), 10)
+            cut = time.time()
+            self.hole.cut()
+            stepped_down = wait_until(
+                "ballast-0 steps down", lambda: not cut_one.leading() and
+                time.time(), LEASE["renew"] + LEASE["retry"] + 3,
+                interval=0.1)
+            wait_until("ballast-1 leads", other.leading,
+                       LEASE["duration"] + LEASE["renew"] + 5, interval=0.1)
+            led = time.time()
+            time.sleep(3)  # ticks of the new leader, and any late old write
+        finally:
+            writes.stop()
+        log = "attempts %s\nlanded %s\n%s" % (writes.attempts, writes.landed,
+                                              self.logs())
+        old = [w for w in writes.attempts if w[2] == cut_one.name]
+        new = [w for w in writes.landed if w[2] == other.name]
+        self.assertTrue(old and new, log)
+        print("cut off: ballast-0 stepped down %.1f s after the cut and "
+              "tried its last write %.1f s after it; ballast-1 led %.1f s "
+              "after it" % (stepped_down - cut, old[-1][0] - cut, led - cut),
+              file=sys.stderr)
+        # It stops leading and writing before its lease can be taken: the
+        # lease it renewed last (at or before the cut) runs LEASE duration.
+        self.assertLess(stepped_down, cut + LEASE["duration"], log)
+        self.assertLess(old[-1][0], cut + LEASE["duration"], log)
+        # Not one attempt of the old leader after the new leader's first
+        # write, so none landed; the new leader writes with a newer term.
+        self.assertLess(old[-1][0], new[0][0], log)
+        self.assertGreater(new[0][1], old[-1][1], log)
+        self.assertEqual(
+            [w[2] for w in writes.landed],
+            [w[2] for w in writes.landed if w[2] == cut_one.name] +
+            [other.name] * len(new), log)
+        meta = {k.decode(): v.decode()
+                for k, v in self.r.hgetall("ballast:meta").items()}
+        self.assertEqual(meta["writer"], other.name, meta)
+        self.assertEqual(int(meta["term"]), new[-1][1], meta)
+        self.assertEqual(self.lease()["spec"]["holderIdentity"], other.name)
+        # Healed, ballast-0 follows and serves the leader's value.
+        self.hole.heal()
+        self.set_backlog(50)
+        wait_until("both replicas at 5", lambda: [
+            r.counter("ballast_recommended_replicas", target="asr-worker")
+            for r in self.replicas] == [5, 5], WINDOW + 10)
+        self.assertFalse(cut_one.leading())
+        self.assertTrue(other.leading())
 
 if __name__ == "__main__":
     ballast_in_cluster.run_tests(sys.modules[__name__])

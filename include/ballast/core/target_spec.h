@@ -129,6 +129,10 @@ struct InputSpec {
   Slo slo;
   std::optional<Trend> trend;  // ballast mode only
   std::optional<Drain> drain;  // ballast mode only; averageValue only
+  // Scale to zero (ballast mode, minReplicas 0), KEDA's activation rule: the
+  // input is active while its reading is above this value. With no input
+  // active the target's proposal is 0; with one active, at least 1.
+  double activation = 0;
 };
 
 // KEDA's fallback.behavior (2.17+): which count a failing input proposes.

@@ -58,6 +58,9 @@ enum class Limit {
   kBurst,
   // ballast mode: a scale-down smaller than behavior.scaleDown.minChange*.
   kScaleDownMinChange,
+  // ballast mode, minReplicas 0: no input above its activation made the
+  // proposal 0, or an active one raised a proposal of 0 to 1.
+  kActivation,
 };
 std::string_view LimitName(Limit limit);  // "none", "scaleUpPolicy", ...
 // The Limit whose LimitName is `name` (exact, case-sensitive); nullopt for
@@ -110,6 +113,10 @@ struct InputExplanation {
   // per second), and whether the proposal is the drain rule's.
   std::optional<double> throughput;
   bool drain = false;
+  // Scale to zero (minReplicas 0, ballast mode): whether the reading is
+  // above the input's activation (a fallback proposal above 0 is active);
+  // nullopt when the rule does not apply or there is no reading.
+  std::optional<bool> active;
   int32_t consecutive_failures = 0;
   std::string error;  // why raw is missing; empty when it is present
 

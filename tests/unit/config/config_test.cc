@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -387,6 +388,44 @@ TEST(ConfigParse, WarnsOfStaticReplicasOutsideBounds) {
               testing::HasSubstr("0 replicas disables scaling"));
   EXPECT_TRUE(
       Parse(Target("    currentReplicas: {static: 10}\n")).warnings.empty());
+}
+
+// A target of minReplicas `min` whose input carries `input_keys`.
+std::string ActivationTarget(int min, const std::string& input_keys,
+                             const std::string& extra = "") {
+  return absl::StrCat("targets:\n  - name: w\n    minReplicas: ", min,
+                      "\n    maxReplicas: 10\n", extra,
+                      "    inputs:\n      - {name: backlog, averageValue: 30",
+                      input_keys, "}\n");
+}
+
+TEST(ConfigParse, ReadsActivationForScaleToZero) {
+  const Config c = Parse(ActivationTarget(0, ", activation: 4.5"));
+  EXPECT_EQ(c.targets[0].spec.min_replicas, 0);
+  EXPECT_EQ(c.targets[0].spec.inputs[0].activation, 4.5);
+  EXPECT_TRUE(c.warnings.empty());
+  // Without the key: KEDA's default, active above 0.
+  EXPECT_EQ(Parse(ActivationTarget(0, "")).targets[0].spec.inputs[0].activation,
+            0);
+}
+
+TEST(ConfigParse, ActivationWithMinReplicasAboveZeroIsAWarning) {
+  const Config c = Parse(ActivationTarget(2, ", activation: 4"));
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_EQ(c.warnings[0].ToString(),
+            "t.yaml:6:55: targets[0].inputs[0].activation: has no effect "
+            "unless minReplicas is 0 (it decides between 0 and 1 replicas); "
+            "minReplicas is 2");
+}
+
+TEST(ConfigParse, ActivationIsRefusedInHpaModeAndBelowZero) {
+  EXPECT_THAT(Errors(ActivationTarget(0, ", activation: 4", "    mode: hpa\n")),
+              ElementsAre(testing::HasSubstr(
+                  "targets[0].inputs[0].activation: not available in mode "
+                  "hpa")));
+  EXPECT_THAT(
+      Errors(ActivationTarget(0, ", activation: -1")),
+      ElementsAre(testing::HasSubstr("targets[0].inputs[0].activation:")));
 }
 
 TEST(ConfigParse, ReadsHpaModeToleranceAndFallbackBehavior) {

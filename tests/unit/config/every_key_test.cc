@@ -520,6 +520,10 @@ std::vector<Row> Table() {
        [](const Reached& r) { return Str(r.CeleryOf(1, 0).queues); }},
       {"targets[1].inputs[0].averageValue", "25",
        [](const Reached& r) { return Str(r.Spec(1).inputs.at(0).target); }},
+      {"targets[1].minReplicas", "1",
+       [](const Reached& r) { return Str(r.Spec(1).min_replicas); }},
+      {"targets[1].inputs[0].activation", "7",
+       [](const Reached& r) { return Str(r.Spec(1).inputs.at(0).activation); }},
       {"targets[1].behavior.scaleDown.stabilizationWindowSeconds", "700",
        [](const Reached& r) {
          return Str(

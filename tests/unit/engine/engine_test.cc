@@ -120,6 +120,100 @@ TEST(EngineArithmetic, ValueTargetFromZeroReplicasIsCeilOfRatio) {
   RunTimeline(spec, {{0, 0, {5.0}, 3, Limit::kNone}});
 }
 
+// Scale to zero: minReplicas 0, KEDA's activation rule, a behavior whose
+// policies can leave 0 (Pods) and a scale-down window of `window` seconds.
+TargetSpec ZeroSpec(std::vector<InputSpec> inputs, int32_t window = 0) {
+  TargetSpec spec = Spec(std::move(inputs), 0, 100);
+  spec.behavior = Permissive();
+  spec.behavior->scale_up.policies = {{PolicyType::kPods, 100, 15}};
+  spec.behavior->scale_down.stabilization_window_seconds = window;
+  return spec;
+}
+
+InputSpec WithActivation(InputSpec input, double activation) {
+  input.activation = activation;
+  return input;
+}
+
+TEST(EngineScaleToZero, ActivationDecidesBetweenZeroAndOne) {
+  TargetSpec spec = ZeroSpec({WithActivation(Average(10), 5)});
+  RunTimeline(spec, {
+                        // 3 is not above 5: 0, though ceil(3 / 10) is 1.
+                        {0, 0, {3}, 0, Limit::kActivation},
+                        {15, 0, {5}, 0, Limit::kActivation},
+                        // Above it: the arithmetic's count, from 0.
+                        {30, 0, {6}, 1, Limit::kNone},
+                        {45, 1, {42}, 5, Limit::kNone},
+                        {60, 5, {4}, 0, Limit::kActivation},
+                        {75, 0, {0}, 0, Limit::kNone},
+                    });
+}
+
+TEST(EngineScaleToZero, ValueTargetLeavesZeroOnceActive) {
+  // A value target scales the current count: from 0 it is ceil(ratio).
+  TargetSpec spec = ZeroSpec({WithActivation(Level(2.0), 0.5)});
+  RunTimeline(spec, {
+                        {0, 0, {0.4}, 0, Limit::kActivation},
+                        {15, 0, {1.0}, 1, Limit::kNone},
+                        {30, 1, {4.0}, 2, Limit::kNone},
+                    });
+}
+
+TEST(EngineScaleToZero, AnActiveInputWhoseProposalIsZeroGetsOne) {
+  // The median of the window is 0 while the latest reading is 1: active.
+  InputSpec backlog = Average(10);
+  backlog.smoothing = {.kind = Smoothing::Kind::kQuantile,
+                       .quantile = 0.5,
+                       .window_seconds = 60};
+  RunTimeline(ZeroSpec({backlog}), {
+                                       {0, 0, {0}, 0, Limit::kNone},
+                                       {15, 0, {0}, 0, Limit::kNone},
+                                       {30, 0, {1}, 1, Limit::kActivation},
+                                   });
+}
+
+TEST(EngineScaleToZero, ZeroWaitsForTheScaleDownWindow) {
+  TargetSpec spec = ZeroSpec({WithActivation(Average(10), 5)}, 60);
+  RunTimeline(spec, {
+                        {0, 2, {20}, 2, Limit::kNone},
+                        {15, 2, {2}, 2, Limit::kScaleDownStabilization},
+                        {59, 2, {2}, 2, Limit::kScaleDownStabilization},
+                        {61, 2, {2}, 0, Limit::kActivation},
+                    });
+}
+
+TEST(EngineScaleToZero, AMissingInputKeepsTheTargetFromZero) {
+  TargetSpec spec = ZeroSpec({Average(10), Average(10, "other")});
+  RunTimeline(spec, {
+                        {0, 2, {15, 15}, 2, Limit::kNone},
+                        // `other` may be active: no drop to 0.
+                        {15, 2, {0, kMissing}, 2, Limit::kMissingData},
+                        {30, 2, {0, 0}, 0, Limit::kNone},
+                    });
+}
+
+TEST(EngineScaleToZero, ExplainsWhichInputsAreActive) {
+  TargetSpec spec =
+      ZeroSpec({WithActivation(Average(10), 5), Average(10, "other")});
+  TickResult r = Tick(
+      spec, {},
+      TickInput{.now = absl::FromUnixSeconds(0),
+                .current_replicas = 0,
+                .inputs = {InputReading::Value(3), InputReading::Value(1)}});
+  EXPECT_EQ(r.recommendation.inputs[0].active, false);
+  EXPECT_EQ(r.recommendation.inputs[1].active, true);
+  EXPECT_EQ(r.recommendation.replicas, 1);
+  // minReplicas 1: the rule does not apply and says nothing.
+  spec.min_replicas = 1;
+  r = Tick(
+      spec, {},
+      TickInput{.now = absl::FromUnixSeconds(0),
+                .current_replicas = 1,
+                .inputs = {InputReading::Value(3), InputReading::Value(1)}});
+  EXPECT_EQ(r.recommendation.inputs[0].active, std::nullopt);
+  EXPECT_EQ(r.recommendation.replicas, 1);
+}
+
 TEST(EngineArithmetic, CustomToleranceApplies) {
   TargetSpec spec = Spec({Average(10)});
   spec.behavior = Permissive();
@@ -1032,8 +1126,8 @@ TEST(EngineLimitNames, MatchThePublicVocabulary) {
 }
 
 TEST(EngineLimitNames, ParseBackEveryName) {
-  // kScaleDownMinChange is the last enumerator: one past it has no name.
-  const int last = static_cast<int>(Limit::kScaleDownMinChange);
+  // kActivation is the last enumerator: one past it has no name.
+  const int last = static_cast<int>(Limit::kActivation);
   EXPECT_EQ(LimitName(static_cast<Limit>(last + 1)), "?");
   for (int i = 0; i <= last; ++i) {
     const auto limit = static_cast<Limit>(i);

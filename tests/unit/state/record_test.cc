@@ -59,6 +59,7 @@ InputExplanation Explanation(std::string name, int k) {
           .trend = true,
           .throughput = 2.5 + k,
           .drain = true,
+          .active = k % 2 == 0,
           .consecutive_failures = 3 + k,
           .error = "poll failed " + std::to_string(k)};
 }
@@ -171,8 +172,8 @@ TEST(StateRecord, KnowsEveryFieldOfTheStructsItCarries) {
                           r_burst, r_inputs] = *r.latest;
   [[maybe_unused]] auto& [x_name, x_raw, x_smoothed, x_proposal, x_untolerated,
                           x_within, x_fallback, x_predicted, x_trend,
-                          x_throughput, x_drain, x_failures, x_error] =
-      r.latest->inputs[0];
+                          x_throughput, x_drain, x_active, x_failures,
+                          x_error] = r.latest->inputs[0];
   RecordMeta meta = FullMeta();
   [[maybe_unused]] auto& [term, writer, written_at] = meta;
 }
