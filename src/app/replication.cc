@@ -146,7 +146,8 @@ Replication::Replication(asio::io_context& io, Strand strand,
       discarded_(BuildCounter()
                      .Name("ballast_state_records_discarded_total")
                      .Help("Stored records not used, by reason (corrupt, "
-                           "version, incompatible); the target starts "
+                           "version, incompatible), once per target until "
+                           "its record is taken again; the target starts "
                            "seeded instead")
                      .Register(registry)),
       election_errors_(BuildCounter()
@@ -246,9 +247,7 @@ void Replication::TakeOver(uint64_t term, uint64_t epoch) {
             }
             std::vector<state::TargetRecord> records = Decode(*s);
             const size_t count = records.size();
-            for (const std::string& name : loop_.Restore(std::move(records))) {
-              CountDiscarded(name, "incompatible", "the target's mode changed");
-            }
+            Restore(std::move(records));
             log_.Info("state restored",
                       {{"records", absl::StrCat(count)},
                        {"previous_writer", s->last_write.writer},
@@ -286,10 +285,7 @@ void Replication::Follow() {
       if (epoch != epoch_ || term_) return;
       CountRead(s.status());
       if (!s.ok()) return;  // the last snapshot stays, growing older
-      std::vector<state::TargetRecord> records = Decode(*s);
-      for (const std::string& name : loop_.Restore(std::move(records))) {
-        CountDiscarded(name, "incompatible", "the target's mode changed");
-      }
+      Restore(Decode(*s));
       if (s->last_write.term != 0) {
         loop_.PublishSnapshot(s->last_write.written_at, s->last_write.writer);
       }
@@ -323,14 +319,33 @@ std::vector<state::TargetRecord> Replication::Decode(
   return records;
 }
 
+void Replication::Restore(std::vector<state::TargetRecord> records) {
+  std::set<std::string> names;
+  for (const state::TargetRecord& r : records) names.insert(r.target);
+  for (const std::string& name : loop_.Restore(std::move(records))) {
+    names.erase(name);
+    CountDiscarded(name, "incompatible", "the target's mode changed");
+  }
+  // A target whose record was taken again is counted anew if it goes bad.
+  for (auto it = discarding_.begin(); it != discarding_.end();) {
+    if (names.contains(it->substr(0, it->find('\n')))) {
+      it = discarding_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
 void Replication::CountDiscarded(const std::string& target,
                                  const std::string& reason,
                                  const std::string& detail) {
+  // A follower reads every tick: the same bad record (or a leader whose
+  // config gives the target another mode) is counted and logged once, until
+  // the target's record is taken again.
+  if (!discarding_.insert(absl::StrCat(target, "\n", reason)).second) return;
   discarded_.Add({{"reason", reason}}).Increment();
-  if (logged_discards_.insert(absl::StrCat(target, "\n", reason)).second) {
-    log_.Warn("state record discarded; the target starts seeded",
-              {{"target", target}, {"reason", reason}, {"error", detail}});
-  }
+  log_.Warn("state record discarded; the target starts seeded",
+            {{"target", target}, {"reason", reason}, {"error", detail}});
 }
 
 void Replication::ElectionFailed(const absl::Status& status) {

@@ -91,6 +91,8 @@ class Replication {
   void Follow();
   // Decodes `stored`'s records; counts and logs those discarded.
   std::vector<state::TargetRecord> Decode(const state::StoredState& stored);
+  // Restores `records` into the loop and counts the incompatible ones.
+  void Restore(std::vector<state::TargetRecord> records);
   void CountDiscarded(const std::string& target, const std::string& reason,
                       const std::string& detail);
   void CountRead(const absl::Status& status);
@@ -120,7 +122,9 @@ class Replication {
   std::map<std::string, absl::Time> absent_since_;
   std::set<std::string> written_;  // the targets of the last write
   // Once per target and reason, so a follower does not log every tick.
-  std::set<std::string> logged_discards_;
+  // "target\nreason" of the records discarded since the target's record
+  // was last taken (CountDiscarded).
+  std::set<std::string> discarding_;
   std::optional<absl::StatusCode> last_read_error_;
   std::optional<absl::StatusCode> last_write_error_;
   std::optional<absl::StatusCode> last_election_error_;

@@ -434,6 +434,20 @@ TEST_F(HaTest, CorruptAndUnknownVersionRecordsAreDiscarded) {
   }
   EXPECT_EQ(record.version(), 1u);
   EXPECT_EQ(record.latest().replicas(), 4);
+  // A follower reads the store every tick and finds the unknown version of
+  // "other" each time (the leader keeps a removed target's record through
+  // the grace period): counted once, not once per read.
+  Replica& f = AddReplica("ballast-1", /*window=*/5, /*state=*/true);
+  Start(f);
+  EXPECT_TRUE(EventuallySample(f.port,
+                               R"(ballast_state_reads_total{result="ok"})",
+                               [](double v) { return v >= 4; }))
+      << ReadFile(f.log);
+  EXPECT_EQ(
+      Sample(MetricsOf(f.port),
+             R"(ballast_state_records_discarded_total{reason="version"})"),
+      1)
+      << ReadFile(f.log);
 }
 
 }  // namespace
