@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# image_test.sh BUILD_DIR SOURCE_DIR
+#
+# The OCI image scripts/image wrote into BUILD_DIR/image (scripts/test builds
+# it; by hand: cmake --install BUILD --prefix BUILD/image/prefix --strip &&
+# scripts/image BUILD/image/prefix BUILD/image), read back through umoci from
+# its OCI layout, not from the root filesystem it was assembled in:
+#  - the layout is tagged with project()'s version and the image's config is
+#    the Dockerfile's (exec-form entrypoint /usr/local/bin/ballast, user
+#    65532:65532, its command and ports, the OCI labels), and the runtime
+#    bundle umoci unpacks runs /usr/local/bin/ballast as 65532:65532;
+#  - the image carries BUILD_DIR's ballast (same ELF build ID), no shell, a
+#    nonroot user 65532 in /etc/passwd and the CA bundle at OpenSSL's paths;
+#  - in a private mount namespace, with the unpacked root bind-mounted
+#    read-only (a write by root fails with EROFS) and chrooted as UID/GID
+#    65532 with an empty environment but the image's PATH: `ballast
+#    --version` prints the version, `ballast check-config` passes on the
+#    image's example config and on a config readable only by UID 65532 under
+#    /config, and fails with "Permission denied" on one readable only by root
+#    (so the process is neither root nor holds root's capabilities).
+# Needs root (mount namespaces, chroot); a missing tool or image fails.
+set -euo pipefail
+
+if [ $# -ne 2 ]; then
+  echo "usage: $0 BUILD_DIR SOURCE_DIR" >&2
+  exit 2
+fi
+build=$(cd "$1" && pwd)
+src=$(cd "$2" && pwd)
+layout=$build/image/oci
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+[ "$(id -u)" = 0 ] || fail "needs root (a mount namespace and chroot); running as $(id -u)"
+for tool in unshare mount chroot readelf /usr/bin/python3; do
+  command -v "$tool" >/dev/null || fail "$tool is missing"
+done
+umoci=$(cd "$src" && source scripts/lib.sh && ballast_umoci) || fail "cannot build umoci (scripts/lib.sh's ballast_umoci)"
+want=$(sed -n 's/^project(ballast VERSION \([0-9][0-9.]*\).*/\1/p' "$src/CMakeLists.txt")
+[ -n "$want" ] || fail "no 'project(ballast VERSION x.y.z' in $src/CMakeLists.txt"
+[ -f "$layout/index.json" ] ||
+  fail "no OCI layout at $layout (scripts/test builds it: cmake --install $build --prefix $build/image/prefix --strip && scripts/image $build/image/prefix $build/image)"
+[ -f "$build/image/ballast-$want.oci.tar" ] || fail "no OCI archive $build/image/ballast-$want.oci.tar"
+
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+chmod 755 "$tmp"
+
+# 1. The image's config and manifest, from the layout's blobs.
+/usr/bin/python3 - "$layout" "$want" <<'PY' || fail "the image's manifest or config is not the expected one"
+import json, os, sys
+
+layout, version = sys.argv[1], sys.argv[2]
+
+def blob(digest):
+    algo, hexpart = digest.split(":")
+    with open(os.path.join(layout, "blobs", algo, hexpart), "rb") as f:
+        return json.load(f)
+
+def check(cond, what):
+    if not cond:
+        print("FAIL:", what, file=sys.stderr)
+        sys.exit(1)
+
+with open(os.path.join(layout, "oci-layout")) as f:
+    check(json.load(f).get("imageLayoutVersion") == "1.0.0", "oci-layout's imageLayoutVersion is not 1.0.0")
+with open(os.path.join(layout, "index.json")) as f:
+    index = json.load(f)
+tags = [m.get("annotations", {}).get("org.opencontainers.image.ref.name") for m in index["manifests"]]
+check(tags == [version], f"the layout's tags are {tags}, want [{version!r}]")
+desc = index["manifests"][0]
+check(desc["mediaType"] == "application/vnd.oci.image.manifest.v1+json", f"manifest media type {desc['mediaType']}")
+manifest = blob(desc["digest"])
+check(manifest["config"]["mediaType"] == "application/vnd.oci.image.config.v1+json",
+      f"config media type {manifest['config']['mediaType']}")
+check(len(manifest["layers"]) == 1, f"{len(manifest['layers'])} layers, want 1")
+check(manifest["layers"][0]["mediaType"] == "application/vnd.oci.image.layer.v1.tar+gzip",
+      f"layer media type {manifest['layers'][0]['mediaType']}")
+image = blob(manifest["config"]["digest"])
+config = image["config"]
+check(image["os"] == "linux", f"os {image['os']}")
+check(config.get("Entrypoint") == ["/usr/local/bin/ballast"],
+      f"Entrypoint {config.get('Entrypoint')}, want the exec form ['/usr/local/bin/ballast'] (no shell)")
+check(config.get("Cmd") == ["serve", "--config", "/config/ballast.yaml"], f"Cmd {config.get('Cmd')}")
+check(config.get("User") == "65532:65532", f"User {config.get('User')!r}, want '65532:65532'")
+check(sorted(config.get("ExposedPorts", {})) == ["6443/tcp", "8080/tcp", "9090/tcp"],
+      f"ExposedPorts {sorted(config.get('ExposedPorts', {}))}")
+labels = config.get("Labels", {})
+check(labels.get("org.opencontainers.image.version") == version,
+      f"label org.opencontainers.image.version {labels.get('org.opencontainers.image.version')!r}")
+check(labels.get("org.opencontainers.image.title") == "ballast", "label org.opencontainers.image.title")
+check(image.get("created") == labels.get("org.opencontainers.image.created"),
+      f"created {image.get('created')} differs from its label")
+check(len(image["rootfs"]["diff_ids"]) == 1, "rootfs.diff_ids")
+print(f"ok: {desc['digest']}: {manifest['layers'][0]['size']} bytes compressed, created {image['created']},"
+      f" Entrypoint {config['Entrypoint']}, Cmd {config['Cmd']}, User {config['User']}")
+PY
+
+# 2. Unpacked by umoci (which checks every blob's digest) into a runtime
+# bundle; its runtime config says what a runtime would run.
+bundle=$tmp/bundle
+"$umoci" unpack --image "$layout:$want" "$bundle" >"$tmp/unpack.log" 2>&1 ||
+  fail "umoci unpack --image $layout:$want failed: $(cat "$tmp/unpack.log")"
+rootfs=$bundle/rootfs
+/usr/bin/python3 - "$bundle/config.json" <<'PY' || fail "umoci's runtime bundle does not run ballast as 65532:65532"
+import json, sys
+process = json.load(open(sys.argv[1]))["process"]
+want_args = ["/usr/local/bin/ballast", "serve", "--config", "/config/ballast.yaml"]
+if process["user"].get("uid") != 65532 or process["user"].get("gid") != 65532 or process["args"] != want_args:
+    print("FAIL: runtime process", process["user"], process["args"], file=sys.stderr)
+    sys.exit(1)
+print("ok: umoci's runtime bundle runs", process["args"], "as", process["user"])
+PY
+
+# 3. What the filesystem holds.
+image_bin=$rootfs/usr/local/bin/ballast
+[ -x "$image_bin" ] || fail "the image has no executable /usr/local/bin/ballast"
+build_id() { readelf -n "$1" | awk '/Build ID:/ { print $3 }'; }
+[ -n "$(build_id "$build/ballast")" ] || fail "$build/ballast has no ELF build ID"
+[ "$(build_id "$image_bin")" = "$(build_id "$build/ballast")" ] ||
+  fail "the image's ballast (build ID $(build_id "$image_bin")) is not $build/ballast's ($(build_id "$build/ballast")): rebuild the image with scripts/image"
+shells=$(cd "$rootfs" && find . \( -name sh -o -name bash -o -name dash -o -name busybox -o -name 'python3*' \) \
+  \( -type f -o -type l \) | sort | tr '\n' ' ')
+[ -z "$shells" ] || fail "the image has a shell: $shells"
+[ -z "$(ls -A "$rootfs/usr/bin")" ] || fail "the image's /usr/bin is not empty: $(ls -A "$rootfs/usr/bin" | tr '\n' ' ')"
+grep -qx 'nonroot:x:65532:65532:nonroot:/nonexistent:/usr/sbin/nologin' "$rootfs/etc/passwd" ||
+  fail "/etc/passwd has no nonroot user 65532: $(cat "$rootfs/etc/passwd")"
+grep -qx 'nonroot:x:65532:' "$rootfs/etc/group" || fail "/etc/group has no nonroot group 65532"
+certs=$(grep -c 'BEGIN CERTIFICATE' "$rootfs/etc/ssl/certs/ca-certificates.crt" || true)
+[ "$certs" -gt 100 ] || fail "the CA bundle holds $certs certificates"
+# OpenSSL's default file (OPENSSLDIR/cert.pem), an absolute link resolved in
+# the image.
+[ "$(readlink "$rootfs/usr/lib/ssl/cert.pem")" = /etc/ssl/certs/ca-certificates.crt ] ||
+  fail "/usr/lib/ssl/cert.pem does not link to the CA bundle"
+echo "ok: the image carries $build/ballast (build ID $(build_id "$image_bin")), no shell, user nonroot 65532, $certs CA certificates"
+
+# 4. Run it: read-only root, UID/GID 65532, the image's environment.
+cfg=$tmp/config
+mkdir "$cfg"
+cp "$src/config/example.yaml" "$cfg/mine.yaml"
+cp "$src/config/example.yaml" "$cfg/root-only.yaml"
+chown 65532:65532 "$cfg/mine.yaml"
+chmod 400 "$cfg/mine.yaml" "$cfg/root-only.yaml"
+cat >"$tmp/run.sh" <<'RUN'
+set -u
+root=$1 cfg=$2 out=$3 chroot=$4
+mount --bind "$root" "$root" && mount -o remount,bind,ro "$root" || exit 90
+mount --bind "$cfg" "$root/config" && mount -o remount,bind,ro "$root/config" || exit 91
+# The write check: root itself cannot write to the image's root.
+touch "$root/tmp/probe" 2>"$out/write.err"
+echo $? >"$out/write.rc"
+run() {
+  local name=$1
+  shift
+  env -i PATH=/usr/local/bin:/usr/bin \
+    "$chroot" --userspec=65532:65532 --groups=65532 "$root" "$@" >"$out/$name.out" 2>&1
+  echo $? >"$out/$name.rc"
+}
+run version /usr/local/bin/ballast --version
+run example /usr/local/bin/ballast check-config /usr/local/share/ballast/example.yaml
+run mine /usr/local/bin/ballast check-config /config/mine.yaml
+run root-only /usr/local/bin/ballast check-config /config/root-only.yaml
+RUN
+out=$tmp/out
+mkdir "$out"
+unshare --mount --propagation private bash "$tmp/run.sh" "$rootfs" "$cfg" "$out" "$(command -v chroot)" ||
+  fail "the mount namespace failed (exit $?): bind-mounting the image's root read-only"
+[ "$(cat "$out/write.rc")" != 0 ] || fail "root could write to the image's read-only root"
+grep -q 'Read-only file system' "$out/write.err" ||
+  fail "a write to the image's root failed, but not as read-only: $(cat "$out/write.err")"
+[ ! -e "$rootfs/tmp/probe" ] || fail "the probe file was written"
+echo "ok: the root is read-only: $(cat "$out/write.err")"
+result() { echo "exit $(cat "$out/$1.rc"): $(cat "$out/$1.out")"; }
+[ "$(cat "$out/version.rc")" = 0 ] && [ "$(cat "$out/version.out")" = "ballast $want" ] ||
+  fail "'ballast --version' in the image: $(result version), want 'ballast $want'"
+echo "ok: ballast --version in the image as 65532:65532: $(cat "$out/version.out")"
+[ "$(cat "$out/example.rc")" = 0 ] ||
+  fail "'ballast check-config /usr/local/share/ballast/example.yaml' in the image: $(result example)"
+echo "ok: check-config on the image's example.yaml: $(result example)"
+[ "$(cat "$out/mine.rc")" = 0 ] ||
+  fail "check-config on a config only UID 65532 may read: $(result mine)"
+echo "ok: check-config reads /config/mine.yaml (0400, owned by 65532:65532)"
+[ "$(cat "$out/root-only.rc")" = 1 ] && grep -q 'Permission denied' "$out/root-only.out" ||
+  fail "check-config on a config only root may read should fail with 'Permission denied': $(result root-only)"
+echo "ok: check-config cannot read /config/root-only.yaml (0400, root's): $(cat "$out/root-only.out")"
+[ ! -e "$rootfs/tmp/probe" ] && [ -z "$(ls -A "$rootfs/tmp")" ] || fail "something was written to the image's /tmp"
+
+echo "PASS"
