@@ -49,6 +49,15 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 chmod 755 "$tmp"
 
+# 0. The archive is the layout, file for file.
+mkdir "$tmp/archive"
+tar -xf "$build/image/ballast-$want.oci.tar" -C "$tmp/archive" ||
+  fail "cannot unpack $build/image/ballast-$want.oci.tar"
+diff -r "$tmp/archive" "$layout" >"$tmp/archive.diff" ||
+  fail "ballast-$want.oci.tar differs from the layout: $(head -n 5 "$tmp/archive.diff")"
+rm -rf "$tmp/archive"
+echo "ok: ballast-$want.oci.tar holds the layout ($(find "$layout/blobs" -type f | wc -l) blobs)"
+
 # 1. The image's config and manifest, from the layout's blobs.
 /usr/bin/python3 - "$layout" "$want" <<'PY' || fail "the image's manifest or config is not the expected one"
 import json, os, sys
@@ -144,6 +153,42 @@ cp "$src/config/example.yaml" "$cfg/mine.yaml"
 cp "$src/config/example.yaml" "$cfg/root-only.yaml"
 chown 65532:65532 "$cfg/mine.yaml"
 chmod 400 "$cfg/mine.yaml" "$cfg/root-only.yaml"
+# `ballast serve` in the image, against a redis-server on the host's
+# loopback holding a Celery backlog of 40 in queue asr: 40 / averageValue 10
+# recommends 4 on /metrics.
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+redis_port=$(free_port)
+telemetry_port=$(free_port)
+cat >"$cfg/serve.yaml" <<SERVE
+sources:
+  redis: {main: {address: "127.0.0.1:$redis_port", timeoutMs: 300, connectTimeoutMs: 300}}
+server:
+  pollIntervalSeconds: 1
+  telemetry: {listen: "127.0.0.1:$telemetry_port"}
+targets:
+  - name: asr-worker
+    maxReplicas: 20
+    currentReplicas: {static: 2}
+    inputs:
+      - {name: backlog, celery: {source: main, queues: [asr]}, averageValue: 10}
+SERVE
+chown 65532:65532 "$cfg/serve.yaml"
+chmod 400 "$cfg/serve.yaml"
+for tool in redis-server redis-cli curl; do
+  command -v "$tool" >/dev/null || fail "$tool is missing"
+done
+redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$tmp" >"$tmp/redis.log" 2>&1 &
+redis_pid=$!
+trap 'kill "$redis_pid" 2>/dev/null; wait "$redis_pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do
+  redis-cli -p "$redis_port" PING >/dev/null 2>&1 && break
+  sleep 0.1
+done
+[ "$(redis-cli -p "$redis_port" RPUSH asr $(seq 40))" = 40 ] ||
+  fail "cannot push the backlog to redis-server on 127.0.0.1:$redis_port: $(cat "$tmp/redis.log")"
 cat >"$tmp/run.sh" <<'RUN'
 set -u
 root=$1 cfg=$2 out=$3 chroot=$4
@@ -163,10 +208,28 @@ run version /usr/local/bin/ballast --version
 run example /usr/local/bin/ballast check-config /usr/local/share/ballast/example.yaml
 run mine /usr/local/bin/ballast check-config /config/mine.yaml
 run root-only /usr/local/bin/ballast check-config /config/root-only.yaml
+# The daemon: its /metrics from outside, its credentials and root from /proc
+# (env and chroot exec, so the PID is ballast's), then SIGTERM.
+env -i PATH=/usr/local/bin:/usr/bin \
+  "$chroot" --userspec=65532:65532 --groups=65532 "$root" \
+  /usr/local/bin/ballast serve --config /config/serve.yaml >"$out/serve.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do
+  curl -sf "http://127.0.0.1:$TELEMETRY_PORT/metrics" >"$out/metrics" 2>/dev/null &&
+    grep -q '^ballast_recommended_replicas{target="asr-worker"} 4$' "$out/metrics" && break
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.2
+done
+grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status" >"$out/status" 2>/dev/null
+readlink "/proc/$pid/root" >"$out/proc-root" 2>/dev/null
+readlink "/proc/$pid/exe" >"$out/proc-exe" 2>/dev/null
+kill -TERM "$pid" 2>/dev/null
+wait "$pid"
+echo $? >"$out/serve.rc"
 RUN
 out=$tmp/out
 mkdir "$out"
-unshare --mount --propagation private bash "$tmp/run.sh" "$rootfs" "$cfg" "$out" "$(command -v chroot)" ||
+TELEMETRY_PORT=$telemetry_port unshare --mount --propagation private bash "$tmp/run.sh" "$rootfs" "$cfg" "$out" "$(command -v chroot)" ||
   fail "the mount namespace failed (exit $?): bind-mounting the image's root read-only"
 [ "$(cat "$out/write.rc")" != 0 ] || fail "root could write to the image's read-only root"
 grep -q 'Read-only file system' "$out/write.err" ||
@@ -186,6 +249,16 @@ echo "ok: check-config reads /config/mine.yaml (0400, owned by 65532:65532)"
 [ "$(cat "$out/root-only.rc")" = 1 ] && grep -q 'Permission denied' "$out/root-only.out" ||
   fail "check-config on a config only root may read should fail with 'Permission denied': $(result root-only)"
 echo "ok: check-config cannot read /config/root-only.yaml (0400, root's): $(cat "$out/root-only.out")"
+grep -q '^ballast_recommended_replicas{target="asr-worker"} 4$' "$out/metrics" ||
+  fail "ballast serve in the image did not recommend 4 on /metrics (127.0.0.1:$telemetry_port): $(grep -E '^ballast_(recommended_replicas|input_value)' "$out/metrics" 2>/dev/null); log: $(tail -n 5 "$out/serve.log")"
+echo "ok: ballast serve in the image read the backlog of 40 from redis-server and serves $(grep '^ballast_recommended_replicas' "$out/metrics")"
+printf 'Uid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\nGroups:\t65532 \n' >"$tmp/want-status"
+diff <(tr -s ' \t' ' ' <"$out/status" | sed 's/ $//') <(tr -s ' \t' ' ' <"$tmp/want-status" | sed 's/ $//') >/dev/null ||
+  fail "ballast serve's credentials in /proc are not 65532's: $(tr '\n' ' ' <"$out/status")"
+[ "$(cat "$out/proc-root")" = "$rootfs" ] || fail "ballast serve's root is $(cat "$out/proc-root"), not the image's $rootfs"
+echo "ok: /proc says ballast serve ran as $(tr -s '\t\n' '  ' <"$out/status")with root $(cat "$out/proc-root") and exe $(cat "$out/proc-exe")"
+[ "$(cat "$out/serve.rc")" = 0 ] || fail "ballast serve exited $(cat "$out/serve.rc") on SIGTERM: $(tail -n 5 "$out/serve.log")"
+echo "ok: ballast serve stopped on SIGTERM with exit 0"
 [ ! -e "$rootfs/tmp/probe" ] && [ -z "$(ls -A "$rootfs/tmp")" ] || fail "something was written to the image's /tmp"
 
 echo "PASS"
