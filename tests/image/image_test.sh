@@ -10,14 +10,19 @@
 #    65532:65532, its command and ports, the OCI labels), and the runtime
 #    bundle umoci unpacks runs /usr/local/bin/ballast as 65532:65532;
 #  - the image carries BUILD_DIR's ballast (same ELF build ID), no shell, a
-#    nonroot user 65532 in /etc/passwd and the CA bundle at OpenSSL's paths;
+#    nonroot user 65532 in /etc/passwd, the CA bundle at OpenSSL's paths and
+#    its packages' records for scanners;
 #  - in a private mount namespace, with the unpacked root bind-mounted
 #    read-only (a write by root fails with EROFS) and chrooted as UID/GID
 #    65532 with an empty environment but the image's PATH: `ballast
 #    --version` prints the version, `ballast check-config` passes on the
 #    image's example config and on a config readable only by UID 65532 under
 #    /config, and fails with "Permission denied" on one readable only by root
-#    (so the process is neither root nor holds root's capabilities).
+#    (so the process is neither root nor holds root's capabilities);
+#  - `ballast serve` there polls a redis-server on 127.0.0.1 (a Celery
+#    backlog of 40, averageValue 10) and serves ballast_recommended_replicas
+#    4 on /metrics; /proc shows its UID, GID and groups as 65532 and its root
+#    as the image's; SIGTERM stops it with exit 0.
 # Needs root (mount namespaces, chroot); a missing tool or image fails.
 set -euo pipefail
 
@@ -144,6 +149,13 @@ certs=$(grep -c 'BEGIN CERTIFICATE' "$rootfs/etc/ssl/certs/ca-certificates.crt" 
 # the image.
 [ "$(readlink "$rootfs/usr/lib/ssl/cert.pem")" = /etc/ssl/certs/ca-certificates.crt ] ||
   fail "/usr/lib/ssl/cert.pem does not link to the CA bundle"
+# Scanners' package records (/var/lib/dpkg/status.d, no dpkg in the image).
+for p in libc6 libstdc++6 libssl3 libgrpc29 ca-certificates; do
+  record=$rootfs/var/lib/dpkg/status.d/$p
+  [ -f "$record" ] && grep -qx "Package: $p" "$record" && grep -q '^Version: ' "$record" &&
+    grep -qx 'Status: install ok installed' "$record" ||
+    fail "no package record for $p in /var/lib/dpkg/status.d"
+done
 echo "ok: the image carries $build/ballast (build ID $(build_id "$image_bin")), no shell, user nonroot 65532, $certs CA certificates"
 
 # 4. Run it: read-only root, UID/GID 65532, the image's environment.
