@@ -22,7 +22,9 @@
 #  - `ballast serve` there polls a redis-server on 127.0.0.1 (a Celery
 #    backlog of 40, averageValue 10) and serves ballast_recommended_replicas
 #    4 on /metrics; /proc shows its UID, GID and groups as 65532 and its root
-#    as the image's; SIGTERM stops it with exit 0.
+#    as the image's; over TLS (mode Files, a front-proxy client
+#    certificate) its external metrics API answers 4 too; SIGTERM stops it
+#    with exit 0.
 # Needs root (mount namespaces, chroot); a missing tool or image fails.
 set -euo pipefail
 
@@ -173,12 +175,39 @@ free_port() {
 }
 redis_port=$(free_port)
 telemetry_port=$(free_port)
+https_port=$(free_port)
+# The external metrics API over TLS too (OpenSSL in the image): a serving
+# certificate for 127.0.0.1 and a front-proxy CA whose client certificate
+# the aggregator's requests carry, as mode Files checks them.
+command -v openssl >/dev/null || fail "openssl is missing"
+pki=$tmp/pki
+mkdir "$pki"
+ec=(-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes)
+{
+  openssl req -x509 "${ec[@]}" -subj /CN=serving-ca -days 1 -keyout "$pki/ca.key" -out "$pki/ca.crt" &&
+    openssl req "${ec[@]}" -subj /CN=127.0.0.1 -keyout "$cfg/tls.key" -out "$pki/tls.csr" &&
+    openssl x509 -req -in "$pki/tls.csr" -CA "$pki/ca.crt" -CAkey "$pki/ca.key" -CAcreateserial \
+      -days 1 -extfile <(echo subjectAltName=IP:127.0.0.1) -out "$cfg/tls.crt" &&
+    openssl req -x509 "${ec[@]}" -subj /CN=front-proxy-ca -days 1 -keyout "$pki/fp-ca.key" -out "$cfg/front-proxy-ca.crt" &&
+    openssl req "${ec[@]}" -subj /CN=front-proxy-client -keyout "$pki/client.key" -out "$pki/client.csr" &&
+    openssl x509 -req -in "$pki/client.csr" -CA "$cfg/front-proxy-ca.crt" -CAkey "$pki/fp-ca.key" \
+      -CAcreateserial -days 1 -out "$pki/client.crt"
+} >"$pki/openssl.log" 2>&1 || fail "openssl: $(cat "$pki/openssl.log")"
+chown 65532:65532 "$cfg/tls.key" "$cfg/tls.crt" "$cfg/front-proxy-ca.crt"
+chmod 400 "$cfg/tls.key"
 cat >"$cfg/serve.yaml" <<SERVE
 sources:
   redis: {main: {address: "127.0.0.1:$redis_port", timeoutMs: 300, connectTimeoutMs: 300}}
 server:
   pollIntervalSeconds: 1
   telemetry: {listen: "127.0.0.1:$telemetry_port"}
+  externalMetrics:
+    listen: "127.0.0.1:$https_port"
+    tlsCertFile: /config/tls.crt
+    tlsKeyFile: /config/tls.key
+    authentication: {mode: Files}
+    requestheaderClientCAFile: /config/front-proxy-ca.crt
+    requestheaderAllowedNames: [front-proxy-client]
 targets:
   - name: asr-worker
     maxReplicas: 20
@@ -232,6 +261,10 @@ for _ in $(seq 100); do
   kill -0 "$pid" 2>/dev/null || break
   sleep 0.2
 done
+curl -s --cacert "$PKI/ca.crt" --cert "$PKI/client.crt" --key "$PKI/client.key" \
+  -H 'X-Remote-User: system:kube-aggregator' -w '\n%{http_code}\n' \
+  "https://127.0.0.1:$HTTPS_PORT/apis/external.metrics.k8s.io/v1beta1/namespaces/default/ballast_recommended_replicas?labelSelector=target%3Dasr-worker" \
+  >"$out/https" 2>"$out/https.err"
 grep -E '^(Uid|Gid|Groups):' "/proc/$pid/status" >"$out/status" 2>/dev/null
 readlink "/proc/$pid/root" >"$out/proc-root" 2>/dev/null
 readlink "/proc/$pid/exe" >"$out/proc-exe" 2>/dev/null
@@ -241,7 +274,7 @@ echo $? >"$out/serve.rc"
 RUN
 out=$tmp/out
 mkdir "$out"
-TELEMETRY_PORT=$telemetry_port unshare --mount --propagation private bash "$tmp/run.sh" "$rootfs" "$cfg" "$out" "$(command -v chroot)" ||
+TELEMETRY_PORT=$telemetry_port HTTPS_PORT=$https_port PKI=$pki unshare --mount --propagation private bash "$tmp/run.sh" "$rootfs" "$cfg" "$out" "$(command -v chroot)" ||
   fail "the mount namespace failed (exit $?): bind-mounting the image's root read-only"
 [ "$(cat "$out/write.rc")" != 0 ] || fail "root could write to the image's read-only root"
 grep -q 'Read-only file system' "$out/write.err" ||
@@ -264,6 +297,18 @@ echo "ok: check-config cannot read /config/root-only.yaml (0400, root's): $(cat 
 grep -q '^ballast_recommended_replicas{target="asr-worker"} 4$' "$out/metrics" ||
   fail "ballast serve in the image did not recommend 4 on /metrics (127.0.0.1:$telemetry_port): $(grep -E '^ballast_(recommended_replicas|input_value)' "$out/metrics" 2>/dev/null); log: $(tail -n 5 "$out/serve.log")"
 echo "ok: ballast serve in the image read the backlog of 40 from redis-server and serves $(grep '^ballast_recommended_replicas' "$out/metrics")"
+[ "$(tail -n 1 "$out/https")" = 200 ] &&
+  /usr/bin/python3 - "$out/https" <<'PY' ||
+import json, sys
+body = open(sys.argv[1]).read().rsplit("\n", 2)[0]
+items = json.loads(body)["items"]
+values = [(i["metricName"], i["metricLabels"].get("target"), i["value"]) for i in items]
+if values != [("ballast_recommended_replicas", "asr-worker", "4")]:
+    print("FAIL: external metrics items", values, file=sys.stderr)
+    sys.exit(1)
+print("ok: the external metrics API over TLS (as the aggregator, front-proxy client certificate):", values)
+PY
+  fail "GET of ballast_recommended_replicas on https://127.0.0.1:$https_port: $(cat "$out/https" "$out/https.err")"
 printf 'Uid:\t65532\t65532\t65532\t65532\nGid:\t65532\t65532\t65532\t65532\nGroups:\t65532 \n' >"$tmp/want-status"
 diff <(tr -s ' \t' ' ' <"$out/status" | sed 's/ $//') <(tr -s ' \t' ' ' <"$tmp/want-status" | sed 's/ $//') >/dev/null ||
   fail "ballast serve's credentials in /proc are not 65532's: $(tr '\n' ' ' <"$out/status")"
