@@ -145,3 +145,48 @@ _ballast_cluster_build() {
   mv -T "$tmp" "$root/bin"
   echo "built the control plane in $((SECONDS - started))s" >&2
 }
+
+# ballast_umoci: builds umoci, the OCI image tool scripts/image writes the
+# image with and tests/image unpacks it with, from the Go module pinned in
+# tools/image (go.mod's tool directive) and prints its path on stdout. Cached
+# in ${XDG_CACHE_HOME:-$HOME/.cache}/ballast/umoci-<hash>/bin/umoci, <hash>
+# covering go.mod and go.sum; built under a lock into a temporary file moved
+# into place, as ballast_cluster_binaries does.
+ballast_umoci() {
+  local src
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tools/image" && pwd) || return 1
+  local hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)
+  local root=${XDG_CACHE_HOME:-$HOME/.cache}/ballast/umoci-$hash
+  local bin=$root/bin/umoci
+  if [ -x "$bin" ]; then
+    echo "$bin"
+    return 0
+  fi
+  local go=${BALLAST_GO:-/usr/local/go/bin/go}
+  if [ ! -x "$go" ]; then
+    echo "ballast_umoci: no Go toolchain at $go" >&2
+    return 1
+  fi
+  mkdir -p "$root/bin" || return 1
+  local lock status=0
+  exec {lock}>"$root/lock" || return 1
+  flock "$lock"
+  if [ ! -x "$bin" ]; then
+    echo "building umoci from tools/image/go.mod into $root/bin" >&2
+    local started=$SECONDS
+    rm -f "$root"/bin/umoci.tmp.*
+    if (cd "$src" && "$go" build -trimpath -buildvcs=false -ldflags "-s -w" \
+      -o "$bin.tmp.$$" github.com/opencontainers/umoci/cmd/umoci) >&2; then
+      mv -f "$bin.tmp.$$" "$bin"
+      echo "built umoci in $((SECONDS - started))s" >&2
+    else
+      echo "ballast_umoci: go build failed" >&2
+      rm -f "$bin.tmp.$$"
+      status=1
+    fi
+  fi
+  exec {lock}>&-
+  [ "$status" -eq 0 ] || return "$status"
+  echo "$bin"
+}
