@@ -10,6 +10,7 @@ BALLAST_PACKAGES=(
   prometheus-cpp-dev libhiredis-dev libboost-dev libssl-dev rapidjson-dev openssl curl
   redis-server prometheus libfaketime
   python3 python3-celery python3-redis python3-prometheus-client python3-grpcio
+  python3-yaml  # the chart's tests parse rendered manifests
 )
 
 # Installs whatever is missing, with apt-get (apt-get update first). Quick
@@ -189,4 +190,67 @@ ballast_umoci() {
   exec {lock}>&-
   [ "$status" -eq 0 ] || return "$status"
   echo "$bin"
+}
+
+# ballast_helm_binary: builds helm from its Go module (tests/helm/go.mod pins
+# helm.sh/helm/v4) and prints the path of the binary on stdout; everything
+# else goes to stderr. Cached in
+# ${XDG_CACHE_HOME:-$HOME/.cache}/ballast/helm-<hash>/bin/helm, <hash> covering
+# tests/helm's go.mod and go.sum, built under a lock and renamed into place
+# once complete, as ballast_cluster_binaries does; it shares Go's module and
+# build caches with it.
+ballast_helm_binary() {
+  local src
+  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/helm" && pwd) || return 1
+  local hash
+  hash=$(cat "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-16)
+  local root=${XDG_CACHE_HOME:-$HOME/.cache}/ballast/helm-$hash
+  if [ -x "$root/bin/helm" ]; then
+    echo "$root/bin/helm"
+    return 0
+  fi
+  mkdir -p "$root" || return 1
+  local lock status=0
+  exec {lock}>"$root/lock" || return 1
+  flock "$lock"
+  if [ ! -x "$root/bin/helm" ]; then
+    _ballast_helm_build "$src" "$root" || status=$?
+  fi
+  exec {lock}>&-
+  [ "$status" -eq 0 ] || return "$status"
+  echo "$root/bin/helm"
+}
+
+# _ballast_helm_build SRC ROOT: go build of helm from module SRC into
+# ROOT/bin, holding ROOT's lock.
+_ballast_helm_build() {
+  local src=$1 root=$2
+  local go=${BALLAST_GO:-/usr/local/go/bin/go}
+  if [ ! -x "$go" ]; then
+    echo "ballast_helm_binary: no Go toolchain at $go" >&2
+    return 1
+  fi
+  # Stamp the version the module pins, as helm's release builds do, so that
+  # `helm version` reports it (and not the source's placeholder).
+  local version
+  version=$(awk '$1 == "require" && $2 == "helm.sh/helm/v4" { print $3; exit }
+                 $1 == "helm.sh/helm/v4" && $2 ~ /^v/ { print $2; exit }' "$src/go.mod")
+  local ldflags="-s -w -X helm.sh/helm/v4/internal/version.version=$version"
+  ldflags+=" -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+  rm -rf "$root"/bin.tmp.*
+  local tmp
+  tmp=$(mktemp -d "$root/bin.tmp.XXXXXX") || return 1
+  echo "building helm $version into $root/bin" >&2
+  local started=$SECONDS
+  # CGO off, as helm's own Makefile builds it: a static binary.
+  if ! (cd "$src" && CGO_ENABLED=0 "$go" build -trimpath -buildvcs=false \
+    -ldflags "$ldflags" -o "$tmp/" helm.sh/helm/v4/cmd/helm) >&2; then
+    echo "ballast_helm_binary: go build failed" >&2
+    rm -rf "$tmp"
+    return 1
+  fi
+  chmod 755 "$tmp"
+  rm -rf "$root/bin"
+  mv -T "$tmp" "$root/bin"
+  echo "built helm in $((SECONDS - started))s" >&2
 }
