@@ -11,8 +11,8 @@ as its rendering, and an install into a real control plane.
   outside the cluster, the Lease's RBAC following the config's
   state.leaderElection, the schema refusing bad values;
 - `helm template | kubectl apply --dry-run=server -f -` against the real
-  kube-apiserver (control_plane.py) for every variant whose kinds it
-  serves;
+  kube-apiserver (control_plane.py) for every variant (cert-manager's
+  Certificate and Issuer CRDs, from its Go module, installed first);
 - `helm install` into that control plane: every object of k8s/ballast.yaml
   is there as the chart renders it; then, as tests/cluster/cluster_test.py
   does with k8s/ballast.yaml, `ballast serve` runs on the host with the
@@ -55,6 +55,8 @@ APISERVICE = "v1beta1.external.metrics.k8s.io"
 METRIC_PATH = ("/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/"
                "ballast_recommended_replicas?labelSelector=target%3Dasr-worker")
 wait_until = cluster_test.wait_until
+# cert-manager, whose CRDs the cert-manager variant is checked against.
+CERT_MANAGER_MODULE = "github.com/cert-manager/cert-manager@v1.19.1"
 
 ARGS = None  # set by ballast_in_cluster.run_tests()
 
@@ -66,6 +68,18 @@ def helm_binary():
         ["bash", "-c", "source scripts/lib.sh && ballast_helm_binary"],
         cwd=REPO, check=True, capture_output=True, text=True)
     return out.stdout.strip().splitlines()[-1]
+
+
+def cert_manager_crd(plural):
+    """The path of cert-manager's CRD for `plural` (certificates, issuers)
+    in its Go module, downloaded to Go's module cache when missing."""
+    env = dict(os.environ)
+    env["PATH"] = env.get("PATH", "") + ":/usr/local/go/bin"
+    out = subprocess.run(["go", "mod", "download", "-json", CERT_MANAGER_MODULE],
+                         check=True, capture_output=True, text=True, env=env,
+                         cwd=tempfile.gettempdir())  # outside any go.mod
+    return os.path.join(json.loads(out.stdout)["Dir"], "deploy", "crds",
+                        "cert-manager.io_%s.yaml" % plural)
 
 
 def ballast_version():
@@ -427,6 +441,15 @@ class HelmTest(unittest.TestCase):
     def test_10_every_variant_is_accepted_by_the_api_server(self):
         cp = self.control_plane()
         cp.kubectl("create", "namespace", "dry-run")
+        # cert-manager's CRDs from its Go module (a dependency, not a copy),
+        # so that the Certificates and Issuers meet the real schema.
+        for crd in ("certificates", "issuers"):
+            cp.kubectl("apply", "--server-side", "-f", cert_manager_crd(crd))
+        for crd in ("certificates", "issuers"):
+            wait_until("the %s CRD established" % crd, lambda: "True" in cp.kubectl(
+                "get", "crd", "%s.cert-manager.io" % crd, "-o",
+                "jsonpath={.status.conditions[?(@.type=='Established')].status}",
+                check=False).stdout, 30)
         for values in ([], ["--set", "apiService.enabled=false"],
                        ["--set", "outOfCluster.host=10.0.0.5"],
                        ["--set", "rbac.authDelegator=true",
@@ -435,11 +458,7 @@ class HelmTest(unittest.TestCase):
                        ["--set", "tls.certManager.enabled=true"]):
             with self.subTest(values=values):
                 text = self.helm.template(*values, namespace="dry-run")
-                # No cert-manager in this cluster: its kinds are checked by
-                # the render tests; everything else by the API server.
-                served = [o for o in objects(text).values()
-                          if o["apiVersion"] != "cert-manager.io/v1"]
-                self.assertTrue(served)
+                served = list(objects(text).values())
                 proc = cp.kubectl("apply", "--dry-run=server", "-f", "-",
                                   input=json.dumps({"apiVersion": "v1", "kind": "List",
                                                     "items": served}), check=False)
@@ -447,8 +466,8 @@ class HelmTest(unittest.TestCase):
                 self.assertNotIn("Warning", proc.stderr)
                 self.assertEqual(len(proc.stdout.strip().splitlines()),
                                  len(served), proc.stdout)
-        # The plain manifest as a file, too, with the rendering piped.
-        text = self.helm.template("--set", "createNamespace=true")
+        # helm template's text itself, piped.
+        text = self.helm.template(namespace="dry-run")
         proc = cp.kubectl("apply", "--dry-run=server", "-f", "-", input=text,
                           check=False)
         self.assertEqual(proc.returncode, 0, proc.stderr)
