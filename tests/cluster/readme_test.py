@@ -15,11 +15,12 @@ three paths are followed one after the other on that control plane:
 3. manifest: the same objects from k8s/ballast.yaml; then deleted (by the
    test) but for the namespace and the Secret;
 4. outside-install, outside-kubeconfig, outside-config, outside-serve
-   (ballast on this host, as the section describes: it listens on
-   127.0.0.1:6443 and reads a Redis on 127.0.0.1:6379, which the test
-   starts), then workload and check: the APIService is Available, the
-   check's commands succeed, and the HPA of k8s/hpa-example.yaml scales the
-   workload on ballast's recommendation when a backlog arrives.
+   (ballast on this host, as the section describes; BALLAST_PORT and
+   CELERY_REDIS, which the blocks read, name free ports: ballast's and that
+   of a redis-server the test starts), then workload and check: the
+   APIService is Available, the check's commands succeed, and the HPA of
+   k8s/hpa-example.yaml scales the workload on ballast's recommendation
+   when a backlog arrives.
 
 No kubelet runs, so the in-cluster paths stop at their objects.
 
@@ -33,7 +34,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -58,9 +58,6 @@ SECTION = "### Deploying into a cluster"
 BLOCKS = ["namespace", "certificate", "helm", "manifest", "workload", "check",
           "outside-install", "outside-kubeconfig", "outside-config",
           "outside-serve"]
-# The fixed ports the outside path's blocks use.
-BALLAST_PORT = 6443
-REDIS_PORT = 6379
 
 ARGS = None  # set by ballast_in_cluster.run_tests()
 
@@ -85,16 +82,6 @@ def readme_blocks():
                 raise AssertionError("README block %s: %r is outdented" % (name, line))
         blocks[name] = "".join(line[len(indent):] for line in lines)
     return blocks
-
-
-def port_free(port):
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
 
 
 class ReadmeTest(unittest.TestCase):
@@ -128,8 +115,12 @@ class ReadmeTest(unittest.TestCase):
         os.symlink(helm_test.helm_binary(), os.path.join(tools, "helm"))
         home = os.path.join(cls.tmp, "home")
         os.makedirs(home)
+        cls.redis_port = control_plane.free_port()
         cls.env = dict(os.environ, PATH=tools + ":" + os.environ["PATH"],
-                       KUBECONFIG=cls.cp.kubeconfig, HOME=home, KUBERC="off")
+                       KUBECONFIG=cls.cp.kubeconfig, HOME=home, KUBERC="off",
+                       BALLAST_PORT=str(control_plane.free_port()),
+                       CELERY_REDIS="127.0.0.1:%d" % cls.redis_port)
+        cls.env.pop("BALLAST_HOST", None)  # its default: 127.0.0.1
 
     @classmethod
     def tearDownClass(cls):
@@ -232,13 +223,13 @@ class ReadmeTest(unittest.TestCase):
         self.delete_manifest_objects()
 
         # ballast outside the cluster, then steps 5 and 6.
-        for port in (BALLAST_PORT, REDIS_PORT):
-            self.assertTrue(port_free(port), "127.0.0.1:%d is in use: the README's "
-                            "outside-the-cluster steps use it" % port)
         self.run_block("outside-install")
-        self.assertEqual(
-            self.kubectl_json("get", "service", "ballast", "-n", "autoscaling")["spec"]
-            ["externalName"], "127.0.0.1")
+        service = self.kubectl_json("get", "service", "ballast", "-n", "autoscaling")
+        self.assertEqual(service["spec"]["externalName"], "127.0.0.1")
+        port = int(self.env["BALLAST_PORT"])
+        self.assertEqual(service["spec"]["ports"][0]["port"], port)
+        self.assertEqual(self.kubectl_json("get", "apiservice", APISERVICE)
+                         ["spec"]["service"]["port"], port)
         self.assertNotEqual(self.cp.kubectl("get", "deployment", "ballast", "-n",
                                             "autoscaling", check=False).returncode, 0)
         self.run_block("outside-kubeconfig")
@@ -253,11 +244,11 @@ class ReadmeTest(unittest.TestCase):
         self.run_block("outside-config")
 
         type(self).redis = subprocess.Popen(
-            ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1",
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1",
              "--save", "", "--appendonly", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis  # Debian's python3-redis
-        r = redis.Redis(host="127.0.0.1", port=REDIS_PORT)
+        r = redis.Redis(host="127.0.0.1", port=self.redis_port)
 
         def ping():
             try:
