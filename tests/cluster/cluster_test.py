@@ -17,8 +17,11 @@ redis-server and one `ballast serve` for the suite, all on 127.0.0.1:
 
 Run by ctest (label `cluster`):
     /usr/bin/python3 tests/cluster/cluster_test.py --ballast build/ballast
-The control plane's binaries come from $BALLAST_CLUSTER_BIN, else from
-scripts/lib.sh's ballast_cluster_binaries (built when missing).
+    ... --kubernetes 1.37    against the second version (ctest cluster_test_v1_37)
+The control plane's binaries come from $BALLAST_CLUSTER_BIN (with
+--kubernetes MINOR: $BALLAST_CLUSTER_BIN_<MINOR>, e.g. _1_37), else from
+scripts/lib.sh's ballast_cluster_binaries [MINOR] (built when missing); their
+versions are printed first.
 """
 
 import base64
@@ -68,13 +71,8 @@ def wait_until(what, predicate, timeout, interval=0.5):
         time.sleep(interval)
 
 
-def cluster_bin_dir():
-    if os.environ.get("BALLAST_CLUSTER_BIN"):
-        return os.environ["BALLAST_CLUSTER_BIN"]
-    out = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && ballast_cluster_binaries"],
-        cwd=REPO, check=True, capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1]
+def cluster_bin_dir(minor=None):
+    return ballast_in_cluster.cluster_bin_dir(minor)
 
 
 def keda_crd():
@@ -167,8 +165,8 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-cluster-test-")
-        cls.cp = control_plane.ControlPlane(
-            cluster_bin_dir(), hpa_sync_period=HPA_SYNC_SECONDS).start()
+        cls.cp = ballast_in_cluster.new_control_plane(
+            ARGS.kubernetes, hpa_sync_period=HPA_SYNC_SECONDS).start()
         try:
             cls._start_redis()
             cls._deploy_ballast()
