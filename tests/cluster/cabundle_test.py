@@ -2,11 +2,13 @@
 
 kube-aggregator's availability controller (pkg/controllers/status/remote/
 remote_available_controller.go) checks an APIService by a GET of
-/apis/<group>/<version> on its Service. Up to v1.36 that GET skips TLS
-verification, so with a caBundle that did not sign ballast's certificate the
-APIService stays Available=True while the proxy, which does verify, answers
-every request with 503. From v1.37 the check verifies against the caBundle and
-the APIService goes Available=False with the x509 error.
+/apis/<group>/<version> on its Service. Up to v1.35 that GET skips TLS
+verification (Insecure: true; k8s.io/kube-aggregator v0.35.4), so with a
+caBundle that did not sign ballast's certificate the APIService stays
+Available=True while the proxy, which does verify, answers every request with
+503. From v1.36.0 the check verifies against the caBundle
+(BuildTransportConfig, CAData: spec.caBundle) and the APIService goes
+Available=False with the x509 error; the tests run v1.35 and v1.37.
 
 One control plane (--kubernetes MINOR, as cluster_test.py), one redis-server
 and one `ballast serve` registered with k8s/ballast.yaml, all on 127.0.0.1;
@@ -50,7 +52,7 @@ class CaBundleTest(unittest.TestCase):
         cls.cp = ballast_in_cluster.new_control_plane(
             ARGS.kubernetes, controllers=("serviceaccount",)).start()
         cls.verifies_cabundle = tuple(
-            int(x) for x in control_plane.minor_of(cls.cp.version).split(".")) >= (1, 37)
+            int(x) for x in control_plane.minor_of(cls.cp.version).split(".")) >= (1, 36)
         cls.redis = None
         cls.ballast = None
         try:
