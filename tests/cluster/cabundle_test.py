@@ -20,6 +20,7 @@ with the right caBundle and fail with the wrong one on every version.
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -152,7 +153,18 @@ class CaBundleTest(unittest.TestCase):
         self.assertEqual(items[0]["metricLabels"], {"target": "asr-worker"})
         self.assert_check_passes()
 
+    def handshake_failures(self):
+        """ballast's failed TLS handshakes, by reason."""
+        failures = {}
+        for line in self.ballast.metrics().splitlines():
+            m = re.match(r'^ballast_external_metrics_tls_handshake_failures_total'
+                         r'\{reason="([^"]*)"\} (\S+)$', line)
+            if m:
+                failures[m.group(1)] = float(m.group(2))
+        return failures
+
     def test_2_a_wrong_cabundle_fails_every_request_and_the_check(self):
+        failures_before = self.handshake_failures()
         self.set_cabundle(self.wrong_ca)
         try:
             # The proxy verifies against the new caBundle: every request for
@@ -182,6 +194,15 @@ class CaBundleTest(unittest.TestCase):
             print("%s, wrong caBundle: APIService Available=%s (%s) %s" % (
                 self.cp.version, cond["status"], cond["reason"],
                 cond.get("message", "")), file=sys.stderr)
+            # The API server reached ballast and refused its certificate:
+            # ballast counts the handshakes the API server broke off.
+            failures = self.handshake_failures()
+            grown = {reason: n - failures_before.get(reason, 0)
+                     for reason, n in failures.items()
+                     if n > failures_before.get(reason, 0)}
+            self.assertTrue(grown, failures)
+            print("%s, wrong caBundle: ballast's failed TLS handshakes %s" % (
+                self.cp.version, grown), file=sys.stderr)
             # The README's check fails either way, and says why.
             proc = self.check()
             print("%s, wrong caBundle: check-external-metrics exit %d:\n%s%s" % (
