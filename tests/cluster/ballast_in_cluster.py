@@ -123,6 +123,27 @@ targets:
        "telemetry": telemetry_port, "authorization": authorization} + targets
 
 
+def wait_until_served(cp, wait_until, timeout=60):
+    """Waits until the API server serves ballast's group through the
+    aggregator (GET /apis/external.metrics.k8s.io/v1beta1 as admin is a 200;
+    `wait_until`: cluster_test.wait_until).
+
+    Create an HPA on ballast's metric after this: from Kubernetes v1.37 the
+    HPA controller syncs a new HPA at once (horizontal.go's enqueueHPA does
+    queue.Add; v1.35 did AddRateLimited, one sync period later), so an HPA
+    created while the APIService is still being picked up logs
+    FailedGetExternalMetric ("the server is currently unable to handle the
+    request") on its first sync."""
+    group = "/apis/external.metrics.k8s.io/v1beta1"
+
+    def served():
+        try:
+            return cp.get(group, timeout=5)[0] == 200
+        except OSError:
+            return False
+    wait_until("%s served through the API server" % group, served, timeout)
+
+
 def create_deployment(cp, namespace, name, replicas):
     """A Deployment of PAUSE_IMAGE with `replicas` replicas, in namespace
     (created when missing)."""

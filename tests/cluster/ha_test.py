@@ -294,6 +294,7 @@ state:
             replica.start()
         ballast_in_cluster.create_deployment(cp, "speech", "asr-worker",
                                              replicas=2)
+        ballast_in_cluster.wait_until_served(cp, wait_until)
         cp.apply(ballast_in_cluster.hpa_manifest(cp, "asr-worker", "speech",
                                                  2, 40))
 
