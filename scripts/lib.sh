@@ -56,10 +56,17 @@ ballast_build() {
   cmake --build "$1" -j "$(nproc)"
 }
 
-# The commands ballast_cluster_binaries builds, by binary name.
+# The commands every control plane directory holds, by binary name.
 BALLAST_CLUSTER_TOOLS=(kube-apiserver kube-controller-manager kubectl etcd)
 
-# _ballast_cluster_complete BIN: whether BIN holds every built command.
+# The Kubernetes minor versions the cluster tests run, oldest first: the
+# first is tests/cluster's module (every command, etcd included); each other
+# is tests/cluster/v<minor>'s, which builds the commands its tools.go imports
+# and takes the rest (etcd, and kubectl unless it builds its own) from the
+# first's directory.
+BALLAST_CLUSTER_VERSIONS=(1.35 1.37)
+
+# _ballast_cluster_complete BIN: whether BIN holds every command.
 _ballast_cluster_complete() {
   local t
   for t in "${BALLAST_CLUSTER_TOOLS[@]}"; do
@@ -67,23 +74,41 @@ _ballast_cluster_complete() {
   done
 }
 
-# ballast_cluster_binaries: builds the Kubernetes control plane the cluster
-# tests run (kube-apiserver, kube-controller-manager, kubectl, etcd) from the
-# Go module in tests/cluster and prints the directory holding them on stdout;
-# everything else goes to stderr.
+# ballast_cluster_binaries [MINOR]: builds the Kubernetes control plane the
+# cluster tests run (kube-apiserver, kube-controller-manager, kubectl, etcd)
+# from the Go module of Kubernetes MINOR (default: the first of
+# BALLAST_CLUSTER_VERSIONS, tests/cluster; 1.37: tests/cluster/v1.37) and
+# prints the directory holding them on stdout; everything else goes to
+# stderr.
 #
 # The binaries live in ${XDG_CACHE_HOME:-$HOME/.cache}/ballast/cluster-<hash>/bin,
 # <hash> covering the files that decide what gets built (go.mod, go.sum,
-# etcd/main.go), so a warm run only checks that they are there. A build goes
-# to a temporary directory renamed into place once complete, under a lock:
-# concurrent callers wait for one build instead of racing (a cold build keeps
-# every core busy for many minutes). Go is /usr/local/go/bin/go unless
-# BALLAST_GO names another; its module and build caches make rebuilds fast.
+# etcd/main.go; for another minor its go.mod, go.sum, tools.go and the first
+# one's directory), so a warm run only checks that they are there. A build
+# goes to a temporary directory renamed into place once complete, under a
+# lock: concurrent callers wait for one build instead of racing (a cold build
+# keeps every core busy for many minutes). Go is /usr/local/go/bin/go unless
+# BALLAST_GO names another; its module and build caches (shared by every
+# version: the second one recompiles only what changed) make rebuilds fast.
 ballast_cluster_binaries() {
-  local src
-  src=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/cluster" && pwd) || return 1
-  local hash
-  hash=$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go" | sha256sum | cut -c1-16)
+  local minor=${1:-${BALLAST_CLUSTER_VERSIONS[0]}}
+  local top
+  top=$(cd "$(dirname "${BASH_SOURCE[0]}")/../tests/cluster" && pwd) || return 1
+  local src hash base=""
+  if [ "$minor" = "${BALLAST_CLUSTER_VERSIONS[0]}" ]; then
+    src=$top
+    hash=$(cat "$src/go.mod" "$src/go.sum" "$src/etcd/main.go" | sha256sum | cut -c1-16)
+  else
+    src=$top/v$minor
+    if [ ! -f "$src/go.mod" ]; then
+      echo "ballast_cluster_binaries: no Go module for Kubernetes $minor ($src/go.mod);" \
+        "the versions are ${BALLAST_CLUSTER_VERSIONS[*]}" >&2
+      return 1
+    fi
+    base=$(ballast_cluster_binaries) || return 1
+    hash=$( (cat "$src/go.mod" "$src/go.sum" "$src/tools.go" && echo "$base") |
+      sha256sum | cut -c1-16)
+  fi
   local root=${XDG_CACHE_HOME:-$HOME/.cache}/ballast/cluster-$hash
   local bin=$root/bin
   if _ballast_cluster_complete "$bin"; then
@@ -97,17 +122,20 @@ ballast_cluster_binaries() {
   flock "$lock"
   # Another caller may have finished the build while this one waited.
   if ! _ballast_cluster_complete "$bin"; then
-    _ballast_cluster_build "$src" "$root" || status=$?
+    _ballast_cluster_build "$src" "$root" "$base" || status=$?
   fi
   exec {lock}>&-
   [ "$status" -eq 0 ] || return "$status"
   echo "$bin"
 }
 
-# _ballast_cluster_build SRC ROOT: go build of the control plane from module
-# SRC into ROOT/bin, holding ROOT's lock.
+# _ballast_cluster_build SRC ROOT [BASE]: go build of the control plane from
+# module SRC into ROOT/bin, holding ROOT's lock. SRC's tools.go names the
+# Kubernetes commands; without BASE, ./etcd too; with BASE (the first
+# version's bin directory), the commands not built are symbolic links to
+# BASE's.
 _ballast_cluster_build() {
-  local src=$1 root=$2
+  local src=$1 root=$2 base=${3:-}
   local go=${BALLAST_GO:-/usr/local/go/bin/go}
   if [ ! -x "$go" ]; then
     echo "ballast_cluster_binaries: no Go toolchain at $go" >&2
@@ -116,30 +144,41 @@ _ballast_cluster_build() {
   # Stamp the Kubernetes version the module pins, as a release build does, so
   # `kube-apiserver --version` and `kubectl version` report it.
   local version major minor
-  version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }' "$src/go.mod")
+  version=$(awk '$1 == "k8s.io/kubernetes" && $2 ~ /^v/ { print $2; exit }
+    $1 == "require" && $2 == "k8s.io/kubernetes" { print $3; exit }' "$src/go.mod")
   IFS=. read -r major minor _ <<<"${version#v}"
   local ldflags="-s -w" pkg
   for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ldflags+=" -X $pkg.gitVersion=$version -X $pkg.gitMajor=$major"
     ldflags+=" -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
+  local packages
+  mapfile -t packages < <(sed -n 's|^[[:space:]]*_ "\(k8s.io/kubernetes/cmd/[a-z-]*\)"$|\1|p' "$src/tools.go")
+  if [ ${#packages[@]} -eq 0 ]; then
+    echo "ballast_cluster_binaries: $src/tools.go names no k8s.io/kubernetes/cmd/ command" >&2
+    return 1
+  fi
+  [ -n "$base" ] || packages+=(./etcd)
 
   # Left by builds that were interrupted (this caller holds the lock).
   rm -rf "$root"/bin.tmp.*
   local tmp
   tmp=$(mktemp -d "$root/bin.tmp.XXXXXX") || return 1
   echo "building the Kubernetes $version control plane into $root/bin" \
-    "(from empty Go caches this takes a long time)" >&2
+    "(${packages[*]##*/}; from empty Go caches this takes a long time)" >&2
   local started=$SECONDS
   if ! (cd "$src" && "$go" build -trimpath -buildvcs=false -ldflags "$ldflags" -o "$tmp/" \
-    k8s.io/kubernetes/cmd/kube-apiserver \
-    k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kubectl \
-    ./etcd) >&2; then
+    "${packages[@]}") >&2; then
     echo "ballast_cluster_binaries: go build failed" >&2
     rm -rf "$tmp"
     return 1
   fi
+  local t
+  for t in "${BALLAST_CLUSTER_TOOLS[@]}"; do
+    if [ ! -e "$tmp/$t" ] && [ -n "$base" ]; then
+      ln -s "$base/$t" "$tmp/$t"
+    fi
+  done
   chmod 755 "$tmp"
   # An incomplete bin directory (a binary deleted by hand) is replaced whole.
   rm -rf "$root/bin"

@@ -123,6 +123,27 @@ targets:
        "telemetry": telemetry_port, "authorization": authorization} + targets
 
 
+def wait_until_served(cp, wait_until, timeout=60):
+    """Waits until the API server serves ballast's group through the
+    aggregator (GET /apis/external.metrics.k8s.io/v1beta1 as admin is a 200;
+    `wait_until`: cluster_test.wait_until).
+
+    Create an HPA on ballast's metric after this: from Kubernetes v1.37 the
+    HPA controller syncs a new HPA at once (horizontal.go's enqueueHPA does
+    queue.Add; v1.35 did AddRateLimited, one sync period later), so an HPA
+    created while the APIService is still being picked up logs
+    FailedGetExternalMetric ("the server is currently unable to handle the
+    request") on its first sync."""
+    group = "/apis/external.metrics.k8s.io/v1beta1"
+
+    def served():
+        try:
+            return cp.get(group, timeout=5)[0] == 200
+        except OSError:
+            return False
+    wait_until("%s served through the API server" % group, served, timeout)
+
+
 def create_deployment(cp, namespace, name, replicas):
     """A Deployment of PAUSE_IMAGE with `replicas` replicas, in namespace
     (created when missing)."""
@@ -153,11 +174,56 @@ def hpa_manifest(cp, target, namespace, min_replicas, max_replicas,
     return json.dumps(hpa)
 
 
+def cluster_bin_dir(minor=None):
+    """The directory of the control plane binaries of Kubernetes `minor`
+    (e.g. "1.37"; None: scripts/lib.sh's default, the first of its
+    BALLAST_CLUSTER_VERSIONS). scripts/test exports them as
+    $BALLAST_CLUSTER_BIN_<minor, "_" for ".">, the default also as
+    $BALLAST_CLUSTER_BIN; when unset, ballast_cluster_binaries MINOR builds
+    them (or finds them in its cache)."""
+    name = "BALLAST_CLUSTER_BIN"
+    if minor:
+        name += "_" + minor.replace(".", "_")
+    if os.environ.get(name):
+        return os.environ[name]
+    out = subprocess.run(
+        ["bash", "-c", 'source scripts/lib.sh && ballast_cluster_binaries "$@"',
+         "ballast_cluster_binaries", *([minor] if minor else [])],
+        cwd=REPO, check=True, capture_output=True, text=True)
+    return out.stdout.strip().splitlines()[-1]
+
+
+def new_control_plane(minor=None, **kwargs):
+    """A ControlPlane (not started; kwargs are its own) on the binaries of
+    Kubernetes `minor` (cluster_bin_dir()). Fails unless the binaries are of
+    that minor version, and prints their versions to stderr, so that every
+    test run says which Kubernetes it ran against."""
+    bin_dir = cluster_bin_dir(minor)
+    cp = control_plane.ControlPlane(bin_dir, **kwargs)
+    versions = cp.versions
+    if minor:
+        wrong = {tool: v for tool, v in versions.items()
+                 if control_plane.minor_of(v) != minor}
+        if wrong:
+            raise control_plane.ControlPlaneError(
+                "asked for Kubernetes %s, but %s has %s" % (minor, bin_dir, wrong))
+    print("Kubernetes %s: kube-apiserver %s, kube-controller-manager %s, "
+          "kubectl %s (%s)" % (
+              cp.version, versions["kube-apiserver"],
+              versions["kube-controller-manager"], versions["kubectl"], bin_dir),
+          file=sys.stderr)
+    return cp
+
+
 def run_tests(module):
-    """The cluster tests' main: --ballast PATH (made absolute) becomes
-    module.ARGS, the other arguments go to unittest, which runs `module`."""
+    """The cluster tests' main: --ballast PATH (made absolute) and
+    --kubernetes MINOR (the control plane's version, e.g. 1.37; default
+    scripts/lib.sh's first) become module.ARGS, the other arguments go to
+    unittest, which runs `module`."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--ballast", required=True)
+    parser.add_argument("--kubernetes", metavar="MINOR", default=None,
+                        help="the Kubernetes minor version to run against")
     module.ARGS, rest = parser.parse_known_args()
     module.ARGS.ballast = os.path.abspath(module.ARGS.ballast)
     unittest.main(module=module, argv=[sys.argv[0]] + rest, verbosity=2)

@@ -17,8 +17,11 @@ redis-server and one `ballast serve` for the suite, all on 127.0.0.1:
 
 Run by ctest (label `cluster`):
     /usr/bin/python3 tests/cluster/cluster_test.py --ballast build/ballast
-The control plane's binaries come from $BALLAST_CLUSTER_BIN, else from
-scripts/lib.sh's ballast_cluster_binaries (built when missing).
+    ... --kubernetes 1.37    against the second version (ctest cluster_test_v1_37)
+The control plane's binaries come from $BALLAST_CLUSTER_BIN (with
+--kubernetes MINOR: $BALLAST_CLUSTER_BIN_<MINOR>, e.g. _1_37), else from
+scripts/lib.sh's ballast_cluster_binaries [MINOR] (built when missing); their
+versions are printed first.
 """
 
 import base64
@@ -68,13 +71,8 @@ def wait_until(what, predicate, timeout, interval=0.5):
         time.sleep(interval)
 
 
-def cluster_bin_dir():
-    if os.environ.get("BALLAST_CLUSTER_BIN"):
-        return os.environ["BALLAST_CLUSTER_BIN"]
-    out = subprocess.run(
-        ["bash", "-c", "source scripts/lib.sh && ballast_cluster_binaries"],
-        cwd=REPO, check=True, capture_output=True, text=True)
-    return out.stdout.strip().splitlines()[-1]
+def cluster_bin_dir(minor=None):
+    return ballast_in_cluster.cluster_bin_dir(minor)
 
 
 def keda_crd():
@@ -167,8 +165,8 @@ class ClusterTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-cluster-test-")
-        cls.cp = control_plane.ControlPlane(
-            cluster_bin_dir(), hpa_sync_period=HPA_SYNC_SECONDS).start()
+        cls.cp = ballast_in_cluster.new_control_plane(
+            ARGS.kubernetes, hpa_sync_period=HPA_SYNC_SECONDS).start()
         try:
             cls._start_redis()
             cls._deploy_ballast()
@@ -229,6 +227,8 @@ class ClusterTest(unittest.TestCase):
     def _deploy_workload(cls):
         cp = cls.cp
         ballast_in_cluster.create_deployment(cp, "speech", "asr-worker", replicas=2)
+        # The README's order: the check passes, then the HPA consumes it.
+        ballast_in_cluster.wait_until_served(cp, wait_until)
         with open(os.path.join(REPO, "k8s", "hpa-example.yaml")) as f:
             cp.apply(f.read())
 
@@ -392,6 +392,7 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(status, 401)
 
     def test_7_the_hpa_follows_ballast_up_and_down(self):
+        self.started_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         wait_until("APIService Available=True", self.api_available, 60)
         self.set_backlog(0)
         wait_until("the HPA at minReplicas 2",
@@ -427,9 +428,14 @@ class ClusterTest(unittest.TestCase):
                                 SCALE_DOWN_WINDOW - 1)
         events = self.cp.kubectl("get", "events", "-n", "speech", "-o",
                                  "json").stdout
-        reasons = {e["reason"] for e in json.loads(events)["items"]}
-        self.assertNotIn("FailedGetExternalMetric", reasons)
-        self.assertNotIn("FailedComputeMetricsReplicas", reasons)
+        items = json.loads(events)["items"]
+        failed = ["%s %s %s: %s" % (e.get("lastTimestamp") or e.get("eventTime"),
+                                    e["involvedObject"]["kind"], e["reason"],
+                                    e.get("message", ""))
+                  for e in items if e["reason"] in (
+                      "FailedGetExternalMetric", "FailedComputeMetricsReplicas")]
+        self.assertEqual(failed, [], "the HPA's warnings (test started %s)" %
+                         self.started_at)
 
     def test_8_a_redis_outage_holds_and_a_restart_does_not_move_the_hpa(self):
         wait_until("APIService Available=True", self.api_available, 60)

@@ -46,8 +46,10 @@ __all__ = [
     "ControlPlane",
     "ControlPlaneError",
     "KubectlError",
+    "binary_versions",
     "free_port",
     "make_serving_cert",
+    "minor_of",
     "read_b64",
 ]
 
@@ -291,6 +293,35 @@ class _Process:
             self.popen.wait()
 
 
+def binary_versions(bin_dir):
+    """The version each Kubernetes binary in bin_dir reports, by name:
+    kube-apiserver, kube-controller-manager and kubectl (e.g. "v1.37.2", what
+    ballast_cluster_binaries stamped into it)."""
+    versions = {}
+    for tool in ("kube-apiserver", "kube-controller-manager"):
+        out = subprocess.run([os.path.join(bin_dir, tool), "--version"],
+                             capture_output=True, text=True, timeout=30)
+        # "Kubernetes v1.37.2"
+        words = out.stdout.split()
+        if out.returncode != 0 or len(words) != 2 or not words[1].startswith("v"):
+            raise ControlPlaneError("%s --version: %r %s" % (
+                tool, out.stdout, out.stderr.strip()))
+        versions[tool] = words[1]
+    out = subprocess.run(
+        [os.path.join(bin_dir, "kubectl"), "version", "--client", "-o", "json"],
+        capture_output=True, text=True, timeout=30,
+        env={**os.environ, "KUBERC": "off"})
+    if out.returncode != 0:
+        raise ControlPlaneError("kubectl version --client: %s" % out.stderr.strip())
+    versions["kubectl"] = json.loads(out.stdout)["clientVersion"]["gitVersion"]
+    return versions
+
+
+def minor_of(version):
+    """"1.37" of "v1.37.2"."""
+    return ".".join(version.lstrip("v").split(".")[:2])
+
+
 # --------------------------------------------------------------------------
 # The control plane.
 
@@ -311,6 +342,9 @@ class ControlPlane:
     extra_apiserver_args, extra_controller_manager_args: appended flags.
     verbosity: klog -v of the apiserver and the controller manager.
 
+    version: kube-apiserver's version (e.g. "v1.37.2"), read from the binary;
+    versions: every binary's, by name (binary_versions()).
+
     After start(): server (https://127.0.0.1:PORT), kubeconfig (the admin's,
     CN=admin O=system:masters, certificates embedded), pki (paths), ports,
     logs (paths by process name), start_seconds.
@@ -326,6 +360,8 @@ class ControlPlane:
         for tool in ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl"):
             if not os.access(os.path.join(self.bin_dir, tool), os.X_OK):
                 raise ControlPlaneError("no %s in %s" % (tool, self.bin_dir))
+        self.versions = binary_versions(self.bin_dir)
+        self.version = self.versions["kube-apiserver"]
         self._given_dir = os.path.abspath(dir) if dir else None
         self.keep = keep or dir is not None
         self.hpa_sync_period = hpa_sync_period

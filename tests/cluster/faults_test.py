@@ -61,7 +61,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ballast_in_cluster  # noqa: E402
 import control_plane  # noqa: E402
-from cluster_test import Ballast, cluster_bin_dir, wait_until  # noqa: E402
+from cluster_test import Ballast, wait_until  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -203,8 +203,8 @@ class KubernetesFaultsTest(unittest.TestCase):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-faults-test-")
         # No HPA here: the serviceaccount controller alone (the control
         # plane's readiness waits for the default ServiceAccount).
-        cls.cp = control_plane.ControlPlane(
-            cluster_bin_dir(), controllers=("serviceaccount",)).start()
+        cls.cp = ballast_in_cluster.new_control_plane(
+            ARGS.kubernetes, controllers=("serviceaccount",)).start()
         try:
             cls._setup()
         except BaseException:

@@ -233,9 +233,8 @@ class HaTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-ha-test-")
-        cls.cp = control_plane.ControlPlane(
-            cluster_test.cluster_bin_dir(),
-            hpa_sync_period=HPA_SYNC_SECONDS).start()
+        cls.cp = ballast_in_cluster.new_control_plane(
+            ARGS.kubernetes, hpa_sync_period=HPA_SYNC_SECONDS).start()
         cls.replicas = []
         cls.balancer = None
         try:
@@ -295,6 +294,7 @@ state:
             replica.start()
         ballast_in_cluster.create_deployment(cp, "speech", "asr-worker",
                                              replicas=2)
+        ballast_in_cluster.wait_until_served(cp, wait_until)
         cp.apply(ballast_in_cluster.hpa_manifest(cp, "asr-worker", "speech",
                                                  2, 40))
 

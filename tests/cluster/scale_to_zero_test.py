@@ -51,7 +51,7 @@ class ScaleToZeroTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-zero-test-")
-        bin_dir = cluster_test.cluster_bin_dir()
+        bin_dir = cluster_test.cluster_bin_dir(ARGS.kubernetes)
         cls.version = kubernetes_version(bin_dir)
         print("Kubernetes %d.%d" % cls.version, file=sys.stderr)
         gates = ([] if cls.version >= (1, 37) else
