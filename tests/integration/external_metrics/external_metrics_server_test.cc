@@ -222,12 +222,13 @@ TEST_F(ExternalMetricsServerTest,
   EXPECT_THAT(ExpectStatus(MustGet(url, other), 401, "Unauthorized"),
               HasSubstr("someone-else"));
   EXPECT_EQ(MustGet(url, proxy_).status, 200);
-  // Health needs no certificate; OpenAPI is a 404.
+  // Health needs no certificate; OpenAPI does.
   HttpReply health = MustGet("/healthz", anonymous_);
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "ok");
   EXPECT_EQ(MustGet("/readyz", anonymous_).status, 200);
-  ExpectStatus(MustGet("/openapi/v2", anonymous_), 404, "NotFound");
+  ExpectStatus(MustGet("/openapi/v2", anonymous_), 401, "Unauthorized");
+  EXPECT_EQ(MustGet("/openapi/v2", proxy_).status, 200);
 }
 
 TEST_F(ExternalMetricsServerTest, AnyNameOfTheRightCaWhenAllowedNamesAreEmpty) {
