@@ -29,9 +29,11 @@ constexpr char kValueListModel[] =
     "io.k8s.metrics.pkg.apis.external_metrics.v1beta1.ExternalMetricValueList";
 constexpr char kValueModel[] =
     "io.k8s.metrics.pkg.apis.external_metrics.v1beta1.ExternalMetricValue";
-constexpr char kListMetaModel[] = "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
+constexpr char kListMetaModel[] =
+    "io.k8s.apimachinery.pkg.apis.meta.v1.ListMeta";
 constexpr char kTimeModel[] = "io.k8s.apimachinery.pkg.apis.meta.v1.Time";
-constexpr char kQuantityModel[] = "io.k8s.apimachinery.pkg.api.resource.Quantity";
+constexpr char kQuantityModel[] =
+    "io.k8s.apimachinery.pkg.api.resource.Quantity";
 constexpr char kResourceListModel[] =
     "io.k8s.apimachinery.pkg.apis.meta.v1.APIResourceList";
 constexpr char kResourceModel[] =
@@ -140,7 +142,6 @@ class OpenApiBuilder {
   }
 
  private:
-
   std::string Ref(absl::string_view model) const {
     return absl::StrCat(v3_ ? "#/components/schemas/" : "#/definitions/",
                         model);
@@ -342,8 +343,9 @@ class OpenApiBuilder {
     w_.Key("metricLabels")
         .StartObject()
         .Key("description")
-        .String("the labels of this series (target, and input for "
-                "ballast_input)")
+        .String(
+            "the labels of this series (target, and input for "
+            "ballast_input)")
         .Key("type")
         .String("object")
         .Key("additionalProperties")
@@ -399,8 +401,9 @@ class OpenApiBuilder {
     w_.Key(kQuantityModel)
         .StartObject()
         .Key("description")
-        .String("A fixed-point number with an optional suffix (\"3\", "
-                "\"1500m\", \"2Ki\").")
+        .String(
+            "A fixed-point number with an optional suffix (\"3\", "
+            "\"1500m\", \"2Ki\").")
         .Key("type")
         .String("string")
         .EndObject();
@@ -518,9 +521,8 @@ std::vector<MediaRange> ParseAccept(absl::string_view accept) {
         media.find('/', slash + 1) != absl::string_view::npos) {
       continue;  // empty or malformed
     }
-    MediaRange range{
-        .type = absl::AsciiStrToLower(media.substr(0, slash)),
-        .subtype = absl::AsciiStrToLower(media.substr(slash + 1))};
+    MediaRange range{.type = absl::AsciiStrToLower(media.substr(0, slash)),
+                     .subtype = absl::AsciiStrToLower(media.substr(slash + 1))};
     bool ok = true;
     for (size_t i = 1; i < parts.size(); ++i) {
       absl::string_view param = absl::StripAsciiWhitespace(parts[i]);
@@ -532,7 +534,8 @@ std::vector<MediaRange> ParseAccept(absl::string_view accept) {
       }
       std::string name = absl::AsciiStrToLower(
           absl::StripAsciiWhitespace(param.substr(0, eq)));
-      absl::string_view value = absl::StripAsciiWhitespace(param.substr(eq + 1));
+      absl::string_view value =
+          absl::StripAsciiWhitespace(param.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
@@ -594,13 +597,14 @@ const std::string& AggregatedDiscoveryJson(DiscoveryFormat format) {
 
 std::string AggregatedDiscoveryContentType(DiscoveryFormat format) {
   return absl::StrCat(
-      kJson, ";g=", kDiscoveryGroup, ";v=",
-      format == DiscoveryFormat::kAggregatedV2Beta1 ? "v2beta1" : "v2",
+      kJson, ";g=", kDiscoveryGroup,
+      ";v=", format == DiscoveryFormat::kAggregatedV2Beta1 ? "v2beta1" : "v2",
       ";as=", kDiscoveryKind);
 }
 
 const std::string& OpenApiV2Json() {
-  static const auto* const kDoc = new std::string(OpenApiBuilder(false).Build());
+  static const auto* const kDoc =
+      new std::string(OpenApiBuilder(false).Build());
   return *kDoc;
 }
 
@@ -647,29 +651,29 @@ net::HttpResponse WithETag(const net::HttpRequest& request, std::string body,
 
 net::HttpResponse NotAcceptable(absl::string_view accept,
                                 absl::string_view served) {
-  return {.status = 406,
-          .content_type = kJson,
-          .body = JsonWriter()
-                      .StartObject()
-                      .Key("kind")
-                      .String("Status")
-                      .Key("apiVersion")
-                      .String("v1")
-                      .Key("metadata")
-                      .StartObject()
-                      .EndObject()
-                      .Key("status")
-                      .String("Failure")
-                      .Key("message")
-                      .String(absl::StrCat("none of the media types accepted (",
-                                           accept, ") is served; served: ",
-                                           served))
-                      .Key("reason")
-                      .String("NotAcceptable")
-                      .Key("code")
-                      .Int(406)
-                      .EndObject()
-                      .Take()};
+  return {
+      .status = 406,
+      .content_type = kJson,
+      .body = JsonWriter()
+                  .StartObject()
+                  .Key("kind")
+                  .String("Status")
+                  .Key("apiVersion")
+                  .String("v1")
+                  .Key("metadata")
+                  .StartObject()
+                  .EndObject()
+                  .Key("status")
+                  .String("Failure")
+                  .Key("message")
+                  .String(absl::StrCat("none of the media types accepted (",
+                                       accept, ") is served; served: ", served))
+                  .Key("reason")
+                  .String("NotAcceptable")
+                  .Key("code")
+                  .Int(406)
+                  .EndObject()
+                  .Take()};
 }
 
 net::HttpResponse ServeOpenApi(const net::HttpRequest& request,
@@ -677,10 +681,10 @@ net::HttpResponse ServeOpenApi(const net::HttpRequest& request,
   const std::string accept = request.Header("accept").value_or("");
   const bool v2 = segments.size() == 2 && segments[1] == "v2";
   const bool v3_root = segments.size() == 2 && segments[1] == "v3";
-  const bool v3_group_version =
-      segments.size() == 5 && segments[1] == "v3" && segments[2] == "apis" &&
-      segments[3] == kExternalMetricsGroup &&
-      segments[4] == kExternalMetricsVersion;
+  const bool v3_group_version = segments.size() == 5 && segments[1] == "v3" &&
+                                segments[2] == "apis" &&
+                                segments[3] == kExternalMetricsGroup &&
+                                segments[4] == kExternalMetricsVersion;
   if (!v2 && !v3_root && !v3_group_version) return NotFound(request.path);
   if (!AcceptsJson(accept)) return NotAcceptable(accept, kJson);
   if (v2) return WithETag(request, OpenApiV2Json(), kJson);

@@ -5,8 +5,9 @@
 // k8s.io/apiserver serve them, and the content negotiation that picks them:
 //
 // - Aggregated discovery: /apis with
-//   `Accept: application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList`
-//   (what the aggregator's discovery manager asks for every minute, v2 and,
+//   `Accept:
+//   application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList` (what
+//   the aggregator's discovery manager asks for every minute, v2 and,
 //   before 1.37, v2beta1) is an APIGroupDiscoveryList of that version with
 //   every served metric as a resource; any other acceptable Accept gets the
 //   legacy APIGroupList. With an ETag: an If-None-Match of it is a 304.
@@ -38,8 +39,8 @@ const std::vector<absl::string_view>& ServedExternalMetrics();
 
 // One media range of an Accept header.
 struct MediaRange {
-  std::string type;     // lowercased; "*" for any
-  std::string subtype;  // lowercased; "*" for any
+  std::string type;                           // lowercased; "*" for any
+  std::string subtype;                        // lowercased; "*" for any
   std::map<std::string, std::string> params;  // names lowercased, no q
   double q = 1;
 };

@@ -42,9 +42,9 @@ class ApiDocumentsTest : public ::testing::Test {
  protected:
   ApiDocumentsTest() : api_(store_, {}) {}
 
-  net::HttpResponse Get(const std::string& target,
-                        std::vector<std::pair<std::string, std::string>>
-                            headers = {}) {
+  net::HttpResponse Get(
+      const std::string& target,
+      std::vector<std::pair<std::string, std::string>> headers = {}) {
     net::HttpRequest r{.method = "GET", .target = target};
     r.headers = {{"x-remote-user", "system:kube-aggregator"}};
     for (auto& h : headers) r.headers.push_back(std::move(h));
@@ -122,8 +122,8 @@ TEST_F(ApiDocumentsTest, AggregatedDiscoveryListsEveryMetric) {
     ASSERT_EQ(res["verbs"].Size(), 1u);
     EXPECT_EQ(JsonText(res["verbs"][0]), "get");
   }
-  EXPECT_THAT(names, ElementsAre("ballast_recommended_replicas",
-                                 "ballast_input"));
+  EXPECT_THAT(names,
+              ElementsAre("ballast_recommended_replicas", "ballast_input"));
   // v2beta1 is the same document under its own apiVersion.
   net::HttpResponse beta = Get("/apis", {{"accept", kV2Beta1Accept}});
   EXPECT_EQ(beta.content_type, kV2Beta1Accept);
@@ -168,13 +168,15 @@ TEST_F(ApiDocumentsTest, NothingAcceptableIs406) {
     EXPECT_EQ(JsonText(doc["reason"]), "NotAcceptable");
     EXPECT_EQ(doc["code"].GetDouble(), 406);
   }
-  net::HttpResponse v2 = Get(
-      "/openapi/v2", {{"accept", "application/com.github.proto-openapi.spec."
-                                 "v2@v1.0+protobuf"}});
+  net::HttpResponse v2 =
+      Get("/openapi/v2", {{"accept",
+                           "application/com.github.proto-openapi.spec."
+                           "v2@v1.0+protobuf"}});
   EXPECT_EQ(v2.status, 406);
-  net::HttpResponse v3 = Get(
-      kGroupVersionPath,
-      {{"accept", "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"}});
+  net::HttpResponse v3 =
+      Get(kGroupVersionPath,
+          {{"accept",
+            "application/com.github.proto-openapi.spec.v3@v1.0+protobuf"}});
   EXPECT_EQ(v3.status, 406);
   // Protobuf first, JSON accepted too: JSON.
   EXPECT_EQ(Get("/openapi/v2",
@@ -208,14 +210,14 @@ TEST_F(ApiDocumentsTest, OpenApiV2DescribesTheMetricsAndTheirList) {
             "#/definitions/io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
             "ExternalMetricValueList");
   const rapidjson::Value& defs = doc["definitions"];
-  const rapidjson::Value& list =
-      defs["io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
-           "ExternalMetricValueList"];
+  const rapidjson::Value& list = defs
+      ["io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
+       "ExternalMetricValueList"];
   EXPECT_EQ(JsonText(list["x-kubernetes-group-version-kind"][0]["group"]),
             "external.metrics.k8s.io");
-  const rapidjson::Value& value =
-      defs["io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
-           "ExternalMetricValue"];
+  const rapidjson::Value& value = defs
+      ["io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
+       "ExternalMetricValue"];
   for (const char* field :
        {"metricName", "metricLabels", "timestamp", "window", "value"}) {
     EXPECT_TRUE(value["properties"].HasMember(field)) << field;
@@ -249,9 +251,9 @@ TEST_F(ApiDocumentsTest, OpenApiV3RootNamesTheGroupVersionWithItsHash) {
   rapidjson::Document spec = Json(gv.body);
   EXPECT_EQ(JsonText(spec["openapi"]), "3.0.0");
   const rapidjson::Value& schemas = spec["components"]["schemas"];
-  EXPECT_TRUE(schemas.HasMember(
-      "io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
-      "ExternalMetricValueList"));
+  EXPECT_TRUE(
+      schemas.HasMember("io.k8s.metrics.pkg.apis.external_metrics.v1beta1."
+                        "ExternalMetricValueList"));
   const rapidjson::Value& get =
       spec["paths"]
           ["/apis/external.metrics.k8s.io/v1beta1/namespaces/{namespace}/"
@@ -278,9 +280,9 @@ TEST_F(ApiDocumentsTest, OtherOpenApiPathsAre404) {
   }
   net::HttpRequest post{.method = "POST", .path = "/openapi/v2"};
   post.headers = {{"x-remote-user", "u"}};
-  EXPECT_EQ(api_.Handle(post, {.tls = true, .client_cert_verified = true})
-                .status,
-            405);
+  EXPECT_EQ(
+      api_.Handle(post, {.tls = true, .client_cert_verified = true}).status,
+      405);
 }
 
 }  // namespace
