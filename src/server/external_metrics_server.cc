@@ -197,7 +197,7 @@ struct ExternalMetricsServer::DenialLog {
   explicit DenialLog(std::function<void(const AuthorizationDenial&)> tell)
       : on_denial(std::move(tell)) {}
 
-  void Denied(AuthorizationDenial denial) {
+  void Denied(const AuthorizationDenial& denial) {
     {
       const std::string key = absl::StrCat(
           denial.user.name, "\x1e", absl::StrJoin(denial.user.groups, "\x1f"));
@@ -407,8 +407,8 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
                                      .verb = attributes.verb,
                                      .path = request.path,
                                      .message = message});
-                    return finish(StatusResponse(
-                        absl::PermissionDeniedError(std::move(message))));
+                    return finish(
+                        StatusResponse(absl::PermissionDeniedError(message)));
                   }
                   finish(api->Serve(request));
                 });
