@@ -283,6 +283,18 @@ class Daemon::Impl {
                               {{"error", std::string(status.message())}});
                  }
                },
+           .on_denial =
+               [this](const server::AuthorizationDenial& denial) {
+                 log_.Warn(
+                     "external metrics request denied (told once per "
+                     "identity; every denial is counted in "
+                     "ballast_external_metrics_authorizations_total)",
+                     {{"user", denial.user.name},
+                      {"groups", absl::StrJoin(denial.user.groups, ",")},
+                      {"verb", denial.verb},
+                      {"path", denial.path},
+                      {"reason", denial.message}});
+               },
            .on_tls_reload =
                [this](const absl::Status& status) {
                  if (status.ok()) {

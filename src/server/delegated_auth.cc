@@ -105,6 +105,17 @@ absl::StatusOr<RemoteUser> UserFromHeaders(const net::HttpRequest& request,
       user.groups.push_back(value);
     }
   }
+  // As k8s.io/apiserver's authenticated-group adder wraps the request-header
+  // authenticator: every authenticated user but system:anonymous is in
+  // system:authenticated, unless the proxy already put it in that group or
+  // in system:unauthenticated.
+  if (user.name != kAnonymousUser &&
+      std::find_if(
+          user.groups.begin(), user.groups.end(), [](const std::string& g) {
+            return g == kAuthenticatedGroup || g == kUnauthenticatedGroup;
+          }) == user.groups.end()) {
+    user.groups.emplace_back(kAuthenticatedGroup);
+  }
   for (const auto& [name, value] : request.headers) {
     for (const std::string& prefix : config.extra_header_prefixes) {
       if (prefix.empty() || name.size() <= prefix.size() ||

@@ -12,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "ballast/core/json.h"
+#include "ballast/server/api_documents.h"
 #include "ballast/server/external_metrics_server.h"
 #include "ballast/server/label_selector.h"
 #include "ballast/server/quantity.h"
@@ -49,9 +50,7 @@ net::HttpResponse JsonResponse(std::string body) {
 }
 
 const std::vector<absl::string_view>& ServedMetrics() {
-  static const auto* const kMetrics = new std::vector<absl::string_view>{
-      kRecommendedReplicasMetric, kInputMetric};
-  return *kMetrics;
+  return ServedExternalMetrics();
 }
 
 void WriteLabels(JsonWriter& w, const Labels& labels) {
@@ -211,10 +210,6 @@ std::optional<net::HttpResponse> ExternalMetricsApi::Unauthenticated(
     const net::HttpRequest& request) const {
   const absl::string_view kind = PathKind(request.path);
   if (kind == "health") return net::HttpResponse{.status = 200, .body = "ok"};
-  if (kind == "openapi") {
-    return StatusResponse(absl::NotFoundError(
-        absl::StrCat("the server could not find ", request.path)));
-  }
   return std::nullopt;
 }
 
@@ -250,7 +245,22 @@ net::HttpResponse ExternalMetricsApi::Route(
                         segments[1] == kExternalMetricsGroup;
   const bool in_version = in_group && segments.size() >= 3 &&
                           segments[2] == kExternalMetricsVersion;
+  if (!segments.empty() && segments[0] == "openapi") {
+    return ServeOpenApi(request, segments);
+  }
   if (segments.size() == 1 && segments[0] == "apis") {
+    const std::string accept = request.Header("accept").value_or("");
+    const std::optional<DiscoveryFormat> format = NegotiateDiscovery(accept);
+    if (!format) {
+      return NotAcceptable(accept,
+                           absl::StrCat("application/json, ",
+                                        AggregatedDiscoveryContentType(
+                                            DiscoveryFormat::kAggregatedV2)));
+    }
+    if (*format != DiscoveryFormat::kLegacy) {
+      return WithETag(request, AggregatedDiscoveryJson(*format),
+                      AggregatedDiscoveryContentType(*format));
+    }
     JsonWriter w;
     w.StartObject()
         .Key("kind")

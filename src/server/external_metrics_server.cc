@@ -8,9 +8,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
 #include <iostream>
+#include <set>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "ballast/core/error_kind.h"
 #include "ballast/net/asio_time.h"
 #include "prometheus/counter.h"
@@ -188,6 +190,37 @@ struct ExternalMetricsServer::TrustFollower
   std::atomic<bool> stopped{false};
 };
 
+// Tells the first denial of each identity (user and groups).
+struct ExternalMetricsServer::DenialLog {
+  static constexpr size_t kMaxIdentities = 1024;
+
+  explicit DenialLog(std::function<void(const AuthorizationDenial&)> tell)
+      : on_denial(std::move(tell)) {}
+
+  void Denied(const AuthorizationDenial& denial) {
+    {
+      const std::string key = absl::StrCat(
+          denial.user.name, "\x1e", absl::StrJoin(denial.user.groups, "\x1f"));
+      absl::MutexLock lock(&mu);
+      if (told.size() >= kMaxIdentities || !told.insert(key).second) return;
+    }
+    if (on_denial) {
+      on_denial(denial);
+      return;
+    }
+    std::cerr << "external metrics server: denied " << denial.verb << " "
+              << denial.path << " to user \"" << denial.user.name
+              << "\" in groups [" << absl::StrJoin(denial.user.groups, ", ")
+              << "]: " << denial.message
+              << " (told once per identity; counted in "
+                 "ballast_external_metrics_authorizations_total)\n";
+  }
+
+  const std::function<void(const AuthorizationDenial&)> on_denial;
+  absl::Mutex mu;
+  std::set<std::string> told ABSL_GUARDED_BY(mu);
+};
+
 namespace {
 
 const prometheus::Histogram::BucketBoundaries& LatencyBuckets() {
@@ -318,15 +351,17 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
                 .Add({{"reason", std::string(reason)}})
                 .Increment();
           }};
+  server->denials_ = std::make_shared<DenialLog>(options.on_denial);
   const ExternalMetricsApi* api = server->api_.get();
   SubjectAccessReviewAuthorizer* authorizer = server->authorizer_.get();
+  std::shared_ptr<DenialLog> denials = server->denials_;
   std::shared_ptr<Metrics> metrics = server->metrics_;
   absl::StatusOr<std::unique_ptr<net::HttpServer>> started =
       net::HttpServer::Start(
           io, std::move(http),
-          [api, authorizer, metrics](const net::HttpRequest& request,
-                                     const net::PeerInfo& peer,
-                                     net::HttpReply reply) {
+          [api, authorizer, metrics, denials](const net::HttpRequest& request,
+                                              const net::PeerInfo& peer,
+                                              net::HttpReply reply) {
             const auto start = std::chrono::steady_clock::now();
             auto finish = [metrics, start, reply = std::move(reply),
                            kind = ExternalMetricsApi::PathKind(request.path)](
@@ -349,7 +384,7 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
             const RequestAttributes attributes = AttributesOf(request);
             authorizer->Authorize(
                 *user, attributes,
-                [api, metrics, request, user = *user, attributes,
+                [api, metrics, denials, request, user = *user, attributes,
                  finish = std::move(finish)](
                     absl::StatusOr<AuthorizationDecision> decision) mutable {
                   metrics->authorizations
@@ -366,8 +401,14 @@ ExternalMetricsServer::Start(boost::asio::io_context& io,
                                      decision.status().message()))));
                   }
                   if (!decision->allowed) {
-                    return finish(StatusResponse(absl::PermissionDeniedError(
-                        DescribeDenial(user, attributes, decision->reason))));
+                    std::string message =
+                        DescribeDenial(user, attributes, decision->reason);
+                    denials->Denied({.user = user,
+                                     .verb = attributes.verb,
+                                     .path = request.path,
+                                     .message = message});
+                    return finish(
+                        StatusResponse(absl::PermissionDeniedError(message)));
                   }
                   finish(api->Serve(request));
                 });

@@ -46,13 +46,16 @@ PAUSE_IMAGE = "registry.k8s.io/pause:3.10"
 Deployed = collections.namedtuple("Deployed", ["serving", "kubeconfig"])
 
 
-def register(cp, https_port, dir, token_duration="2h"):
+def register(cp, https_port, dir, token_duration="2h", apiservice=True):
     """Applies k8s/ballast.yaml to cp for a ballast on 127.0.0.1:https_port.
 
     Writes the serving certificate (dir/serving/) and ballast's kubeconfig
     (dir/ballast.kubeconfig, the ServiceAccount's token valid for
     token_duration) and returns them as a Deployed. ballast itself is the
-    caller's to start, with that certificate on https_port.
+    caller's to start, with that certificate on https_port. With
+    apiservice=False the APIService is left out: register_apiservice()
+    adds it once ballast is up, so that the aggregator never finds it
+    unreachable.
     """
     serving = control_plane.make_serving_cert(
         os.path.join(dir, "serving"),
@@ -64,6 +67,10 @@ def register(cp, https_port, dir, token_duration="2h"):
         raise ValueError("k8s/ballast.yaml: no single empty caBundle to fill in")
     manifest = manifest.replace(
         'caBundle: ""', 'caBundle: "%s"' % control_plane.read_b64(serving["ca"]))
+    if not apiservice:
+        manifest = "\n---\n".join(
+            doc for doc in manifest.split("\n---\n")
+            if "\nkind: APIService\n" not in "\n" + doc + "\n")
     cp.apply(manifest)
     # No kube-proxy and no kubelet: the Service resolves to ballast's
     # loopback port as an ExternalName; the APIService names that port.
@@ -73,8 +80,9 @@ def register(cp, https_port, dir, token_duration="2h"):
         "metadata": {"name": SERVICE, "namespace": NAMESPACE},
         "spec": {"type": "ExternalName", "externalName": "127.0.0.1",
                  "ports": [{"name": "https", "port": https_port}]}}))
-    cp.kubectl("patch", "apiservice", APISERVICE, "--type=merge", "-p",
-               json.dumps({"spec": {"service": {"port": https_port}}}))
+    if apiservice:
+        cp.kubectl("patch", "apiservice", APISERVICE, "--type=merge", "-p",
+                   json.dumps({"spec": {"service": {"port": https_port}}}))
     # ballast's identity: the ServiceAccount's token.
     token = cp.kubectl("create", "token", SERVICE, "-n", NAMESPACE,
                        "--duration=" + token_duration).stdout.strip()
@@ -91,6 +99,20 @@ def register(cp, https_port, dir, token_duration="2h"):
             "current-context": "ballast"}))
     os.chmod(kubeconfig, 0o600)  # it holds a token
     return Deployed(serving=serving, kubeconfig=kubeconfig)
+
+
+def register_apiservice(cp, https_port, serving):
+    """Adds k8s/ballast.yaml's APIService (left out by register(...,
+    apiservice=False)) with the serving CA and ballast's port."""
+    with open(os.path.join(REPO, "k8s", "ballast.yaml")) as f:
+        (doc,) = [d for d in f.read().split("\n---\n")
+                  if "\nkind: APIService\n" in "\n" + d + "\n"]
+    service = json.loads(cp.kubectl(
+        "create", "--dry-run=client", "-o", "json", "-f", "-",
+        input=doc).stdout)
+    service["spec"]["caBundle"] = control_plane.read_b64(serving["ca"])
+    service["spec"]["service"]["port"] = https_port
+    cp.apply(json.dumps(service))
 
 
 def serve_config(kubeconfig, redis_port, https_port, serving, grpc_port,

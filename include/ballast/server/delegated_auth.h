@@ -60,9 +60,18 @@ struct RequestHeaderConfig {
   bool operator==(const RequestHeaderConfig&) const = default;
 };
 
+inline constexpr char kAuthenticatedGroup[] = "system:authenticated";
+inline constexpr char kUnauthenticatedGroup[] = "system:unauthenticated";
+inline constexpr char kAnonymousUser[] = "system:anonymous";
+
 // The user a front-proxied request carries, by `config`'s header names
 // (the certificate was verified by the caller). Unauthenticated when no
-// username header has a value.
+// username header has a value. As an extension API server built on
+// k8s.io/apiserver does, system:authenticated is appended to the groups
+// (once: not when it or system:unauthenticated is already there, nor for
+// system:anonymous), so that the aggregator's own requests, which carry
+// the user system:kube-aggregator and no group, are authorized as the API
+// server authorizes that user.
 absl::StatusOr<RemoteUser> UserFromHeaders(const net::HttpRequest& request,
                                            const RequestHeaderConfig& config);
 

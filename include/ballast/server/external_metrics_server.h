@@ -40,8 +40,13 @@
 // followed every `refreshSeconds`: a changed CA applies to new connections,
 // and open ones are closed after their current response so that the front
 // proxy reconnects under the new trust. Everything but /healthz, /livez,
-// /readyz (200 "ok") and /openapi/v2, /openapi/v3 (404) is 401 Unauthorized
-// otherwise.
+// /readyz (200 "ok") is 401 Unauthorized otherwise. The authenticated user
+// is in system:authenticated besides the proxy's groups (delegated_auth.h).
+//
+// Besides the metrics and the legacy discovery documents: aggregated
+// discovery (/apis with the apidiscovery.k8s.io/v2 Accept), /openapi/v2,
+// /openapi/v3 and its group-version document (api_documents.h), each
+// authenticated and authorized as any path.
 //
 // Authorization: `AlwaysAllow` serves every authenticated request (the
 // kube-apiserver authorized the user before it proxied); `Delegated` asks
@@ -114,8 +119,8 @@ class ExternalMetricsApi {
                            const net::PeerInfo& peer) const;
   // Serves an authenticated (and authorized) request.
   net::HttpResponse Serve(const net::HttpRequest& request) const;
-  // Answers health and OpenAPI paths, which need no authentication;
-  // nullopt for every other path.
+  // Answers the health paths, which need no authentication; nullopt for
+  // every other path.
   std::optional<net::HttpResponse> Unauthenticated(
       const net::HttpRequest& request) const;
 
@@ -148,6 +153,14 @@ class ExternalMetricsApi {
 // ToHttpError), as JSON.
 net::HttpResponse StatusResponse(const absl::Status& status);
 
+// A request Delegated authorization refused.
+struct AuthorizationDenial {
+  RemoteUser user;   // groups as reviewed (system:authenticated added)
+  std::string verb;  // the authorization verb: "get", "list"
+  std::string path;
+  std::string message;  // DescribeDenial's, with the authorizer's reason
+};
+
 class ExternalMetricsServer {
  public:
   struct Options {
@@ -161,6 +174,11 @@ class ExternalMetricsServer {
     // Told when the front-proxy trust read from the cluster changes (OK) or
     // cannot be read or used (the old trust stays); stderr when unset.
     std::function<void(const absl::Status&)> on_trust_change;
+    // Told of the first denial of each identity (user and groups), with
+    // the request's verb and path (the count of every denial is
+    // ballast_external_metrics_authorizations_total{result="denied"});
+    // stderr when unset. After 1024 identities, no more are told.
+    std::function<void(const AuthorizationDenial&)> on_denial;
     // Told of every reload of the TLS files (OK, or why the new files were
     // refused and the old certificate stays); stderr when unset.
     std::function<void(const absl::Status&)> on_tls_reload;
@@ -194,12 +212,14 @@ class ExternalMetricsServer {
   void StopFollowingTrust();
 
   struct TrustFollower;  // defined in external_metrics_server.cc
+  struct DenialLog;      // defined in external_metrics_server.cc
 
   std::unique_ptr<ExternalMetricsApi> api_;
   std::shared_ptr<Metrics> metrics_;
   std::shared_ptr<net::TlsContextSource> tls_;
   std::unique_ptr<SubjectAccessReviewAuthorizer> authorizer_;
   std::shared_ptr<TrustFollower> trust_;
+  std::shared_ptr<DenialLog> denials_;
   std::unique_ptr<net::HttpServer> http_;  // last: stops before the rest goes
 };
 

@@ -12,9 +12,11 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "ballast/core/json.h"
+#include "ballast/server/api_documents.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "integration/common/process.h"
@@ -222,12 +224,13 @@ TEST_F(ExternalMetricsServerTest,
   EXPECT_THAT(ExpectStatus(MustGet(url, other), 401, "Unauthorized"),
               HasSubstr("someone-else"));
   EXPECT_EQ(MustGet(url, proxy_).status, 200);
-  // Health needs no certificate; OpenAPI is a 404.
+  // Health needs no certificate; OpenAPI does.
   HttpReply health = MustGet("/healthz", anonymous_);
   EXPECT_EQ(health.status, 200);
   EXPECT_EQ(health.body, "ok");
   EXPECT_EQ(MustGet("/readyz", anonymous_).status, 200);
-  ExpectStatus(MustGet("/openapi/v2", anonymous_), 404, "NotFound");
+  ExpectStatus(MustGet("/openapi/v2", anonymous_), 401, "Unauthorized");
+  EXPECT_EQ(MustGet("/openapi/v2", proxy_).status, 200);
 }
 
 TEST_F(ExternalMetricsServerTest, AnyNameOfTheRightCaWhenAllowedNamesAreEmpty) {
@@ -367,6 +370,32 @@ TEST_F(ExternalMetricsServerTest, KeepsConnectionsAliveAcrossRequests) {
   ASSERT_NE(first, std::string::npos) << e->received;
   EXPECT_NE(e->received.find("HTTP/1.1 200", first + 1), std::string::npos)
       << e->received;
+}
+
+TEST_F(ExternalMetricsServerTest, RevalidatedDiscoveryIsA304OnTheWire) {
+  StartServer();
+  const std::string etag = absl::StrCat(
+      "\"", BodyHash(AggregatedDiscoveryJson(DiscoveryFormat::kAggregatedV2)),
+      "\"");
+  // The aggregator's discovery request, then its revalidation, on one
+  // keep-alive connection: the 304 has no body and the next response
+  // still parses.
+  const std::string request = absl::StrCat(
+      "GET /apis HTTP/1.1\r\nHost: x\r\nX-Remote-User: "
+      "system:kube-aggregator\r\nAccept: ",
+      AggregatedDiscoveryContentType(DiscoveryFormat::kAggregatedV2),
+      "\r\nIf-None-Match: ", etag, "\r\n\r\n");
+  absl::StatusOr<Exchange> e = testing::RawExchange(
+      server_->port(), &proxy_,
+      absl::StrCat(request,
+                   "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: "
+                   "close\r\n\r\n"));
+  ASSERT_TRUE(e.ok()) << e.status();
+  ASSERT_TRUE(absl::StartsWith(e->received, "HTTP/1.1 304")) << e->received;
+  EXPECT_THAT(e->received, HasSubstr(absl::StrCat("ETag: ", etag, "\r\n")));
+  // Headers, a blank line, and at once the next response.
+  EXPECT_THAT(e->received, HasSubstr("\r\n\r\nHTTP/1.1 200"));
+  EXPECT_THAT(Metrics(), HasSubstr(R"(code="304",path_kind="discovery"} 1)"));
 }
 
 TEST_F(ExternalMetricsServerTest, CutsOffASilentClient) {

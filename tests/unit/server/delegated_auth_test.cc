@@ -91,6 +91,38 @@ TEST(UserFromHeaders, ReadsUserGroupsAndExtras) {
   EXPECT_THAT(user->extra["example.com/team"], ElementsAre("speech"));
 }
 
+TEST(UserFromHeaders, AddsSystemAuthenticatedOnceAsTheApiServerDoes) {
+  // The aggregator's discovery and OpenAPI requests: a user, no group.
+  net::HttpRequest r;
+  r.headers = {{"x-remote-user", "system:kube-aggregator"}};
+  absl::StatusOr<RemoteUser> aggregator = UserFromHeaders(r, {});
+  ASSERT_TRUE(aggregator.ok()) << aggregator.status();
+  EXPECT_THAT(aggregator->groups, ElementsAre("system:authenticated"));
+  // Appended after the proxy's groups.
+  r.headers = {{"x-remote-user", "carol"}, {"x-remote-group", "devs"}};
+  EXPECT_THAT(UserFromHeaders(r, {})->groups,
+              ElementsAre("devs", "system:authenticated"));
+  // Not twice, and not beside system:unauthenticated.
+  r.headers = {{"x-remote-user", "carol"},
+               {"x-remote-group", "system:authenticated"},
+               {"x-remote-group", "devs"}};
+  EXPECT_THAT(UserFromHeaders(r, {})->groups,
+              ElementsAre("system:authenticated", "devs"));
+  r.headers = {{"x-remote-user", "carol"},
+               {"x-remote-group", "system:unauthenticated"}};
+  EXPECT_THAT(UserFromHeaders(r, {})->groups,
+              ElementsAre("system:unauthenticated"));
+  // system:anonymous is not an authenticated user.
+  r.headers = {{"x-remote-user", "system:anonymous"}};
+  EXPECT_THAT(UserFromHeaders(r, {})->groups, ::testing::IsEmpty());
+  // The review asks with the added group.
+  const std::string review = SubjectAccessReviewJson(
+      *aggregator, AttributesOf({.method = "GET",
+                                 .path = "/apis/external.metrics.k8s.io/"
+                                         "v1beta1"}));
+  EXPECT_THAT(review, HasSubstr(R"("groups":["system:authenticated"])"));
+}
+
 TEST(UserFromHeaders, TheFirstNonEmptyUsernameHeaderWins) {
   net::HttpRequest r;
   r.headers = {{"x-remote-user", ""}, {"x-user", "bob"}};

@@ -312,7 +312,8 @@ TEST_F(ExternalMetricsApiTest, FollowsChangedRequestHeaderNames) {
   absl::StatusOr<RemoteUser> user = api_.Authenticate(r, aggregator);
   ASSERT_TRUE(user.ok()) << user.status();
   EXPECT_EQ(user->name, "alice");
-  EXPECT_THAT(user->groups, ::testing::ElementsAre("devs"));
+  EXPECT_THAT(user->groups,
+              ::testing::ElementsAre("devs", "system:authenticated"));
   EXPECT_THAT(user->extra["scopes"], ::testing::ElementsAre("a", "b"));
 }
 
@@ -327,14 +328,15 @@ TEST_F(ExternalMetricsApiTest, AnyCommonNameWhenAllowedNamesAreEmpty) {
   EXPECT_EQ(open.Handle(r, net::PeerInfo{}).status, 401);
 }
 
-TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationAndOpenApiIs404) {
+TEST_F(ExternalMetricsApiTest, HealthNeedsNoAuthenticationOpenApiDoes) {
   for (const char* path : {"/healthz", "/livez", "/readyz"}) {
     net::HttpResponse r = Get(path, net::PeerInfo{});
     EXPECT_EQ(r.status, 200) << path;
     EXPECT_EQ(r.body, "ok");
   }
-  ExpectStatus(Get("/openapi/v2", net::PeerInfo{}), 404, "NotFound");
-  ExpectStatus(Get("/openapi/v3", net::PeerInfo{}), 404, "NotFound");
+  // As in k8s.io/apiserver, OpenAPI is behind authentication.
+  ExpectStatus(Get("/openapi/v2", net::PeerInfo{}), 401, "Unauthorized");
+  ExpectStatus(Get("/openapi/v3", net::PeerInfo{}), 401, "Unauthorized");
 }
 
 TEST_F(ExternalMetricsApiTest, OnlyGetIsServed) {
