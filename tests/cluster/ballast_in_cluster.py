@@ -166,6 +166,31 @@ def wait_until_served(cp, wait_until, timeout=60):
     wait_until("%s served through the API server" % group, served, timeout)
 
 
+def set_backlog(client, queue, n):
+    """Celery's list `queue` in Redis (`client`) holding n tasks."""
+    client.delete(queue)
+    if n:
+        client.lpush(queue, *["task-%d" % i for i in range(n)])
+
+
+def served(cp, metric_path):
+    """The one value the API server serves at metric_path (through the
+    aggregator), or None when the request fails or the list has not one
+    item."""
+    proc = cp.kubectl("get", "--raw", metric_path, check=False, timeout=10)
+    if proc.returncode != 0:
+        return None
+    items = json.loads(proc.stdout)["items"]
+    return int(items[0]["value"]) if len(items) == 1 else None
+
+
+def spec_replicas(cp, namespace, deployment):
+    """spec.replicas of the Deployment, as the HPA sets it."""
+    return json.loads(cp.kubectl(
+        "get", "deployment", deployment, "-n", namespace,
+        "-o", "json").stdout)["spec"]["replicas"]
+
+
 def create_deployment(cp, namespace, name, replicas):
     """A Deployment of PAUSE_IMAGE with `replicas` replicas, in namespace
     (created when missing)."""

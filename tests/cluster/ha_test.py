@@ -66,6 +66,8 @@ class Balancer:
         self.port = self.sock.getsockname()[1]
         self.next = 0
         self.closed = False
+        # While set, the bytes of every connection are dropped (BlackHole).
+        self.cut_off = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _pick(self):
@@ -93,44 +95,6 @@ class Balancer:
                 threading.Thread(target=self._pipe, args=(a, b),
                                  daemon=True).start()
 
-    @staticmethod
-    def _pipe(src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-
-    def close(self):
-        self.closed = True
-        self.sock.close()
-
-
-class BlackHole(Balancer):
-    """A TCP forwarder to one port that `cut()` turns into a black hole: the
-    bytes of open connections are dropped and new connections are accepted
-    and never answered, as a network partition does; `heal()` forwards
-    again (new connections)."""
-
-    def __init__(self, port):
-        self.cut_off = False
-        super().__init__([(port, lambda: True)])
-
-    def cut(self):
-        self.cut_off = True
-
-    def heal(self):
-        self.cut_off = False
-
     def _pipe(self, src, dst):
         try:
             while True:
@@ -148,6 +112,26 @@ class BlackHole(Balancer):
                     s.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+
+
+class BlackHole(Balancer):
+    """A forwarder to one port that `cut()` turns into a black hole: the
+    bytes of open connections are dropped and new connections are accepted
+    and never answered, as a network partition does; `heal()` forwards
+    again."""
+
+    def __init__(self, port):
+        super().__init__([(port, lambda: True)])
+
+    def cut(self):
+        self.cut_off = True
+
+    def heal(self):
+        self.cut_off = False
 
 
 class StoreWrites:
@@ -317,9 +301,7 @@ state:
 
     @classmethod
     def set_backlog(cls, n):
-        cls.r.delete("asr")
-        if n:
-            cls.r.lpush("asr", *["task-%d" % i for i in range(n)])
+        ballast_in_cluster.set_backlog(cls.r, "asr", n)
 
     def lease(self):
         return json.loads(self.cp.kubectl(
@@ -337,17 +319,10 @@ state:
 
     def served(self):
         """The value through the aggregator, or None when it fails."""
-        proc = self.cp.kubectl("get", "--raw", METRIC_PATH, check=False,
-                               timeout=10)
-        if proc.returncode != 0:
-            return None
-        items = json.loads(proc.stdout)["items"]
-        return int(items[0]["value"]) if len(items) == 1 else None
+        return ballast_in_cluster.served(self.cp, METRIC_PATH)
 
     def spec_replicas(self):
-        return json.loads(self.cp.kubectl(
-            "get", "deployment", "asr-worker", "-n", "speech",
-            "-o", "json").stdout)["spec"]["replicas"]
+        return ballast_in_cluster.spec_replicas(self.cp, "speech", "asr-worker")
 
     def logs(self):
         return "\n".join("--- %s ---\n%s" % (r.name, r.log_tail(40))

@@ -16,9 +16,7 @@ turns it on (--feature-gates on both servers).
 
 import json
 import os
-import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,29 +34,18 @@ METRIC_PATH = ("/apis/external.metrics.k8s.io/v1beta1/namespaces/speech/"
                "ballast_recommended_replicas?labelSelector=target%3Dtts-worker")
 
 
-def kubernetes_version(bin_dir):
-    """(major, minor) of the control plane's kube-apiserver."""
-    out = subprocess.run([os.path.join(bin_dir, "kube-apiserver"),
-                          "--version"], capture_output=True, text=True,
-                         check=True).stdout
-    m = re.search(r"v(\d+)\.(\d+)", out)
-    if not m:
-        raise AssertionError("no version in %r" % out)
-    return int(m.group(1)), int(m.group(2))
-
-
 class ScaleToZeroTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="ballast-zero-test-")
-        bin_dir = cluster_test.cluster_bin_dir(ARGS.kubernetes)
-        cls.version = kubernetes_version(bin_dir)
-        print("Kubernetes %d.%d" % cls.version, file=sys.stderr)
-        gates = ([] if cls.version >= (1, 37) else
-                 ["--feature-gates=HPAScaleToZero=true"])
-        cls.cp = control_plane.ControlPlane(
-            bin_dir, hpa_sync_period=1, extra_apiserver_args=gates,
-            extra_controller_manager_args=gates).start()
+        cp = ballast_in_cluster.new_control_plane(ARGS.kubernetes,
+                                                  hpa_sync_period=1)
+        major, minor = control_plane.minor_of(cp.version).split(".")
+        if (int(major), int(minor)) < (1, 37):
+            gate = "--feature-gates=HPAScaleToZero=true"
+            cp.extra_apiserver_args.append(gate)
+            cp.extra_controller_manager_args.append(gate)
+        cls.cp = cp.start()
         cls.ballast = None
         try:
             cls.redis, cls.redis_port, cls.r = ballast_in_cluster.start_redis(
@@ -95,6 +82,7 @@ class ScaleToZeroTest(unittest.TestCase):
             ARGS.ballast, config, os.path.join(cls.tmp, "ballast.log"),
             telemetry)
         cls.ballast.start()
+        ballast_in_cluster.wait_until_served(cp, wait_until)
         ballast_in_cluster.create_deployment(cp, "speech", "tts-worker",
                                              replicas=2)
         cp.apply(ballast_in_cluster.hpa_manifest(cp, "tts-worker", "speech",
@@ -113,26 +101,18 @@ class ScaleToZeroTest(unittest.TestCase):
 
     @classmethod
     def set_backlog(cls, n):
-        cls.r.delete("tts")
-        if n:
-            cls.r.lpush("tts", *["task-%d" % i for i in range(n)])
+        ballast_in_cluster.set_backlog(cls.r, "tts", n)
 
     def served(self):
-        proc = self.cp.kubectl("get", "--raw", METRIC_PATH, check=False,
-                               timeout=10)
-        if proc.returncode != 0:
-            return None
-        items = json.loads(proc.stdout)["items"]
-        return int(items[0]["value"]) if len(items) == 1 else None
+        return ballast_in_cluster.served(self.cp, METRIC_PATH)
 
     def hpa(self):
         return json.loads(self.cp.kubectl(
             "get", "hpa", "tts-worker", "-n", "speech", "-o", "json").stdout)
 
     def spec_replicas(self):
-        return json.loads(self.cp.kubectl(
-            "get", "deployment", "tts-worker", "-n", "speech",
-            "-o", "json").stdout)["spec"]["replicas"]
+        return ballast_in_cluster.spec_replicas(self.cp, "speech",
+                                                "tts-worker")
 
     def diagnose(self):
         return "%s\nHPA: %s\n%s" % (
