@@ -253,9 +253,7 @@ class ClusterTest(unittest.TestCase):
             "get", "hpa", "asr-worker", "-n", "speech", "-o", "json").stdout)
 
     def spec_replicas(self):
-        return json.loads(self.cp.kubectl(
-            "get", "deployment", "asr-worker", "-n", "speech",
-            "-o", "json").stdout)["spec"]["replicas"]
+        return ballast_in_cluster.spec_replicas(self.cp, "speech", "asr-worker")
 
     def conditions(self):
         return {c["type"]: c for c in
@@ -269,9 +267,7 @@ class ClusterTest(unittest.TestCase):
         return int(items[0]["value"])
 
     def set_backlog(self, n):
-        self.r.delete("asr")
-        if n:
-            self.r.lpush("asr", *["task-%d" % i for i in range(n)])
+        ballast_in_cluster.set_backlog(self.r, "asr", n)
 
     def ballast_get(self, path, cert=None, headers=None):
         """GET straight to ballast (not through the API server)."""
