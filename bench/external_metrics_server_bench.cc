@@ -41,14 +41,16 @@ ballast::store::Snapshot MakeSnapshot(int targets) {
   const absl::Time now = absl::FromUnixSeconds(1790000000);
   for (int i = 0; i < targets; ++i) {
     ballast::store::TargetState target;
-    target.spec.name = absl::StrCat("worker-", i);
+    auto spec = std::make_shared<ballast::TargetSpec>();
+    spec->name = absl::StrCat("worker-", i);
+    target.spec = std::move(spec);
     target.inputs.push_back(
         {.name = "backlog", .value = 120.5 * (i + 1), .sampled_at = now});
     ballast::engine::Recommendation r;
     r.time = now;
     r.replicas = 3 + i;
-    target.latest = r;
-    snapshot.targets.emplace(target.spec.name, std::move(target));
+    target.latest = std::make_shared<const ballast::engine::Recommendation>(r);
+    snapshot.Add(std::move(target));
   }
   return snapshot;
 }

@@ -57,18 +57,23 @@ ballast::store::Snapshot TenTargets() {
   ballast::store::Snapshot snapshot;
   for (int i = 0; i < 10; ++i) {
     const std::string name = absl::StrCat("target-", i);
-    ballast::store::TargetState& t = snapshot.targets[name];
-    t.spec.name = name;
-    t.spec.min_replicas = 1;
-    t.spec.max_replicas = 50;
-    t.spec.inputs.push_back({.name = "backlog", .target = 30});
+    ballast::store::TargetState t;
+    auto spec = std::make_shared<ballast::TargetSpec>();
+    spec->name = name;
+    spec->min_replicas = 1;
+    spec->max_replicas = 50;
+    spec->inputs.push_back({.name = "backlog", .target = 30});
+    t.spec = std::move(spec);
     t.inputs.push_back({.name = "backlog", .value = 30.0 * i});
-    t.latest = ballast::engine::Recommendation{.time = absl::Now(),
-                                               .current_replicas = i,
-                                               .desired = i + 1,
-                                               .replicas = i + 1};
-    t.latest->inputs.push_back({.name = "backlog", .raw = 30.0 * i});
-    t.recent.push_back(*t.latest);
+    ballast::engine::Recommendation latest{.time = absl::Now(),
+                                           .current_replicas = i,
+                                           .desired = i + 1,
+                                           .replicas = i + 1};
+    latest.inputs.push_back({.name = "backlog", .raw = 30.0 * i});
+    t.recent.Push(ballast::store::PastRecommendation::Of(latest), 20);
+    t.latest = std::make_shared<const ballast::engine::Recommendation>(
+        std::move(latest));
+    snapshot.Add(std::move(t));
   }
   return snapshot;
 }

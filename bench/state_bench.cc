@@ -63,9 +63,9 @@ TargetRecord MakeRecord(const std::string& name) {
     r.history = std::move(tick.history);
     r.inputs[0].value = v;
     r.inputs[0].sampled_at = now;
-    r.latest = tick.recommendation;
-    r.recent.push_back(tick.recommendation);
-    if (r.recent.size() > 20) r.recent.pop_front();
+    r.recent.Push(store::PastRecommendation::Of(tick.recommendation), 20);
+    r.latest = std::make_shared<const engine::Recommendation>(
+        std::move(tick.recommendation));
   }
   return r;
 }

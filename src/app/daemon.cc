@@ -88,7 +88,7 @@ class LoopObserver : public control::Observer {
                  absl::Time now) override {
     metrics_.ObserveTarget(state, now);
     if (current_sampled_at) {
-      metrics_.ObserveCurrentReplicasAge(state.spec.name, *current_sampled_at,
+      metrics_.ObserveCurrentReplicasAge(state.spec->name, *current_sampled_at,
                                          now);
     }
   }

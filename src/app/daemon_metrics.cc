@@ -129,7 +129,7 @@ DaemonMetrics::TargetSeries& DaemonMetrics::SeriesOf(const std::string& t) {
 
 void DaemonMetrics::ObserveTarget(const store::TargetState& state,
                                   absl::Time now) {
-  const std::string& name = state.spec.name;
+  const std::string& name = state.spec->name;
   TargetSeries& s = SeriesOf(name);
   for (const store::InputValue& input : state.inputs) {
     // No series before the input's first good read: a gauge created at 0

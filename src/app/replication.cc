@@ -373,18 +373,17 @@ void Replication::CountRead(const absl::Status& status) {
 void Replication::AfterTick() {
   if (!leading() || writing_) return;
   const absl::Time now = clock_();
-  std::vector<state::TargetRecord> records = loop_.Records();
   const state::RecordMeta meta{
       .term = *term_, .writer = identity_, .written_at = now};
   std::vector<std::pair<std::string, std::string>> put;
-  put.reserve(records.size());
+  put.reserve(loop_.config().targets.size());
   size_t bytes = 0;
   std::set<std::string> names;
-  for (const state::TargetRecord& r : records) {
+  loop_.ForEachRecord([&](const state::TargetRecord& r) {
     names.insert(r.target);
     put.emplace_back(r.target, state::EncodeRecord(r, meta));
     bytes += put.back().second.size();
-  }
+  });
   state_bytes_.Set(static_cast<double>(bytes));
   // A reload removed these since the last write: their records are kept
   // for the grace period.

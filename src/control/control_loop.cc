@@ -85,6 +85,13 @@ std::vector<state::TargetRecord> ControlLoop::Records() const {
   return records;
 }
 
+void ControlLoop::ForEachRecord(
+    absl::FunctionRef<void(const state::TargetRecord&)> visit) const {
+  for (const config::TargetConfig& t : config_->targets) {
+    visit(runtimes_.at(t.spec.name));
+  }
+}
+
 std::vector<std::string> ControlLoop::Restore(
     std::vector<state::TargetRecord> records) {
   std::vector<std::string> incompatible;
@@ -210,11 +217,10 @@ void ControlLoop::TickTarget(const TargetSpec& spec,
          {"desired", absl::StrCat(rec.desired)},
          {"limited_by", std::string(engine::LimitName(rec.limited_by))}});
   }
-  runtime.latest = rec;
-  runtime.recent.push_back(rec);
-  while (runtime.recent.size() > static_cast<size_t>(options_.history)) {
-    runtime.recent.pop_front();
-  }
+  runtime.recent.Push(store::PastRecommendation::Of(rec),
+                      static_cast<size_t>(options_.history));
+  runtime.latest = std::make_shared<const engine::Recommendation>(
+      std::move(tick.recommendation));
 }
 
 void ControlLoop::PublishSnapshot(std::optional<absl::Time> time,
@@ -225,18 +231,20 @@ void ControlLoop::PublishSnapshot(std::optional<absl::Time> time,
   snapshot.computed_by = computed_by ? *std::move(computed_by) : identity_;
   for (const config::TargetConfig& t : config_->targets) {
     const TargetRuntime& runtime = runtimes_.at(t.spec.name);
-    store::TargetState state{.spec = t.spec,
-                             .inputs = runtime.inputs,
-                             .latest = runtime.latest,
-                             .recent = runtime.recent,
-                             .replicas_version = runtime.replicas_version};
+    // The spec is shared with the config that holds it.
+    store::TargetState state{
+        .spec = std::shared_ptr<const TargetSpec>(config_, &t.spec),
+        .inputs = runtime.inputs,
+        .latest = runtime.latest,
+        .recent = runtime.recent,
+        .replicas_version = runtime.replicas_version};
     observer_.Published(
         state,
         runtime.current_replicas
             ? std::optional<absl::Time>(runtime.current_sampled_at)
             : std::nullopt,
         snapshot.time);
-    snapshot.targets.emplace(t.spec.name, std::move(state));
+    snapshot.Add(std::move(state));
   }
   store_.Publish(std::move(snapshot));
 }

@@ -182,8 +182,33 @@ int32_t LongestPeriod(const Behavior& b) {
   return longest;
 }
 
-void DropEventsOlderThan(std::deque<TimedReplicas>& events, absl::Time cutoff) {
+void DropEventsOlderThan(core::RingDeque<TimedReplicas>& events,
+                         absl::Time cutoff) {
   while (!events.empty() && events.front().time <= cutoff) events.pop_front();
+}
+
+// Removes the proposals no window can need: one with a newer proposal at
+// least as high (it never decides a window's maximum) and a newer one at
+// most as low (nor its minimum). Every window ends at the newest proposal,
+// so whatever its length, a window holding a removed proposal also holds
+// the newer ones that decide in its place: the maximum and minimum of every
+// window, and so every decision, are unchanged. What stays is at most two
+// per replica count the window saw (a falling and a rising run), instead of
+// one per tick: a 300 s window polled every second keeps 1 proposal while
+// the count is steady, not 300.
+void DropDominated(core::RingDeque<TimedReplicas>& proposals) {
+  const size_t n = proposals.size();
+  int32_t newer_max = std::numeric_limits<int32_t>::min();
+  int32_t newer_min = std::numeric_limits<int32_t>::max();
+  size_t kept = n;  // survivors are moved to [kept, n), in order
+  for (size_t i = n; i-- > 0;) {
+    const int32_t r = proposals[i].replicas;
+    const bool dominated = newer_max >= r && newer_min <= r;
+    newer_max = std::max(newer_max, r);
+    newer_min = std::min(newer_min, r);
+    if (!dominated && --kept != i) proposals[kept] = proposals[i];
+  }
+  for (size_t i = 0; i < kept; ++i) proposals.pop_front();
 }
 
 // Stabilization with `behavior` (HPA's stabilizeRecommendationWithBehaviors):
@@ -200,6 +225,7 @@ int32_t StabilizeWithBehavior(const Behavior& b, TargetHistory& h,
   }
   DropEventsOlderThan(h.proposals, std::min(cutoff.up, cutoff.down));
   h.proposals.push_back({now, desired});
+  DropDominated(h.proposals);
   int32_t result = current;
   if (result < up) result = up;
   if (result > down) result = down;
@@ -224,6 +250,7 @@ int32_t StabilizeLegacy(int32_t window_seconds, TargetHistory& h,
     }
   }
   h.proposals.push_back({now, desired});
+  DropDominated(h.proposals);
   return result;
 }
 
@@ -247,8 +274,8 @@ struct Line {
   double at_now = 0;
 };
 
-std::optional<Line> FitLine(const std::deque<RawSample>& raw, absl::Time now,
-                            double window_seconds) {
+std::optional<Line> FitLine(const core::RingDeque<RawSample>& raw,
+                            absl::Time now, double window_seconds) {
   const absl::Time cutoff = now - absl::Seconds(window_seconds);
   double n = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
   for (const RawSample& s : raw) {
@@ -273,7 +300,7 @@ std::optional<Line> FitLine(const std::deque<RawSample>& raw, absl::Time now,
 
 // The mean of the raw samples strictly newer than now - window (the latest
 // one always counts).
-double WindowMean(const std::deque<RawSample>& raw, absl::Time now,
+double WindowMean(const core::RingDeque<RawSample>& raw, absl::Time now,
                   double window_seconds) {
   const absl::Time cutoff = now - absl::Seconds(window_seconds);
   double mean = raw.back().value;

@@ -31,17 +31,24 @@ void SetTimestamp(absl::Time time, google::protobuf::Timestamp* out) {
 
 }  // namespace
 
+ballast::v1::Recommendation PastToProto(absl::string_view target,
+                                        const store::PastRecommendation& past) {
+  ballast::v1::Recommendation out;
+  out.set_target(std::string(target));
+  SetTimestamp(past.time, out.mutable_time());
+  out.set_current_replicas(past.current_replicas);
+  out.set_desired_replicas(past.desired);
+  out.set_replicas(past.replicas);
+  out.set_limited_by(std::string(engine::LimitName(past.limited_by)));
+  out.set_burst(past.burst);
+  return out;
+}
+
 ballast::v1::Recommendation RecommendationToProto(
     absl::string_view target, const engine::Recommendation& recommendation,
     const std::vector<store::InputValue>* values) {
-  ballast::v1::Recommendation out;
-  out.set_target(std::string(target));
-  SetTimestamp(recommendation.time, out.mutable_time());
-  out.set_current_replicas(recommendation.current_replicas);
-  out.set_desired_replicas(recommendation.desired);
-  out.set_replicas(recommendation.replicas);
-  out.set_limited_by(std::string(engine::LimitName(recommendation.limited_by)));
-  out.set_burst(recommendation.burst);
+  ballast::v1::Recommendation out =
+      PastToProto(target, store::PastRecommendation::Of(recommendation));
   for (size_t i = 0; i < recommendation.inputs.size(); ++i) {
     const engine::InputExplanation& in = recommendation.inputs[i];
     ballast::v1::InputExplanation* input = out.add_inputs();
@@ -77,12 +84,12 @@ ballast::v1::ListTargetsResponse BuildListTargets(
   for (const auto& [name, state] : snapshot.targets) {
     ballast::v1::Target* target = response.add_targets();
     target->set_name(name);
-    target->set_min_replicas(state.spec.min_replicas);
-    target->set_max_replicas(state.spec.max_replicas);
-    for (const InputSpec& input : state.spec.inputs) {
+    target->set_min_replicas(state.spec->min_replicas);
+    target->set_max_replicas(state.spec->max_replicas);
+    for (const InputSpec& input : state.spec->inputs) {
       target->add_inputs(input.name);
     }
-    if (state.latest.has_value()) {
+    if (state.latest) {
       *target->mutable_latest() = RecommendationToProto(name, *state.latest);
       target->mutable_latest()->clear_inputs();
     }
@@ -107,11 +114,11 @@ absl::StatusOr<ballast::v1::GetRecommendationResponse> BuildGetRecommendation(
   const size_t history = request.history() == 0
                              ? size_t{kDefaultHistory}
                              : static_cast<size_t>(request.history());
-  const size_t first =
-      state.recent.size() > history ? state.recent.size() - history : 0;
-  for (size_t i = first; i < state.recent.size(); ++i) {
-    *response.add_recent() =
-        RecommendationToProto(request.target(), state.recent[i]);
+  const std::vector<store::PastRecommendation> recent =
+      state.recent.OldestFirst();
+  const size_t first = recent.size() > history ? recent.size() - history : 0;
+  for (size_t i = first; i < recent.size(); ++i) {
+    *response.add_recent() = PastToProto(request.target(), recent[i]);
   }
   response.set_computed_by(snapshot.computed_by);
   response.mutable_computed_at()->set_seconds(
@@ -182,7 +189,7 @@ class WatchStream final : public PushStream<ballast::v1::Recommendation> {
                                         request_.targets().end());
     for (const auto& [name, state] : snapshot.targets) {
       if (!watched.empty() && !watched.contains(name)) continue;
-      if (!state.latest.has_value()) continue;
+      if (!state.latest) continue;
       auto [it, inserted] = sent_.try_emplace(name, state.latest->time);
       if (!inserted && it->second == state.latest->time) continue;
       it->second = state.latest->time;

@@ -41,13 +41,13 @@ absl::StatusOr<const engine::Recommendation*> LookupRecommendation(
   absl::StatusOr<const store::TargetState*> state =
       LookupTarget(snapshot, name);
   if (!state.ok()) return state.status();
-  if (!(*state)->latest.has_value()) {
+  if (!(*state)->latest) {
     return absl::UnavailableError(
         absl::StrCat("target '", name,
                      "' has no recommendation yet (its first poll has not "
                      "completed)"));
   }
-  return &*(*state)->latest;
+  return (*state)->latest.get();
 }
 
 namespace {

@@ -77,7 +77,7 @@ absl::StatusOr<externalscaler::GetMetricSpecResponse> BuildKedaMetricSpec(
   if (!target.ok()) return target.status();
   externalscaler::GetMetricSpecResponse response;
   externalscaler::MetricSpec* spec = response.add_metricspecs();
-  spec->set_metricname(KedaMetricName((*target)->spec.name));
+  spec->set_metricname(KedaMetricName((*target)->spec->name));
   SetTargetSize(1, spec);
   return response;
 }

@@ -65,6 +65,7 @@ void Put(const engine::InputState& in, pb::InputState& out);
 void Put(const store::InputValue& in, pb::InputValue& out);
 void Put(const engine::InputExplanation& in, pb::InputExplanation& out);
 void Put(const engine::Recommendation& in, pb::Recommendation& out);
+void Put(const store::PastRecommendation& in, pb::PastRecommendation& out);
 absl::StatusOr<engine::InputState> Get(const pb::InputState& in);
 absl::StatusOr<store::InputValue> Get(const pb::InputValue& in);
 absl::StatusOr<engine::InputExplanation> Get(const pb::InputExplanation& in);
@@ -165,13 +166,23 @@ void Put(const engine::InputExplanation& in, pb::InputExplanation& out) {
   out.set_error(in.error);
 }
 
-void Put(const engine::Recommendation& in, pb::Recommendation& out) {
+// A Recommendation or a PastRecommendation: the fields they share.
+template <typename PbMessage>
+void PutDecision(const store::PastRecommendation& in, PbMessage& out) {
   out.set_time(TimeToWire(in.time));
   out.set_current_replicas(in.current_replicas);
   out.set_desired(in.desired);
   out.set_replicas(in.replicas);
   out.set_limited_by(std::string(engine::LimitName(in.limited_by)));
   out.set_burst(in.burst);
+}
+
+void Put(const store::PastRecommendation& in, pb::PastRecommendation& out) {
+  PutDecision(in, out);
+}
+
+void Put(const engine::Recommendation& in, pb::Recommendation& out) {
+  PutDecision(store::PastRecommendation::Of(in), out);
   PutEach(in.inputs, *out.mutable_inputs());
 }
 
@@ -382,19 +393,36 @@ absl::StatusOr<engine::InputExplanation> Get(const pb::InputExplanation& in) {
   return out;
 }
 
+absl::StatusOr<engine::Limit> GetLimit(const std::string& name) {
+  const std::optional<engine::Limit> limit = engine::ParseLimitName(name);
+  if (!limit) {
+    return absl::DataLossError(
+        absl::StrCat("limited_by: \"", absl::CHexEscape(name),
+                     "\" is not a limit this build knows"));
+  }
+  return *limit;
+}
+
+absl::StatusOr<store::PastRecommendation> GetPast(
+    const pb::PastRecommendation& in) {
+  absl::StatusOr<engine::Limit> limit = GetLimit(in.limited_by());
+  if (!limit.ok()) return limit.status();
+  return store::PastRecommendation{.time = TimeFromWire(in.time()),
+                                   .current_replicas = in.current_replicas(),
+                                   .desired = in.desired(),
+                                   .replicas = in.replicas(),
+                                   .limited_by = *limit,
+                                   .burst = in.burst()};
+}
+
 absl::StatusOr<engine::Recommendation> Get(const pb::Recommendation& in) {
   engine::Recommendation out;
   out.time = TimeFromWire(in.time());
   out.current_replicas = in.current_replicas();
   out.desired = in.desired();
   out.replicas = in.replicas();
-  const std::optional<engine::Limit> limit =
-      engine::ParseLimitName(in.limited_by());
-  if (!limit) {
-    return absl::DataLossError(
-        absl::StrCat("limited_by: \"", absl::CHexEscape(in.limited_by()),
-                     "\" is not a limit this build knows"));
-  }
+  absl::StatusOr<engine::Limit> limit = GetLimit(in.limited_by());
+  if (!limit.ok()) return limit.status();
   out.limited_by = *limit;
   out.burst = in.burst();
   if (absl::Status s = GetEach("inputs", in.inputs(), out.inputs); !s.ok()) {
@@ -435,10 +463,16 @@ absl::StatusOr<DecodedRecord> Get(const pb::TargetRecord& in) {
   if (in.has_latest()) {
     absl::StatusOr<engine::Recommendation> latest = Get(in.latest());
     if (!latest.ok()) return Within("latest", latest.status());
-    r.latest = *std::move(latest);
+    r.latest =
+        std::make_shared<const engine::Recommendation>(*std::move(latest));
   }
-  if (absl::Status s = GetEach("recent", in.recent(), r.recent); !s.ok()) {
-    return s;
+  for (int i = 0; i < in.recent_size(); ++i) {
+    absl::StatusOr<store::PastRecommendation> past = GetPast(in.recent(i));
+    if (!past.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("recent[", i, "].", past.status().message()));
+    }
+    r.recent.Push(*past, static_cast<size_t>(in.recent_size()));
   }
   r.replicas_version = in.replicas_version();
   if (in.has_current_replicas()) r.current_replicas = in.current_replicas();
@@ -456,6 +490,16 @@ uint32_t LoadLittleEndian32(std::string_view bytes) {
 
 }  // namespace
 
+bool operator==(const TargetRecord& a, const TargetRecord& b) {
+  const bool same_latest =
+      a.latest == b.latest || (a.latest && b.latest && *a.latest == *b.latest);
+  return same_latest && a.target == b.target && a.mode == b.mode &&
+         a.history == b.history && a.inputs == b.inputs &&
+         a.recent == b.recent && a.replicas_version == b.replicas_version &&
+         a.current_replicas == b.current_replicas &&
+         a.current_sampled_at == b.current_sampled_at;
+}
+
 std::string EncodeRecord(const TargetRecord& record, const RecordMeta& meta) {
   pb::TargetRecord out;
   out.set_version(kRecordVersion);
@@ -467,7 +511,7 @@ std::string EncodeRecord(const TargetRecord& record, const RecordMeta& meta) {
   Put(record.history, *out.mutable_history());
   PutEach(record.inputs, *out.mutable_inputs());
   if (record.latest) Put(*record.latest, *out.mutable_latest());
-  PutEach(record.recent, *out.mutable_recent());
+  PutEach(record.recent.OldestFirst(), *out.mutable_recent());
   out.set_replicas_version(record.replicas_version);
   if (record.current_replicas) {
     out.set_current_replicas(*record.current_replicas);

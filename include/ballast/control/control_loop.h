@@ -25,7 +25,6 @@
 #define BALLAST_CONTROL_CONTROL_LOOP_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +34,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
@@ -121,8 +121,11 @@ class ControlLoop {
   void PublishSnapshot(std::optional<absl::Time> time = std::nullopt,
                        std::optional<std::string> computed_by = std::nullopt);
 
-  // The state of every target of the config, as the state store keeps it.
+  // The state of every target of the config, as the state store keeps it:
+  // copies, or each in place (config order) for a writer that encodes it.
   std::vector<state::TargetRecord> Records() const;
+  void ForEachRecord(
+      absl::FunctionRef<void(const state::TargetRecord&)> visit) const;
 
   // Replaces the state of each target of the config that has a record in
   // `records` (a restart, a new leader, a follower following): its history

@@ -23,7 +23,6 @@
 #define BALLAST_ENGINE_ENGINE_H_
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -31,6 +30,7 @@
 
 #include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "ballast/core/ring_deque.h"
 #include "ballast/core/target_spec.h"
 
 namespace ballast::engine {
@@ -155,15 +155,15 @@ struct RawSample {
 struct InputState {
   std::optional<double> ewma;
   absl::Time ewma_time;
-  std::deque<std::pair<absl::Time, double>> window;  // quantile samples
+  core::RingDeque<std::pair<absl::Time, double>> window;  // quantile samples
   int32_t consecutive_failures = 0;
   // Raw samples for trend, drain and burst: those of the longest of their
   // windows, and at least the latest.
-  std::deque<RawSample> raw;
+  core::RingDeque<RawSample> raw;
   // Drain: per-replica drain rates observed when the value fell, within
   // throughput_window_seconds, and the estimate (their maximum; kept when
   // the window empties).
-  std::deque<std::pair<absl::Time, double>> drain_rates;
+  core::RingDeque<std::pair<absl::Time, double>> drain_rates;
   std::optional<double> throughput;
 
   bool operator==(const InputState&) const = default;
@@ -198,9 +198,9 @@ struct TargetHistory {
   // last_recommendation and no proposals, a tick first records the
   // observed count at its `now`, as the HPA controller's first sync
   // (recordInitialRecommendation), so a restart waits out the windows.
-  std::deque<TimedReplicas> proposals;
-  std::deque<TimedReplicas> scale_up_events;    // replicas added
-  std::deque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
+  core::RingDeque<TimedReplicas> proposals;
+  core::RingDeque<TimedReplicas> scale_up_events;    // replicas added
+  core::RingDeque<TimedReplicas> scale_down_events;  // replicas removed (> 0)
   std::vector<InputState> inputs;  // resized to spec.inputs on each tick
   // Burst mode: when its threshold was last crossed (nullopt: not in burst)
   // and the highest burst proposal since it began.

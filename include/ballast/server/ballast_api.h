@@ -37,6 +37,10 @@ ballast::v1::Recommendation RecommendationToProto(
     absl::string_view target, const engine::Recommendation& recommendation,
     const std::vector<store::InputValue>* values = nullptr);
 
+// A past recommendation as the API message: the decision, no inputs.
+ballast::v1::Recommendation PastToProto(absl::string_view target,
+                                        const store::PastRecommendation& past);
+
 // Every target of the snapshot, by name, with its latest recommendation (when
 // it has one; without the per-input explanation).
 ballast::v1::ListTargetsResponse BuildListTargets(

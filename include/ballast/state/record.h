@@ -34,7 +34,7 @@
 #define BALLAST_STATE_RECORD_H_
 
 #include <cstdint>
-#include <deque>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -56,14 +56,16 @@ struct TargetRecord {
   Mode mode = Mode::kBallast;  // of the spec that made `history`
   engine::TargetHistory history;
   std::vector<store::InputValue> inputs;  // by name (InputValue::name)
-  std::optional<engine::Recommendation> latest;
-  std::deque<engine::Recommendation> recent;  // oldest first
+  // Shared with the snapshots that publish it; null before the first tick.
+  std::shared_ptr<const engine::Recommendation> latest;
+  store::Recent recent;
   uint64_t replicas_version = 0;
   // The last good read of currentReplicas and when it was made.
   std::optional<int32_t> current_replicas;
   absl::Time current_sampled_at = absl::InfinitePast();
 
-  bool operator==(const TargetRecord&) const = default;
+  // Compares `latest` by value.
+  friend bool operator==(const TargetRecord& a, const TargetRecord& b);
 };
 
 // Who wrote a record, and when.

@@ -6,7 +6,9 @@
 // ever waiting for a poll, and streams subscribe to be told of each new one.
 //
 //   RecommendationStore store;
-//   store.Publish(std::make_shared<const Snapshot>(std::move(s)));
+//   Snapshot s;
+//   s.Add({.spec = spec, .inputs = {...}, .latest = recommendation});
+//   store.Publish(std::move(s));
 //   std::shared_ptr<const Snapshot> now = store.Current();
 //   const TargetState* t = now->Find("asr-worker");
 //
@@ -21,7 +23,6 @@
 #define BALLAST_STORE_RECOMMENDATION_STORE_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -50,17 +51,64 @@ struct InputValue {
   bool operator==(const InputValue&) const = default;
 };
 
+// What `ballast explain` lists of a past recommendation: the decision
+// without its per-input explanation (which only the latest keeps).
+struct PastRecommendation {
+  absl::Time time;
+  int32_t current_replicas = 0;
+  int32_t desired = 0;
+  int32_t replicas = 0;
+  engine::Limit limited_by = engine::Limit::kNone;
+  bool burst = false;
+
+  static PastRecommendation Of(const engine::Recommendation& r);
+  bool operator==(const PastRecommendation&) const = default;
+};
+
+// A target's last few recommendations: an immutable list, newest first,
+// shared by every snapshot and record that holds it. Push puts a new head
+// in front of the old one (one allocation) and copies the older entries
+// only once per `limit` pushes, when it starts a fresh chain of the newest
+// `limit` so that the nodes it keeps alive stay under 2 * limit. Copying a
+// Recent is one reference count.
+class Recent {
+ public:
+  // Adds `past` as the newest and keeps the newest `limit` (at least 1).
+  void Push(const PastRecommendation& past, size_t limit);
+  size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  // Oldest first.
+  std::vector<PastRecommendation> OldestFirst() const;
+
+  friend bool operator==(const Recent& a, const Recent& b);
+
+ private:
+  struct Node {
+    PastRecommendation past;
+    std::shared_ptr<const Node> older;
+  };
+  std::shared_ptr<const Node> head_;
+  size_t size_ = 0;   // entries listed (at most the limit)
+  size_t chain_ = 0;  // nodes reachable from head_ (below 2 * limit)
+};
+
+// One target in a snapshot. What does not change from tick to tick is
+// shared, not copied: the spec with the config that holds it, and each
+// recommendation with every snapshot (and the control loop) that lists it.
+// A snapshot of 10,000 targets costs one small node per target, not a copy
+// of each one's spec and history.
 struct TargetState {
-  TargetSpec spec;
-  std::vector<InputValue> inputs;  // one per spec.inputs, same order
-  // nullopt until the target's first tick.
-  std::optional<engine::Recommendation> latest;
-  // The last few recommendations, oldest first (latest included).
-  std::deque<engine::Recommendation> recent;
+  std::shared_ptr<const TargetSpec> spec;  // never null once published
+  std::vector<InputValue> inputs;          // one per spec->inputs, same order
+  // Null until the target's first tick.
+  std::shared_ptr<const engine::Recommendation> latest;
+  // The last few recommendations (latest included).
+  Recent recent;
   // Increases whenever latest->replicas changes (for streams that push on
   // change only).
   uint64_t replicas_version = 0;
 
+  const std::string& name() const { return spec->name; }
   const InputValue* FindInput(std::string_view name) const;
 };
 
@@ -73,6 +121,9 @@ struct Snapshot {
   std::string computed_by;
   std::map<std::string, TargetState, std::less<>> targets;  // by name
 
+  // Adds `state` under its spec's name; false (and nothing added) if a
+  // target of that name is already there.
+  bool Add(TargetState state);
   const TargetState* Find(std::string_view name) const;
 };
 

@@ -26,7 +26,9 @@ inline store::TargetState MetricTarget(const std::string& name,
                                        std::optional<int32_t> replicas,
                                        double backlog) {
   store::TargetState t;
-  t.spec.name = name;
+  auto spec = std::make_shared<TargetSpec>();
+  spec->name = name;
+  t.spec = std::move(spec);
   t.inputs.push_back({.name = "backlog",
                       .value = backlog,
                       .sampled_at = absl::FromUnixSeconds(1790000000)});
@@ -34,7 +36,7 @@ inline store::TargetState MetricTarget(const std::string& name,
     engine::Recommendation r;
     r.time = absl::FromUnixSeconds(1790000015);
     r.replicas = *replicas;
-    t.latest = r;
+    t.latest = std::make_shared<const engine::Recommendation>(r);
   }
   return t;
 }
@@ -43,7 +45,7 @@ inline store::TargetState MetricTarget(const std::string& name,
 inline void PublishTargets(store::RecommendationStore& store,
                            std::vector<store::TargetState> targets) {
   store::Snapshot s;
-  for (auto& t : targets) s.targets.emplace(t.spec.name, std::move(t));
+  for (auto& t : targets) s.Add(std::move(t));
   store.Publish(std::move(s));
 }
 

@@ -53,14 +53,17 @@ TEST(TelemetryServer, ServesMetricsHealthAndReadiness) {
   EXPECT_THAT(ready->body, HasSubstr("no snapshot"));
 
   store::Snapshot pending;
-  pending.targets["asr"].spec.name = "asr";
+  auto asr = std::make_shared<TargetSpec>();
+  asr->name = "asr";
+  pending.Add({.spec = asr});
   store.Publish(pending);
   ready = testing::Get(port, nullptr, "/readyz");
   EXPECT_EQ(ready->status, 503);
   EXPECT_THAT(ready->body, HasSubstr("\"asr\" has no recommendation"));
 
   store::Snapshot done = pending;
-  done.targets["asr"].latest = engine::Recommendation{.replicas = 2};
+  done.targets["asr"].latest = std::make_shared<const engine::Recommendation>(
+      engine::Recommendation{.replicas = 2});
   store.Publish(done);
   EXPECT_EQ(testing::Get(port, nullptr, "/readyz")->status, 200);
   EXPECT_EQ(testing::Get(port, nullptr, "/nope")->status, 404);

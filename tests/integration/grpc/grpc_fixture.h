@@ -77,18 +77,19 @@ class Ticker {
             {.now = now_,
              .inputs = {engine::InputReading::Value(load->second)}});
         target.history = std::move(r.history);
-        if (target.state.latest.has_value() &&
+        if (target.state.latest &&
             target.state.latest->replicas != r.recommendation.replicas) {
           ++target.state.replicas_version;
         }
-        target.state.latest = r.recommendation;
-        target.state.recent.push_back(r.recommendation);
-        if (target.state.recent.size() > 20) target.state.recent.pop_front();
+        target.state.recent.Push(
+            store::PastRecommendation::Of(r.recommendation), 20);
+        target.state.latest =
+            std::make_shared<const engine::Recommendation>(r.recommendation);
         target.state.inputs = {{.name = "backlog",
                                 .value = load->second,
                                 .sampled_at = now_ - absl::Seconds(1)}};
       }
-      target.state.spec = target.spec;
+      target.state.spec = std::make_shared<const TargetSpec>(target.spec);
       if (target.state.inputs.empty())
         target.state.inputs.push_back({.name = "backlog"});
       snapshot.targets[name] = target.state;

@@ -81,7 +81,7 @@ class RecordingObserver : public Observer {
   void Published(const store::TargetState& state,
                  std::optional<absl::Time> current_sampled_at,
                  absl::Time now) override {
-    current_age[state.spec.name] =
+    current_age[state.spec->name] =
         current_sampled_at
             ? std::optional<absl::Duration>(now - *current_sampled_at)
             : std::nullopt;
@@ -187,7 +187,7 @@ class ControlLoopTest : public ::testing::Test {
                    const WantTarget& want, const std::string& where) {
     const store::TargetState* state = snapshot.Find(name);
     ASSERT_NE(state, nullptr) << where;
-    ASSERT_TRUE(state->latest.has_value()) << where;
+    ASSERT_TRUE(state->latest != nullptr) << where;
     EXPECT_EQ(state->latest->replicas, want.replicas) << where;
     EXPECT_EQ(engine::LimitName(state->latest->limited_by),
               engine::LimitName(want.limit))
@@ -473,12 +473,12 @@ TEST_F(ControlLoopTest, ReloadAddsRemovesAndChangesTargetsAndRemapsInputs) {
     EXPECT_EQ(a->inputs[1].name, "backlog");
     EXPECT_EQ(a->inputs[1].value, 30);
     EXPECT_EQ(a->inputs[1].sampled_at, kStart);
-    ASSERT_TRUE(a->latest.has_value());
+    ASSERT_TRUE(a->latest != nullptr);
     EXPECT_EQ(a->latest->replicas, 10);
-    EXPECT_EQ(a->spec.inputs[1].target, 2);
+    EXPECT_EQ(a->spec->inputs[1].target, 2);
     const store::TargetState* o = s->Find("ocr");
     ASSERT_NE(o, nullptr);
-    EXPECT_FALSE(o->latest.has_value());
+    EXPECT_EQ(o->latest, nullptr);
     EXPECT_EQ(o->inputs.size(), 1u);
     EXPECT_EQ(o->inputs[0].name, "pages");
   }
@@ -569,13 +569,16 @@ TEST_F(ControlLoopTest, SnapshotKeepsTheLastRecommendationsAndCountsChanges) {
   // 4, 4, 5, 5, 2: a new version only when the count changes.
   EXPECT_THAT(versions, ElementsAre(1, 1, 2, 2, 3));
   const store::TargetState* asr = store_.Current()->Find("asr");
-  ASSERT_EQ(asr->recent.size(), 3u);  // history = 3
-  EXPECT_EQ(asr->recent[0].replicas, 5);
-  EXPECT_EQ(asr->recent[0].time, kStart + absl::Seconds(20));
-  EXPECT_EQ(asr->recent[1].replicas, 5);
-  EXPECT_EQ(asr->recent[2].replicas, 2);
-  EXPECT_EQ(asr->recent[2].time, kStart + absl::Seconds(40));
-  EXPECT_EQ(asr->spec.name, "asr");
+  const std::vector<store::PastRecommendation> recent =
+      asr->recent.OldestFirst();
+  ASSERT_EQ(recent.size(), 3u);  // history = 3
+  EXPECT_EQ(recent[0].replicas, 5);
+  EXPECT_EQ(recent[0].time, kStart + absl::Seconds(20));
+  EXPECT_EQ(recent[1].replicas, 5);
+  EXPECT_EQ(recent[2].replicas, 2);
+  EXPECT_EQ(recent[2].time, kStart + absl::Seconds(40));
+  EXPECT_EQ(asr->latest->time, recent[2].time);
+  EXPECT_EQ(asr->name(), "asr");
   EXPECT_EQ(store_.Current()->generation, 5u);
   EXPECT_EQ(store_.Current()->config_generation, 1u);
 }

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -825,6 +826,84 @@ TEST(EngineHistory, StaysBoundedByLongestWindowAndPeriod) {
   EXPECT_LE(h.proposals.size(), 120u / 15 + 1);
   EXPECT_LE(h.scale_up_events.size(), 60u / 15);
   EXPECT_LE(h.scale_down_events.size(), 60u / 15);
+}
+
+// A steady count polled every second keeps one proposal, not one per tick
+// of its 300 s window.
+TEST(EngineHistory, SteadyCountKeepsOneProposal) {
+  TargetSpec spec = DownWindow(300, Spec({Average(10)}));
+  TargetHistory h;
+  for (int i = 0; i < 600; ++i) {
+    TickResult r = Tick(spec, std::move(h),
+                        {.now = absl::FromUnixSeconds(i),
+                         .current_replicas = 4,
+                         .inputs = {InputReading::Value(40)}});
+    ASSERT_EQ(r.recommendation.replicas, 4);
+    h = std::move(r.history);
+  }
+  ASSERT_EQ(h.proposals.size(), 1u);
+  EXPECT_EQ(h.proposals[0].time, absl::FromUnixSeconds(599));
+}
+
+// The proposals kept are only those a window can need: every decision is
+// the one of the whole list (an independent model here: every tick's
+// desired count kept, both windows read from it), over random loads,
+// windows and a reload that lengthens the windows.
+TEST(EngineHistory, KeptProposalsDecideAsTheWholeList) {
+  std::mt19937 rng(11);
+  for (int run = 0; run < 20; ++run) {
+    TargetSpec spec = Spec({Average(10)}, 1, 1000);
+    spec.behavior = Permissive();
+    spec.behavior->scale_up.stabilization_window_seconds =
+        static_cast<int32_t>(rng() % 60);
+    spec.behavior->scale_down.stabilization_window_seconds =
+        static_cast<int32_t>(rng() % 300);
+    std::vector<std::pair<absl::Time, int32_t>> all;  // (time, desired)
+    TargetHistory h;
+    int32_t previous = 0;
+    size_t most_kept = 0;
+    for (int i = 0; i < 900; ++i) {
+      if (i == 450) {  // a reload: longer windows see what was kept
+        spec.behavior->scale_up.stabilization_window_seconds += 30;
+        spec.behavior->scale_down.stabilization_window_seconds += 200;
+      }
+      const absl::Time now = absl::FromUnixSeconds(1000 + i);
+      const double load =
+          50 + 40 * std::sin(i / 37.0) + static_cast<double>(rng() % 60);
+      TickResult r = Tick(spec, std::move(h),
+                          {.now = now, .inputs = {InputReading::Value(load)}});
+      h = std::move(r.history);
+      const int32_t desired = r.recommendation.desired;
+      if (i == 0) {
+        // The first tick: the seed (minReplicas, as nothing was observed)
+        // and the model agree on where they start.
+        all.emplace_back(now, 1);
+        previous = 1;
+      }
+      const absl::Time up_cutoff =
+          now -
+          absl::Seconds(spec.behavior->scale_up.stabilization_window_seconds);
+      const absl::Time down_cutoff =
+          now -
+          absl::Seconds(spec.behavior->scale_down.stabilization_window_seconds);
+      int32_t up = desired;
+      int32_t down = desired;
+      for (const auto& [t, d] : all) {
+        if (t > up_cutoff) up = std::min(up, d);
+        if (t > down_cutoff) down = std::max(down, d);
+      }
+      all.emplace_back(now, desired);
+      int32_t want = previous;
+      if (want < up) want = up;
+      if (want > down) want = down;
+      ASSERT_EQ(r.recommendation.replicas, want)
+          << "run " << run << " tick " << i;
+      previous = r.recommendation.replicas;
+      most_kept = std::max(most_kept, h.proposals.size());
+    }
+    // Far fewer than one per tick of the longest window.
+    EXPECT_LT(most_kept, 120u) << "run " << run;
+  }
 }
 
 TEST(EngineHistory, LaggingWorkloadDoesNotRestartPolicyPeriod) {

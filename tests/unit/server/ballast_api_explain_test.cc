@@ -23,18 +23,22 @@ engine::Recommendation Rec(int64_t seconds, int32_t replicas,
 store::Snapshot MakeSnapshot() {
   store::Snapshot snapshot;
   snapshot.generation = 1;
-  store::TargetState& t = snapshot.targets["queue"];
-  t.spec.name = "queue";
-  t.spec.min_replicas = 1;
-  t.spec.max_replicas = 9;
-  t.spec.inputs.push_back({.name = "backlog", .target = 30});
+  store::TargetState t;
+  auto spec = std::make_shared<TargetSpec>();
+  spec->name = "queue";
+  spec->min_replicas = 1;
+  spec->max_replicas = 9;
+  spec->inputs.push_back({.name = "backlog", .target = 30});
+  t.spec = std::move(spec);
   t.inputs.push_back(
       {.name = "backlog",
        .value = 120,
        .sampled_at = absl::FromUnixSeconds(985) + absl::Milliseconds(250),
        .error = "redis: connection refused",
        .consecutive_failures = 1});
-  for (int i = 0; i < 12; ++i) t.recent.push_back(Rec(1000 + 15 * i, i));
+  for (int i = 0; i < 11; ++i) {
+    t.recent.Push(store::PastRecommendation::Of(Rec(1000 + 15 * i, i)), 20);
+  }
   engine::Recommendation latest =
       Rec(1165, 5, engine::Limit::kScaleDownStabilization);
   latest.inputs.push_back({.name = "backlog",
@@ -43,8 +47,9 @@ store::Snapshot MakeSnapshot() {
                            .untolerated_proposal = 4,
                            .consecutive_failures = 1,
                            .error = "redis: connection refused"});
-  t.latest = latest;
-  t.recent.back() = latest;
+  t.recent.Push(store::PastRecommendation::Of(latest), 20);
+  t.latest = std::make_shared<const engine::Recommendation>(latest);
+  snapshot.Add(std::move(t));
   return snapshot;
 }
 
@@ -108,7 +113,9 @@ TEST(BallastApi, UnknownTargetIsNotFound) {
 
 TEST(BallastApi, ListTargetsGivesSpecAndLatest) {
   store::Snapshot snapshot = MakeSnapshot();
-  snapshot.targets["idle"].spec.name = "idle";
+  auto idle = std::make_shared<TargetSpec>();
+  idle->name = "idle";
+  snapshot.Add({.spec = idle});
   ballast::v1::ListTargetsResponse list = BuildListTargets(snapshot);
   ASSERT_EQ(list.targets_size(), 2);
   EXPECT_EQ(list.targets(0).name(), "idle");

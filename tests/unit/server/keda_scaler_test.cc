@@ -14,13 +14,17 @@ using ::testing::HasSubstr;
 store::Snapshot MakeSnapshot(int32_t replicas) {
   store::Snapshot snapshot;
   snapshot.generation = 3;
-  store::TargetState& asr = snapshot.targets["asr-worker"];
-  asr.spec.name = "asr-worker";
-  asr.latest = engine::Recommendation{.time = absl::FromUnixSeconds(1000),
-                                      .current_replicas = 2,
-                                      .desired = replicas,
-                                      .replicas = replicas};
-  snapshot.targets["tts-api"].spec.name = "tts-api";
+  auto asr = std::make_shared<TargetSpec>();
+  asr->name = "asr-worker";
+  snapshot.Add({.spec = asr,
+                .latest = std::make_shared<const engine::Recommendation>(
+                    engine::Recommendation{.time = absl::FromUnixSeconds(1000),
+                                           .current_replicas = 2,
+                                           .desired = replicas,
+                                           .replicas = replicas})});
+  auto tts = std::make_shared<TargetSpec>();
+  tts->name = "tts-api";
+  snapshot.Add({.spec = tts});
   return snapshot;
 }
 
@@ -100,7 +104,7 @@ TEST(KedaScaler, FindTargetReturnsTheState) {
   const store::Snapshot snapshot = MakeSnapshot(4);
   auto target = FindKedaTarget(snapshot, Ref("asr-worker"));
   ASSERT_TRUE(target.ok());
-  EXPECT_EQ((*target)->spec.name, "asr-worker");
+  EXPECT_EQ((*target)->spec->name, "asr-worker");
 }
 
 }  // namespace

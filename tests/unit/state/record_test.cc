@@ -123,9 +123,13 @@ TargetRecord FullRecord() {
                .sampled_at = absl::InfinitePast(),
                .error = "connection refused",
                .consecutive_failures = 9}};
-  r.latest = Rec(0, 0, Limit::kScaleDownStabilization);
-  r.recent = {Rec(-30, 1, Limit::kTrend), Rec(-15, 2, Limit::kMaxReplicas),
-              Rec(0, 0, Limit::kScaleDownStabilization)};
+  r.latest = std::make_shared<const Recommendation>(
+      Rec(0, 0, Limit::kScaleDownStabilization));
+  for (const Recommendation& past :
+       {Rec(-30, 1, Limit::kTrend), Rec(-15, 2, Limit::kMaxReplicas),
+        *r.latest}) {
+    r.recent.Push(store::PastRecommendation::Of(past), 20);
+  }
   r.replicas_version = 42;
   r.current_replicas = 6;
   r.current_sampled_at = T(-2, 123);
@@ -207,9 +211,10 @@ TEST(StateRecord, RoundTripsEveryField) {
   EXPECT_EQ(back.record.history.burst_peak, r.history.burst_peak);
   EXPECT_EQ(back.record.history.hpa, r.history.hpa);
   EXPECT_EQ(back.record.inputs, r.inputs);
-  ASSERT_TRUE(back.record.latest.has_value());
+  ASSERT_NE(back.record.latest, nullptr);
   EXPECT_EQ(back.record.latest->inputs, r.latest->inputs);
-  EXPECT_EQ(back.record.latest, r.latest);
+  EXPECT_EQ(*back.record.latest, *r.latest);
+  EXPECT_EQ(back.record.recent.size(), 3u);
   EXPECT_EQ(back.record.recent, r.recent);
   EXPECT_EQ(back.record.replicas_version, r.replicas_version);
   EXPECT_EQ(back.record.current_replicas, r.current_replicas);
@@ -279,7 +284,7 @@ TEST(StateRecord, RoundTripsADefaultRecord) {
   const DecodedRecord back = MustDecode(EncodeRecord(r, RecordMeta{}));
   EXPECT_EQ(back.record, r);
   EXPECT_EQ(back.meta, RecordMeta{});
-  EXPECT_FALSE(back.record.latest.has_value());
+  EXPECT_EQ(back.record.latest, nullptr);
   EXPECT_FALSE(back.record.current_replicas.has_value());
   EXPECT_EQ(back.record.current_sampled_at, absl::InfinitePast());
   EXPECT_EQ(back.meta.written_at, absl::InfinitePast());
@@ -296,7 +301,7 @@ TEST(StateRecord, KeepsOptionalsUnsetAndZeroesApart) {
   Recommendation rec;
   rec.inputs.push_back({.raw = 0.0, .proposal = 0});
   rec.inputs.push_back({});
-  r.latest = rec;
+  r.latest = std::make_shared<const Recommendation>(rec);
   const DecodedRecord back = MustDecode(EncodeRecord(r, {}));
   EXPECT_EQ(back.record, r);
   EXPECT_TRUE(std::signbit(*back.record.history.inputs[0].throughput));
@@ -314,8 +319,10 @@ TEST(StateRecord, CarriesTextThatIsNotUtf8) {
   r.target = odd;
   r.inputs[0].name = odd;
   r.inputs[0].error = odd;
-  r.latest->inputs[0].name = odd;
-  r.latest->inputs[0].error = odd;
+  Recommendation latest = *r.latest;
+  latest.inputs[0].name = odd;
+  latest.inputs[0].error = odd;
+  r.latest = std::make_shared<const Recommendation>(std::move(latest));
   RecordMeta meta = FullMeta();
   meta.writer = odd;
   EXPECT_EQ(MustDecode(EncodeRecord(r, meta)), (DecodedRecord{r, meta}));
@@ -565,16 +572,6 @@ TEST(StateRecord, RefusesNonFiniteValues) {
       "latest.inputs[1].raw");
   ExpectRefused(
       [](v1::TargetRecord& m) {
-        m.mutable_recent(1)->mutable_inputs(0)->set_smoothed(kNan);
-      },
-      "recent[1].inputs[0].smoothed");
-  ExpectRefused(
-      [](v1::TargetRecord& m) {
-        m.mutable_recent(0)->mutable_inputs(0)->set_predicted(-kInf);
-      },
-      "recent[0].inputs[0].predicted");
-  ExpectRefused(
-      [](v1::TargetRecord& m) {
         m.mutable_latest()->mutable_inputs(0)->set_throughput(kInf);
       },
       "latest.inputs[0].throughput");
@@ -588,8 +585,9 @@ TEST(StateRecord, RefusesNonFiniteValues) {
 TEST(StateRecordSeeds, DecodeAsWritten) {
   TargetRecord ballast{.target = "tts", .mode = Mode::kBallast};
   ballast.history.inputs.push_back(FullInputState(1));
-  ballast.latest = Rec(0, 3, Limit::kBurst);
-  ballast.recent = {*ballast.latest};
+  ballast.latest =
+      std::make_shared<const Recommendation>(Rec(0, 3, Limit::kBurst));
+  ballast.recent.Push(store::PastRecommendation::Of(*ballast.latest), 20);
   const std::pair<std::string, std::string> seeds[] = {
       {"full", EncodeRecord(FullRecord(), FullMeta())},
       {"minimal", EncodeRecord(TargetRecord{.target = "t"}, RecordMeta{})},

@@ -17,11 +17,13 @@ namespace {
 Snapshot WithTarget(const std::string& name, int32_t replicas) {
   Snapshot s;
   TargetState t;
-  t.spec.name = name;
+  auto spec = std::make_shared<TargetSpec>();
+  spec->name = name;
+  t.spec = std::move(spec);
   engine::Recommendation r;
   r.replicas = replicas;
-  t.latest = r;
-  s.targets.emplace(name, std::move(t));
+  t.latest = std::make_shared<const engine::Recommendation>(r);
+  s.Add(std::move(t));
   return s;
 }
 
@@ -110,6 +112,61 @@ TEST(RecommendationStoreTest, ConcurrentReadersSeeWholeSnapshotsInOrder) {
   EXPECT_EQ(torn.load(), 0);
   EXPECT_EQ(backwards.load(), 0);
   EXPECT_EQ(late_calls.load(), 0);
+}
+
+PastRecommendation Past(int seconds, int32_t replicas) {
+  return {.time = absl::FromUnixSeconds(seconds), .replicas = replicas};
+}
+
+std::vector<int32_t> Replicas(const Recent& recent) {
+  std::vector<int32_t> out;
+  for (const PastRecommendation& p : recent.OldestFirst()) {
+    out.push_back(p.replicas);
+  }
+  return out;
+}
+
+TEST(Recent, KeepsTheNewestUpToTheLimitOldestFirst) {
+  Recent recent;
+  EXPECT_TRUE(recent.empty());
+  for (int i = 1; i <= 3; ++i) recent.Push(Past(i, i), 4);
+  EXPECT_EQ(Replicas(recent), (std::vector<int32_t>{1, 2, 3}));
+  for (int i = 4; i <= 50; ++i) recent.Push(Past(i, i), 4);
+  EXPECT_EQ(recent.size(), 4u);
+  EXPECT_EQ(Replicas(recent), (std::vector<int32_t>{47, 48, 49, 50}));
+  EXPECT_EQ(recent.OldestFirst().front().time, absl::FromUnixSeconds(47));
+}
+
+// A copy held by an older snapshot keeps what it listed while the original
+// moves on, however many pushes later.
+TEST(Recent, CopiesAreSnapshots) {
+  Recent recent;
+  for (int i = 1; i <= 5; ++i) recent.Push(Past(i, i), 3);
+  const Recent held = recent;
+  EXPECT_EQ(held, recent);
+  for (int i = 6; i <= 40; ++i) recent.Push(Past(i, i), 3);
+  EXPECT_EQ(Replicas(held), (std::vector<int32_t>{3, 4, 5}));
+  EXPECT_EQ(Replicas(recent), (std::vector<int32_t>{38, 39, 40}));
+  EXPECT_FALSE(held == recent);
+}
+
+// Equal by value, not by identity; a limit of 0 keeps the latest.
+TEST(Recent, ComparesByValue) {
+  Recent a;
+  Recent b;
+  for (int i = 1; i <= 9; ++i) {
+    a.Push(Past(i, i), 2);
+    b.Push(Past(i, i), 5);
+  }
+  Recent c;
+  c.Push(Past(8, 8), 2);
+  c.Push(Past(9, 9), 2);
+  EXPECT_EQ(a, c);
+  EXPECT_FALSE(a == b);
+  Recent one;
+  one.Push(Past(1, 1), 0);
+  one.Push(Past(2, 2), 0);
+  EXPECT_EQ(Replicas(one), (std::vector<int32_t>{2}));
 }
 
 }  // namespace
