@@ -416,7 +416,7 @@ class Daemon::Impl {
   // its runtimes; servers' settings left as started.
   absl::Status Apply(std::shared_ptr<const config::Config> config) {
     absl::StatusOr<std::shared_ptr<control::Source>> source =
-        control::PollerSource::Create(io_, *config);
+        control::PollerSource::Create(io_, config);
     if (!source.ok()) return source.status();
     // Against what the servers were started with, not the last config: a
     // change that is then reverted leaves nothing pending.

@@ -13,11 +13,13 @@ ControlLoop::ControlLoop(ControlLoopOptions options,
 
 void ControlLoop::Apply(std::shared_ptr<const config::Config> config,
                         std::shared_ptr<Source> source) {
-  std::map<std::string, TargetRuntime> runtimes;
+  std::vector<TargetRuntime> runtimes;
+  absl::flat_hash_map<std::string, size_t> index;
+  runtimes.reserve(config->targets.size());
   for (const config::TargetConfig& t : config->targets) {
     TargetRuntime runtime;
-    if (auto old = runtimes_.find(t.spec.name); old != runtimes_.end()) {
-      runtime = std::move(old->second);
+    if (auto old = index_.find(t.spec.name); old != index_.end()) {
+      runtime = std::move(runtimes_[old->second]);
       if (runtime.mode != t.spec.mode) {
         // The other mode's history means nothing here: start as new
         // (seeded from the observed count), as a restored record would.
@@ -37,23 +39,23 @@ void ControlLoop::Apply(std::shared_ptr<const config::Config> config,
       }
       runtime.history.inputs.resize(t.spec.inputs.size());
     }
-    runtimes.emplace(t.spec.name, std::move(runtime));
+    index.emplace(t.spec.name, runtimes.size());
+    runtimes.push_back(std::move(runtime));
   }
-  for (const auto& [name, runtime] : runtimes_) {
-    if (!runtimes.contains(name)) observer_.Removed(name);
+  for (const auto& [name, i] : index_) {
+    if (!index.contains(name)) observer_.Removed(name);
   }
   runtimes_ = std::move(runtimes);
+  index_ = std::move(index);
   source_ = std::move(source);
   config_ = std::move(config);
   ++config_generation_;
 }
 
-const TargetSpec* ControlLoop::FindSpec(absl::string_view name) const {
-  if (!config_) return nullptr;
-  for (const config::TargetConfig& t : config_->targets) {
-    if (t.spec.name == name) return &t.spec;
-  }
-  return nullptr;
+std::optional<size_t> ControlLoop::FindTarget(absl::string_view name) const {
+  auto it = index_.find(name);
+  if (it == index_.end()) return std::nullopt;
+  return it->second;
 }
 
 // Keeps each input's smoothing state and held value under its name when a
@@ -78,33 +80,30 @@ void ControlLoop::RemapInputs(const TargetSpec& spec, TargetRuntime& runtime) {
 
 std::vector<state::TargetRecord> ControlLoop::Records() const {
   std::vector<state::TargetRecord> records;
-  records.reserve(config_->targets.size());
-  for (const config::TargetConfig& t : config_->targets) {
-    records.push_back(runtimes_.at(t.spec.name));
-  }
+  records.reserve(runtimes_.size());
+  for (const TargetRuntime& runtime : runtimes_) records.push_back(runtime);
   return records;
 }
 
 void ControlLoop::ForEachRecord(
     absl::FunctionRef<void(const state::TargetRecord&)> visit) const {
-  for (const config::TargetConfig& t : config_->targets) {
-    visit(runtimes_.at(t.spec.name));
-  }
+  for (const TargetRuntime& runtime : runtimes_) visit(runtime);
 }
 
 std::vector<std::string> ControlLoop::Restore(
     std::vector<state::TargetRecord> records) {
   std::vector<std::string> incompatible;
   for (state::TargetRecord& record : records) {
-    const TargetSpec* spec = FindSpec(record.target);
-    if (spec == nullptr) continue;
-    if (record.mode != spec->mode) {
+    const std::optional<size_t> t = FindTarget(record.target);
+    if (!t) continue;
+    const TargetSpec& spec = config_->targets[*t].spec;
+    if (record.mode != spec.mode) {
       incompatible.push_back(record.target);
       continue;
     }
-    TargetRuntime& runtime = runtimes_.at(record.target);
+    TargetRuntime& runtime = runtimes_[*t];
     runtime = std::move(record);
-    RemapInputs(*spec, runtime);
+    RemapInputs(spec, runtime);
   }
   return incompatible;
 }
@@ -146,8 +145,7 @@ void ControlLoop::OnPoll(const control::PollResult& result) {
   observer_.Polled(result);
   for (size_t t = 0; t < config_->targets.size(); ++t) {
     const config::TargetConfig& target = config_->targets[t];
-    TickTarget(target.spec, result.targets[t], result.time,
-               runtimes_.at(target.spec.name));
+    TickTarget(target.spec, result.targets[t], result.time, runtimes_[t]);
   }
   PublishSnapshot();
   if (options_.after_tick) options_.after_tick();
@@ -229,8 +227,9 @@ void ControlLoop::PublishSnapshot(std::optional<absl::Time> time,
   snapshot.config_generation = config_generation_;
   snapshot.time = time.value_or(options_.clock());
   snapshot.computed_by = computed_by ? *std::move(computed_by) : identity_;
-  for (const config::TargetConfig& t : config_->targets) {
-    const TargetRuntime& runtime = runtimes_.at(t.spec.name);
+  for (size_t i = 0; i < config_->targets.size(); ++i) {
+    const config::TargetConfig& t = config_->targets[i];
+    const TargetRuntime& runtime = runtimes_[i];
     // The spec is shared with the config that holds it.
     store::TargetState state{
         .spec = std::shared_ptr<const TargetSpec>(config_, &t.spec),

@@ -173,11 +173,12 @@ class PollState {
 
 class Poller::Impl {
  public:
-  Impl(boost::asio::io_context& io, config::Config config)
+  Impl(boost::asio::io_context& io,
+       std::shared_ptr<const config::Config> config)
       : io_(io), config_(std::move(config)) {}
 
   absl::Status Init() {
-    absl::StatusOr<SourcePlan> plan = PlanSources(config_);
+    absl::StatusOr<SourcePlan> plan = PlanSources(*config_);
     if (!plan.ok()) return plan.status();
     for (SourcePlan::Redis& r : plan->redis) {
       RedisGroup& g = redis_.emplace_back();
@@ -228,7 +229,8 @@ class Poller::Impl {
                   "no answer within this tick's ", absl::FormatDuration(budget),
                   " (pollIntervalSeconds); the source is slower than the "
                   "poll"));
-    for (const config::TargetConfig& target : config_.targets) {
+    result.targets.reserve(config_->targets.size());
+    for (const config::TargetConfig& target : config_->targets) {
       TargetReadings& r = result.targets.emplace_back();
       r.target = target.spec.name;
       r.inputs.assign(target.sources.size(),
@@ -347,7 +349,7 @@ class Poller::Impl {
   }
 
   boost::asio::io_context& io_;
-  const config::Config config_;
+  const std::shared_ptr<const config::Config> config_;
   std::vector<RedisGroup> redis_;
   std::vector<PrometheusSource> prometheus_;
   std::vector<SourcePlan::ScaleRead> scale_reads_;
@@ -360,7 +362,13 @@ Poller::~Poller() = default;
 
 absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
     boost::asio::io_context& io, const config::Config& config) {
-  auto impl = std::make_unique<Impl>(io, config);
+  return Create(io, std::make_shared<const config::Config>(config));
+}
+
+absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
+    boost::asio::io_context& io,
+    std::shared_ptr<const config::Config> config) {
+  auto impl = std::make_unique<Impl>(io, std::move(config));
   if (absl::Status s = impl->Init(); !s.ok()) return s;
   return std::unique_ptr<Poller>(new Poller(std::move(impl)));
 }

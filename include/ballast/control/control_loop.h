@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "absl/functional/any_invocable.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/function_ref.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -157,7 +158,8 @@ class ControlLoop {
   // record is made).
   using TargetRuntime = state::TargetRecord;
 
-  const TargetSpec* FindSpec(absl::string_view name) const;
+  // The index of target `name` in config_->targets (and runtimes_).
+  std::optional<size_t> FindTarget(absl::string_view name) const;
   // Keeps each input's state and held value under its name (the names of
   // runtime.inputs) when inputs are reordered, added or removed.
   static void RemapInputs(const TargetSpec& spec, TargetRuntime& runtime);
@@ -172,7 +174,9 @@ class ControlLoop {
   std::shared_ptr<const config::Config> config_;
   std::shared_ptr<Source> source_;
   uint64_t config_generation_ = 0;
-  std::map<std::string, TargetRuntime> runtimes_;
+  // One per config_->targets, same order; index_ finds one by name.
+  std::vector<TargetRuntime> runtimes_;
+  absl::flat_hash_map<std::string, size_t> index_;
   bool polling_ = false;
   bool stopped_ = false;
   std::string identity_;

@@ -121,6 +121,11 @@ class Poller {
  public:
   // Builds the clients of every source the targets use. InvalidArgument if a
   // secret (password env var or file) cannot be read.
+  // The poller shares `config` (the daemon's, which the control loop
+  // holds too) or keeps a copy.
+  static absl::StatusOr<std::unique_ptr<Poller>> Create(
+      boost::asio::io_context& io,
+      std::shared_ptr<const config::Config> config);
   static absl::StatusOr<std::unique_ptr<Poller>> Create(
       boost::asio::io_context& io, const config::Config& config);
   ~Poller();

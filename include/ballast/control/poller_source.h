@@ -4,7 +4,7 @@
 // asynchronously on an io_context within the loop's tick budget.
 //
 //   ASSIGN_OR_RETURN(std::shared_ptr<Source> source,
-//                    PollerSource::Create(io, *config));
+//                    PollerSource::Create(io, config));
 //   loop.Apply(config, std::move(source));
 //
 // Thread-safety: as Poller's; `done` runs on one of the io_context's threads.
@@ -28,7 +28,8 @@ class PollerSource : public Source {
  public:
   // Builds the poller of `config` (Poller::Create's errors).
   static absl::StatusOr<std::shared_ptr<Source>> Create(
-      boost::asio::io_context& io, const config::Config& config);
+      boost::asio::io_context& io,
+      std::shared_ptr<const config::Config> config);
 
   explicit PollerSource(std::unique_ptr<control::Poller> poller)
       : poller_(std::move(poller)) {}
