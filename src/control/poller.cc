@@ -366,8 +366,7 @@ absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
 }
 
 absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
-    boost::asio::io_context& io,
-    std::shared_ptr<const config::Config> config) {
+    boost::asio::io_context& io, std::shared_ptr<const config::Config> config) {
   auto impl = std::make_unique<Impl>(io, std::move(config));
   if (absl::Status s = impl->Init(); !s.ok()) return s;
   return std::unique_ptr<Poller>(new Poller(std::move(impl)));

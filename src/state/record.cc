@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <optional>
 #include <string>
@@ -19,6 +20,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/state/v1/state.pb.h"
+#include "google/protobuf/arena.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "google/protobuf/repeated_field.h"
@@ -49,12 +51,40 @@ constexpr std::array<uint32_t, 256> MakeCrcTable() {
 }
 constexpr std::array<uint32_t, 256> kCrcTable = MakeCrcTable();
 
-uint32_t Crc32c(std::string_view bytes) {
-  uint32_t crc = 0xFFFFFFFFu;
+uint32_t Crc32cTable(uint32_t crc, std::string_view bytes) {
   for (const char ch : bytes) {
     crc = (crc >> 8) ^ kCrcTable[(crc ^ static_cast<unsigned char>(ch)) & 0xFF];
   }
-  return ~crc;
+  return crc;
+}
+
+#if defined(__x86_64__)
+// SSE 4.2's CRC32 instruction computes CRC-32C: 8 bytes a step instead of
+// one table lookup a byte (a record of 1 KB: ~0.1 µs instead of ~1.5 µs).
+__attribute__((target("sse4.2"))) uint32_t Crc32cSse42(uint32_t crc,
+                                                       std::string_view bytes) {
+  const char* p = bytes.data();
+  size_t n = bytes.size();
+  uint64_t c = crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+  }
+  crc = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) {
+    crc = __builtin_ia32_crc32qi(crc, static_cast<unsigned char>(*p));
+  }
+  return crc;
+}
+#endif
+
+uint32_t Crc32c(std::string_view bytes) {
+#if defined(__x86_64__)
+  static const bool kHardware = __builtin_cpu_supports("sse4.2");
+  if (kHardware) return ~Crc32cSse42(0xFFFFFFFFu, bytes);
+#endif
+  return ~Crc32cTable(0xFFFFFFFFu, bytes);
 }
 
 // ---- Encoding ----
@@ -501,7 +531,15 @@ bool operator==(const TargetRecord& a, const TargetRecord& b) {
 }
 
 std::string EncodeRecord(const TargetRecord& record, const RecordMeta& meta) {
-  pb::TargetRecord out;
+  // The message's parts come from one arena block (a record is ~1 KB):
+  // one allocation, not one per sub-message and string.
+  alignas(8) char block[8192];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block;
+  arena_options.initial_block_size = sizeof block;
+  google::protobuf::Arena arena(arena_options);
+  pb::TargetRecord& out =
+      *google::protobuf::Arena::CreateMessage<pb::TargetRecord>(&arena);
   out.set_version(kRecordVersion);
   out.set_target(record.target);
   out.set_mode(ModeToWire(record.mode));
@@ -519,6 +557,7 @@ std::string EncodeRecord(const TargetRecord& record, const RecordMeta& meta) {
   out.set_current_sampled_at(TimeToWire(record.current_sampled_at));
 
   std::string bytes;
+  bytes.reserve(out.ByteSizeLong() + 5);
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream coded(&stream);
@@ -536,7 +575,13 @@ std::string EncodeRecord(const TargetRecord& record, const RecordMeta& meta) {
 }
 
 absl::StatusOr<DecodedRecord> DecodeRecord(std::string_view bytes) {
-  pb::TargetRecord in;
+  alignas(8) char block[8192];
+  google::protobuf::ArenaOptions arena_options;
+  arena_options.initial_block = block;
+  arena_options.initial_block_size = sizeof block;
+  google::protobuf::Arena arena(arena_options);
+  pb::TargetRecord& in =
+      *google::protobuf::Arena::CreateMessage<pb::TargetRecord>(&arena);
   if (bytes.size() > static_cast<size_t>(INT_MAX) ||
       !in.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return absl::DataLossError(absl::StrCat(
