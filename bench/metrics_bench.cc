@@ -11,8 +11,15 @@
 // started during one scrape, and the heap each target keeps between
 // scrapes.
 //
+// BM_HttpScrape is the same over loopback HTTP against the telemetry server
+// (variant 0: the gauges; 1, 2, 3: targetMetrics none, summary, full).
+//
 //   build-release/bench/metrics_bench --benchmark_counters_tabular=true
+#include <arpa/inet.h>
 #include <malloc.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
@@ -22,11 +29,14 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/time/time.h"
 #include "ballast/server/target_metrics.h"
+#include "ballast/server/telemetry_server.h"
 #include "benchmark/benchmark.h"
+#include "boost/asio/io_context.hpp"
 #include "prometheus/gauge.h"
 #include "prometheus/registry.h"
 #include "prometheus/text_serializer.h"
@@ -311,6 +321,65 @@ void BM_TickCurrentTimes(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n);
 }
 
+// One GET /metrics over loopback HTTP/1.1 (a new connection, read to the
+// end): the body's bytes.
+size_t HttpGetMetrics(int port) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr) != 0) {
+    std::perror("connect");
+    std::abort();
+  }
+  const char kRequest[] =
+      "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (write(fd, kRequest, sizeof kRequest - 1) < 0) std::abort();
+  static std::array<char, 1 << 16> buf;
+  size_t total = 0;
+  for (ssize_t n; (n = read(fd, buf.data(), buf.size())) > 0;) {
+    total += static_cast<size_t>(n);
+  }
+  close(fd);
+  return total;
+}
+
+// The whole scrape as Prometheus sees it: the telemetry server on its own
+// thread, what it serves by variant: 0 the gauges (as main had them), 1..3
+// targetMetrics none, summary, full.
+void BM_HttpScrape(benchmark::State& state) {
+  const int n = static_cast<int>(state.range(0));
+  const int variant = static_cast<int>(state.range(1));
+  store::RecommendationStore store;
+  store.Publish(MakeSnapshot(n));
+  auto registry = std::make_shared<prometheus::Registry>();
+  LegacyTargetGauges gauges(*registry);
+  if (variant == 0) ObserveAll(*store.Current(), gauges);
+  CurrentReplicasTimes current;
+  FillCurrentTimes(*store.Current(), current);
+  boost::asio::io_context io;
+  absl::StatusOr<std::unique_ptr<TelemetryServer>> server =
+      TelemetryServer::Start(
+          io, store, {registry},
+          {.listen = "127.0.0.1:0",
+           .target_metrics = variant == 0
+                                 ? TargetMetrics::kNone
+                                 : static_cast<TargetMetrics>(variant - 1)},
+          {}, &current);
+  if (!server.ok()) {
+    state.SkipWithError(std::string(server.status().message()).c_str());
+    return;
+  }
+  std::thread runner([&io] { io.run(); });
+  size_t bytes = 0;
+  for (auto _ : state) bytes = HttpGetMetrics((*server)->port());
+  state.counters["MB"] = static_cast<double>(bytes) / 1e6;
+  (*server)->StopAndWait(absl::Seconds(1));
+  io.stop();
+  runner.join();
+}
+
 BENCHMARK(BM_ScrapeGauges)
     ->Arg(1000)
     ->Arg(10000)
@@ -322,6 +391,11 @@ BENCHMARK(BM_ScrapeSnapshot)
                     static_cast<int>(TargetMetrics::kSummary),
                     static_cast<int>(TargetMetrics::kFull)}})
     ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_HttpScrape)
+    ->ArgNames({"targets", "variant"})
+    ->ArgsProduct({{1000, 10000}, {0, 1, 2, 3}})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_TickGauges)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_TickCurrentTimes)
     ->Arg(1000)
