@@ -159,27 +159,30 @@ void AppendTargetMetrics(const Snapshot& snapshot,
   std::array<int64_t, std::size(kLimits)> by_limit{};
   int64_t failing = 0;
   std::optional<absl::Time> oldest_input;
+  // A little more than the body will take (the fixed text of each line,
+  // the names, 20 characters a number), so that it is allocated once.
+  size_t summary_bytes = 0, full_bytes = 0;
   for (const auto& [name, target] : snapshot.targets) {
     if (const engine::Recommendation* latest = LatestOf(target)) {
       ++by_limit[static_cast<size_t>(latest->limited_by)];
     }
+    summary_bytes += 120 + 2 * name.size();
+    full_bytes += 200 + 3 * name.size();
     bool target_failing = false;
     for (const InputValue& input : InputsOf(target)) {
       if (input.consecutive_failures > 0) target_failing = true;
       if (input.value && (!oldest_input || input.sampled_at < *oldest_input)) {
         oldest_input = input.sampled_at;
       }
+      full_bytes += 140 + 2 * (input.name.size() + name.size());
     }
     if (target_failing) ++failing;
   }
 
   const size_t targets = snapshot.targets.size();
-  // About what a target costs in each mode (bench/README.md), so that the
-  // body grows once.
-  const size_t per_target = options.detail == TargetMetrics::kFull   ? 400
-                            : options.detail == TargetMetrics::kNone ? 0
-                                                                     : 130;
-  out.reserve(out.size() + 2048 + targets * per_target);
+  out.reserve(out.size() + 4096 +
+              (options.detail == TargetMetrics::kNone ? 0 : summary_bytes) +
+              (options.detail == TargetMetrics::kFull ? full_bytes : 0));
 
   AppendHeader("ballast_targets", "Targets in the served snapshot", out);
   out += "ballast_targets ";
