@@ -96,17 +96,20 @@ store::Snapshot MakeSnapshot(int n) {
   for (int i = 0; i < n; ++i) {
     const std::string name = TargetName(i);
     store::TargetState& t = s.targets[name];
-    t.spec.name = name;
+    auto spec = std::make_shared<TargetSpec>();
+    spec->name = name;
+    t.spec = std::move(spec);
     t.inputs = {{.name = "backlog",
                  .value = 40.0 + i % 97,
                  .sampled_at = kNow - absl::Milliseconds(3 + i % 11)}};
-    t.latest = engine::Recommendation{
-        .time = kNow,
-        .current_replicas = 4,
-        .desired = 4 + i % 3,
-        .replicas = 4 + i % 5,
-        .limited_by = i % 4 == 0 ? engine::Limit::kScaleDownStabilization
-                                 : engine::Limit::kNone};
+    t.latest =
+        std::make_shared<const engine::Recommendation>(engine::Recommendation{
+            .time = kNow,
+            .current_replicas = 4,
+            .desired = 4 + i % 3,
+            .replicas = 4 + i % 5,
+            .limited_by = i % 4 == 0 ? engine::Limit::kScaleDownStabilization
+                                     : engine::Limit::kNone});
   }
   return s;
 }
@@ -129,7 +132,7 @@ class LegacyTargetGauges {
         limited_by_(Family(registry, "ballast_limited_by")) {}
 
   void ObserveTarget(const store::TargetState& state, absl::Time now) {
-    const std::string& name = state.spec.name;
+    const std::string& name = state.name();
     Series& s = SeriesOf(name);
     for (const store::InputValue& input : state.inputs) {
       if (!input.value) continue;

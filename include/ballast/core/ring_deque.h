@@ -232,9 +232,7 @@ class RingDeque {
  private:
   size_type Slot(size_type i) const { return (head_ + i) & (capacity_ - 1); }
 
-  static T* Allocate(size_type n) {
-    return std::allocator<T>().allocate(n);
-  }
+  static T* Allocate(size_type n) { return std::allocator<T>().allocate(n); }
   static void Deallocate(T* slots, size_type n) {
     if (slots != nullptr) std::allocator<T>().deallocate(slots, n);
   }

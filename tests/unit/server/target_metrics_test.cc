@@ -1,5 +1,6 @@
 #include "ballast/server/target_metrics.h"
 
+#include <memory>
 #include <set>
 #include <string>
 #include <vector>
@@ -24,6 +25,12 @@ const absl::Time kNow = absl::FromUnixSeconds(1000);
 // An input name that needs every escape of the text format.
 const char kOddInput[] = "we\"ird\\name\n";
 
+std::shared_ptr<const TargetSpec> Spec(const std::string& name) {
+  auto spec = std::make_shared<TargetSpec>();
+  spec->name = name;
+  return spec;
+}
+
 // "asr-worker" at 4 (maxReplicas) with a fresh backlog and a failing "load"
 // held from 10 s ago; "tts-api" not ticked yet, its only input failing and
 // held from 7 s ago.
@@ -32,7 +39,7 @@ store::Snapshot MakeSnapshot() {
   s.generation = 5;
   s.time = kNow;
   store::TargetState& asr = s.targets["asr-worker"];
-  asr.spec.name = "asr-worker";
+  asr.spec = Spec("asr-worker");
   asr.inputs = {
       {.name = "backlog", .value = 12, .sampled_at = kNow - absl::Seconds(2.5)},
       {.name = "load",
@@ -41,14 +48,14 @@ store::Snapshot MakeSnapshot() {
        .error = "timeout",
        .consecutive_failures = 2},
       {.name = kOddInput, .value = 0.1, .sampled_at = kNow}};
-  asr.latest =
+  asr.latest = std::make_shared<const engine::Recommendation>(
       engine::Recommendation{.time = kNow,
                              .current_replicas = 3,
                              .desired = 5,
                              .replicas = 4,
-                             .limited_by = engine::Limit::kMaxReplicas};
+                             .limited_by = engine::Limit::kMaxReplicas});
   store::TargetState& tts = s.targets["tts-api"];
-  tts.spec.name = "tts-api";
+  tts.spec = Spec("tts-api");
   tts.inputs = {
       {.name = "q",
        .value = 1e20,
