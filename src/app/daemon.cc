@@ -85,12 +85,10 @@ class LoopObserver : public control::Observer {
   }
   void Published(const store::TargetState& state,
                  std::optional<absl::Time> current_sampled_at,
-                 absl::Time now) override {
-    metrics_.ObserveTarget(state, now);
-    if (current_sampled_at) {
-      metrics_.ObserveCurrentReplicasAge(state.spec->name, *current_sampled_at,
-                                         now);
-    }
+                 absl::Time /*now*/) override {
+    // The rest of the target's series are written from the snapshot when
+    // /metrics is scraped.
+    metrics_.ObserveCurrentReplicas(state.spec->name, current_sampled_at);
   }
   void Removed(const std::string& target) override {
     metrics_.ForgetTarget(target);
@@ -256,8 +254,9 @@ class Daemon::Impl {
     if (s.telemetry) {
       server::Readiness readiness{.clock = options_.clock};
       if (replication_) readiness.stale_after = replication_->stale_after();
-      auto server = server::TelemetryServer::Start(io_, store_, {registry_},
-                                                   *s.telemetry, readiness);
+      auto server = server::TelemetryServer::Start(
+          io_, store_, {registry_}, *s.telemetry, readiness,
+          &metrics_.current_replicas());
       if (!server.ok()) return Annotate(server.status(), "server.telemetry");
       telemetry_ = *std::move(server);
       OnStop([this](absl::Time deadline, const std::function<void()>& done) {

@@ -1,25 +1,29 @@
 // src/app/daemon_metrics.h
 //
-// The daemon's own metric families (per target, per source, reloads, build
+// The daemon's own metric families (per source, ticks, reloads, build
 // info), registered in the registry that /metrics renders. The servers
-// register theirs where they are built.
+// register theirs where they are built. The per-target series are not
+// gauges: /metrics writes them from the snapshot it serves
+// (server/target_metrics.h); this keeps only what the snapshot lacks, when
+// each held currentReplicas count was read.
 //
 //   DaemonMetrics metrics(registry);
-//   metrics.ObserveTarget(state, now);
+//   metrics.ObserveCurrentReplicas("asr-worker", sampled_at);
 //   metrics.ObservePoll(result);
 //   metrics.ForgetTarget("old-target");  // after a reload removed it
+//   TelemetryServer::Start(..., &metrics.current_replicas());
 //
-// Not thread-safe: the daemon calls it from its state strand.
+// Not thread-safe but for current_replicas(): the daemon calls it from its
+// state strand.
 #ifndef BALLAST_SRC_APP_DAEMON_METRICS_H_
 #define BALLAST_SRC_APP_DAEMON_METRICS_H_
 
-#include <map>
-#include <string>
-#include <vector>
+#include <optional>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/control/poller.h"
-#include "ballast/store/recommendation_store.h"
+#include "ballast/server/target_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -32,15 +36,20 @@ class DaemonMetrics {
  public:
   explicit DaemonMetrics(prometheus::Registry& registry);
 
-  // Per target: recommendation, desired, current, each input's held value
-  // and age, and which limit applied (1 for the active one, 0 for others).
-  void ObserveTarget(const store::TargetState& state, absl::Time now);
-  // The age of a target's last good current replica count (read from
-  // Kubernetes or Prometheus; the count is ballast_current_replicas).
-  void ObserveCurrentReplicasAge(const std::string& target,
-                                 absl::Time sampled_at, absl::Time now);
-  // Removes every series of a target that is no longer configured.
-  void ForgetTarget(const std::string& target);
+  // When a target's held current replica count was read (from Kubernetes
+  // or Prometheus; nullopt: none held), for its age in /metrics.
+  void ObserveCurrentReplicas(absl::string_view target,
+                              std::optional<absl::Time> sampled_at) {
+    current_replicas_.Set(target, sampled_at);
+  }
+  // Forgets a target that is no longer configured.
+  void ForgetTarget(absl::string_view target) {
+    current_replicas_.Forget(target);
+  }
+  // What /metrics reads the current replica ages from; thread-safe.
+  const server::CurrentReplicasTimes& current_replicas() const {
+    return current_replicas_;
+  }
   // Per source: poll duration, reads and errors by kind.
   void ObservePoll(const control::PollResult& result);
   void CountTick(bool skipped);
@@ -49,24 +58,6 @@ class DaemonMetrics {
   void ObserveSnapshotAge(absl::Duration age);
 
  private:
-  struct TargetSeries {
-    prometheus::Gauge* recommended;
-    prometheus::Gauge* desired;
-    prometheus::Gauge* current;
-    prometheus::Gauge* current_age = nullptr;  // once a count was read
-    std::map<std::string, prometheus::Gauge*> input_value;
-    std::map<std::string, prometheus::Gauge*> input_age;
-    std::map<std::string, prometheus::Gauge*> limited_by;
-  };
-  TargetSeries& SeriesOf(const std::string& target);
-
-  prometheus::Family<prometheus::Gauge>& recommended_;
-  prometheus::Family<prometheus::Gauge>& desired_;
-  prometheus::Family<prometheus::Gauge>& current_;
-  prometheus::Family<prometheus::Gauge>& current_age_;
-  prometheus::Family<prometheus::Gauge>& input_value_;
-  prometheus::Family<prometheus::Gauge>& input_age_;
-  prometheus::Family<prometheus::Gauge>& limited_by_;
   prometheus::Family<prometheus::Histogram>& poll_duration_;
   prometheus::Family<prometheus::Counter>& source_errors_;
   prometheus::Family<prometheus::Counter>& source_reads_;
@@ -74,7 +65,7 @@ class DaemonMetrics {
   prometheus::Family<prometheus::Counter>& reloads_;
   prometheus::Gauge& last_reload_success_;
   prometheus::Gauge& snapshot_age_;
-  std::map<std::string, TargetSeries> targets_;
+  server::CurrentReplicasTimes current_replicas_;
 };
 
 }  // namespace ballast::app

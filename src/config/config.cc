@@ -427,7 +427,13 @@ class Loader {
       r->RejectUnknownKeys();
     }
     if (std::optional<MapReader> r = server.Map("telemetry")) {
-      ReadListen(*r, &c.telemetry.emplace().listen);
+      TelemetryServerConfig& t = c.telemetry.emplace();
+      ReadListen(*r, &t.listen);
+      using Detail = TelemetryServerConfig::TargetMetrics;
+      r->ReadEnum("targetMetrics", &t.target_metrics,
+                  {{"none", Detail::kNone},
+                   {"summary", Detail::kSummary},
+                   {"full", Detail::kFull}});
       r->RejectUnknownKeys();
     }
     server.RejectUnknownKeys();

@@ -1,6 +1,7 @@
 #include "ballast/server/telemetry_server.h"
 
 #include <iterator>
+#include <string>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -37,7 +38,7 @@ net::HttpResponse HandleTelemetry(
     const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
         collectables,
-    const Readiness& readiness) {
+    const Readiness& readiness, const TargetMetricsOptions& target_metrics) {
   if (request.method != "GET") {
     return {.status = 405, .body = "only GET is supported\n"};
   }
@@ -48,9 +49,11 @@ net::HttpResponse HandleTelemetry(
       families.insert(families.end(), std::make_move_iterator(more.begin()),
                       std::make_move_iterator(more.end()));
     }
+    std::string body = prometheus::TextSerializer().Serialize(families);
+    AppendTargetMetrics(*store.Current(), target_metrics, body);
     return {.status = 200,
             .content_type = "text/plain; version=0.0.4; charset=utf-8",
-            .body = prometheus::TextSerializer().Serialize(families)};
+            .body = std::move(body)};
   }
   if (request.path == "/healthz") return {.status = 200, .body = "ok\n"};
   if (request.path == "/readyz") {
@@ -65,7 +68,8 @@ net::HttpResponse HandleTelemetry(
 absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
     boost::asio::io_context& io, const store::RecommendationStore& store,
     std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
-    const config::TelemetryServerConfig& config, Readiness readiness) {
+    const config::TelemetryServerConfig& config, Readiness readiness,
+    const CurrentReplicasTimes* current_replicas) {
   absl::StatusOr<std::unique_ptr<net::HttpServer>> http =
       net::HttpServer::Start(
           io,
@@ -76,9 +80,13 @@ absl::StatusOr<std::unique_ptr<TelemetryServer>> TelemetryServer::Start(
            .idle_timeout = absl::Seconds(90),
            .max_request_bytes = size_t{16} * 1024},
           [&store, collectables = std::move(collectables),
-           readiness = std::move(readiness)](const net::HttpRequest& request,
-                                             const net::PeerInfo&) {
-            return HandleTelemetry(request, store, collectables, readiness);
+           readiness = std::move(readiness),
+           target_metrics =
+               TargetMetricsOptions{.detail = config.target_metrics,
+                                    .current_replicas = current_replicas}](
+              const net::HttpRequest& request, const net::PeerInfo&) {
+            return HandleTelemetry(request, store, collectables, readiness,
+                                   target_metrics);
           });
   if (!http.ok()) return http.status();
   return std::unique_ptr<TelemetryServer>(

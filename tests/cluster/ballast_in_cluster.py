@@ -138,7 +138,7 @@ server:
     authentication: {mode: Cluster, refreshSeconds: 1}
     authorization: {mode: Delegated, %(authorization)s}
   grpc: {listen: "127.0.0.1:%(grpc)d"}
-  telemetry: {listen: "127.0.0.1:%(telemetry)d"}
+  telemetry: {listen: "127.0.0.1:%(telemetry)d", targetMetrics: full}
 targets:
 """ % {"kubeconfig": kubeconfig, "redis": redis_port, "https": https_port,
        "cert": serving["cert"], "key": serving["key"], "grpc": grpc_port,

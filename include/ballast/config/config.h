@@ -159,7 +159,16 @@ struct GrpcServerConfig {
 
 // `server.telemetry`: /metrics, /healthz, /readyz over plain HTTP.
 struct TelemetryServerConfig {
+  // `targetMetrics`: how much of each target /metrics shows (README,
+  // "telemetry"). The fleet-wide counts are there in every mode.
+  enum class TargetMetrics {
+    kNone,     // none: only the fleet-wide counts
+    kSummary,  // summary (default): recommendation and active limit
+    kFull,     // full: also desired, current, and each input's value and age
+  };
+
   std::string listen = "0.0.0.0:8080";
+  TargetMetrics target_metrics = TargetMetrics::kSummary;
 
   bool operator==(const TelemetryServerConfig&) const = default;
 };

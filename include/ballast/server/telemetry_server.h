@@ -3,7 +3,10 @@
 // The telemetry endpoint over plain HTTP, on the same HTTP core as the
 // external metrics API (so there is one HTTP stack, not prometheus-cpp's
 // civetweb Exposer):
-//   /metrics  the Prometheus text format (version 0.0.4) of the registries
+//   /metrics  the Prometheus text format (version 0.0.4) of the registries,
+//             then the per-target series and fleet-wide counts written from
+//             the current snapshot (server/target_metrics.h), as much of
+//             each target as `targetMetrics` says
 //   /healthz  200 "ok" while the process serves
 //   /readyz   200 "ok" once the store has published a snapshot in which
 //             every target has a recommendation, and while that snapshot
@@ -11,9 +14,10 @@
 //   anything else: 404; a method other than GET: 405.
 //
 //   auto registry = std::make_shared<prometheus::Registry>();
+//   CurrentReplicasTimes current;  // filled by the control loop's observer
 //   absl::StatusOr<std::unique_ptr<TelemetryServer>> server =
 //       TelemetryServer::Start(io, store, {registry},
-//       cfg.server.telemetry.value());
+//       cfg.server.telemetry.value(), {}, &current);
 //   int port = (*server)->port();
 #ifndef BALLAST_SERVER_TELEMETRY_SERVER_H_
 #define BALLAST_SERVER_TELEMETRY_SERVER_H_
@@ -29,6 +33,7 @@
 #include "ballast/config/config.h"
 #include "ballast/core/clock.h"
 #include "ballast/net/http_server.h"
+#include "ballast/server/target_metrics.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace prometheus {
@@ -52,22 +57,27 @@ absl::Status CheckReady(const store::Snapshot& snapshot,
                         absl::Time now = absl::InfinitePast(),
                         absl::Duration stale_after = absl::InfiniteDuration());
 
-// The telemetry endpoints without sockets (see the file comment).
+// The telemetry endpoints without sockets (see the file comment). The
+// collectables must not hold the families AppendTargetMetrics writes.
 net::HttpResponse HandleTelemetry(
     const net::HttpRequest& request, const store::RecommendationStore& store,
     const std::vector<std::shared_ptr<const prometheus::Collectable>>&
         collectables,
-    const Readiness& readiness = {});
+    const Readiness& readiness = {},
+    const TargetMetricsOptions& target_metrics = {});
 
 class TelemetryServer {
  public:
-  // Binds config.listen (port 0 picks one) and serves on `io`. `store` must
-  // outlive the server. Limits: 64 connections, 10 s per request, 90 s idle,
-  // 16 KiB per request.
+  // Binds config.listen (port 0 picks one) and serves on `io`, per-target
+  // series as config.target_metrics says. `store` and `current_replicas`
+  // (may be null: no current replica ages) must outlive the server.
+  // Limits: 64 connections, 10 s per request, 90 s idle, 16 KiB per
+  // request.
   static absl::StatusOr<std::unique_ptr<TelemetryServer>> Start(
       boost::asio::io_context& io, const store::RecommendationStore& store,
       std::vector<std::shared_ptr<const prometheus::Collectable>> collectables,
-      const config::TelemetryServerConfig& config, Readiness readiness = {});
+      const config::TelemetryServerConfig& config, Readiness readiness = {},
+      const CurrentReplicasTimes* current_replicas = nullptr);
 
   int port() const { return http_->port(); }
   // As HttpServer::Stop / StopAndWait.

@@ -63,7 +63,7 @@ class FaultsClockTest : public FaultsTest {
   redis: {main: {address: "127.0.0.1:REDIS"}}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 targets:
   - name: window
     maxReplicas: 50

@@ -55,7 +55,7 @@ constexpr char kConfig[] = R"(sources:
   redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300PASSWORD}}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 SERVER_EXTRAtargets:
   - name: asr-worker
     maxReplicas: 20

@@ -29,7 +29,7 @@ std::string RedisAsrConfig(const std::string& server_extra) {
   redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 )",
                       server_extra, R"(targets:
   - name: asr-worker

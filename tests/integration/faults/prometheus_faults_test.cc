@@ -108,7 +108,7 @@ class FaultsPrometheusTest : public FaultsTest {
 EXTRA
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 targets:
   - name: tts-api
     maxReplicas: 20

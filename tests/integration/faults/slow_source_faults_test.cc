@@ -73,7 +73,7 @@ TEST_F(FaultsSlowSourceTest, ASourceSlowerThanThePollHoldsBackOnlyItself) {
     slow: {url: "http://127.0.0.1:SLOW", timeoutMs: 5000}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 targets:
   - name: w
     maxReplicas: 20

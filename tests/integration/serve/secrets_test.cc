@@ -73,7 +73,7 @@ BAD_SOURCES  prometheus:
     basicfile: {url: "http://127.0.0.1:PP", basicAuth: {username: ballast, passwordFile: DIR/prom-password}}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TEL"}
+  telemetry: {listen: "127.0.0.1:TEL", targetMetrics: full}
   grpc: {listen: "127.0.0.1:GRPC"GRPC_TLS}
   externalMetrics: {listen: "127.0.0.1:HTTPS", tlsCertFile: DIR/em.crt, tlsKeyFile: DIR/em.key}
 targets:

@@ -67,7 +67,7 @@ class ServeTest : public ::testing::Test {
   redis: {main: {address: "127.0.0.1:REDIS", timeoutMs: 300, connectTimeoutMs: 300}}
 server:
   pollIntervalSeconds: 1
-  telemetry: {listen: "127.0.0.1:TELEMETRY"}
+  telemetry: {listen: "127.0.0.1:TELEMETRY", targetMetrics: full}
 SERVER_EXTRA  grpc: {listen: "127.0.0.1:GRPC"}
 targets:
   - name: asr-worker

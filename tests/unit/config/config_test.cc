@@ -916,7 +916,29 @@ targets: []
   EXPECT_EQ(c.server.grpc->listen, "0.0.0.0:9090");
   EXPECT_TRUE(c.server.grpc->tls_cert_file.empty());
   ASSERT_TRUE(c.server.telemetry.has_value());
+  EXPECT_EQ(c.server.telemetry->target_metrics,
+            TelemetryServerConfig::TargetMetrics::kSummary);
   EXPECT_EQ(c.server.poll_interval_seconds, 5);
+}
+
+TEST(ConfigServer, ReadsTelemetryTargetMetrics) {
+  using Detail = TelemetryServerConfig::TargetMetrics;
+  for (const auto& [text, detail] : std::vector<std::pair<std::string, Detail>>{
+           {"none", Detail::kNone},
+           {"summary", Detail::kSummary},
+           {"full", Detail::kFull}}) {
+    const Config c = Parse(absl::StrCat(
+        "server:\n  telemetry: {listen: \"127.0.0.1:0\", targetMetrics: ", text,
+        "}\ntargets: []\n"));
+    ASSERT_TRUE(c.server.telemetry.has_value()) << text;
+    EXPECT_EQ(c.server.telemetry->target_metrics, detail) << text;
+  }
+  EXPECT_THAT(Errors(R"(server:
+  telemetry: {listen: "127.0.0.1:0", targetMetrics: all}
+targets: []
+)"),
+              ElementsAre("t.yaml:2:53: server.telemetry.targetMetrics: "
+                          "expected one of none, summary, full, got 'all'"));
 }
 
 TEST(ConfigServer, ServersAreOffUnlessConfigured) {

@@ -330,6 +330,12 @@ std::vector<Row> Table() {
        [](const Reached& r) {
          return Str(r.ExternalMetrics().max_request_bytes);
        }},
+      {"server.telemetry.listen", "127.0.0.1:9102",
+       [](const Reached& r) { return r.config.server.telemetry->listen; }},
+      {"server.telemetry.targetMetrics", "full",
+       [](const Reached& r) {
+         return Str(r.config.server.telemetry->target_metrics);
+       }},
 
       // targets[0]: the engine's spec and the sources' reads.
       {t0 + "name", "asr-w", [](const Reached& r) { return r.Spec(0).name; }},
