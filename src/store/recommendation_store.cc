@@ -16,43 +16,25 @@ PastRecommendation PastRecommendation::Of(const engine::Recommendation& r) {
 
 void Recent::Push(const PastRecommendation& past, size_t limit) {
   limit = std::max<size_t>(limit, 1);
-  if (chain_ >= 2 * limit - 1) {
-    // A fresh chain of the newest limit - 1: the older nodes are released
-    // once no snapshot holds the old chain.
-    const std::vector<PastRecommendation> all = OldestFirst();
-    const size_t keep = std::min(all.size(), limit - 1);
-    std::shared_ptr<const Node> head;
-    for (size_t i = all.size() - keep; i < all.size(); ++i) {
-      head = std::make_shared<const Node>(Node{all[i], std::move(head)});
-    }
-    head_ = std::move(head);
-    chain_ = size_ = keep;
+  const size_t keep = std::min(size_, limit - 1);
+  std::shared_ptr<PastRecommendation[]> items =
+      std::make_shared_for_overwrite<PastRecommendation[]>(keep + 1);
+  if (keep > 0) {
+    std::copy(items_.get() + (size_ - keep), items_.get() + size_, items.get());
   }
-  head_ = std::make_shared<const Node>(Node{past, std::move(head_)});
-  ++chain_;
-  size_ = std::min(size_ + 1, limit);
+  items[keep] = past;
+  items_ = std::move(items);
+  size_ = keep + 1;
 }
 
 std::vector<PastRecommendation> Recent::OldestFirst() const {
-  std::vector<PastRecommendation> out(size_);
-  const Node* node = head_.get();
-  for (size_t i = size_; i-- > 0; node = node->older.get()) {
-    out[i] = node->past;
-  }
-  return out;
+  return std::vector<PastRecommendation>(items_.get(), items_.get() + size_);
 }
 
 bool operator==(const Recent& a, const Recent& b) {
-  if (a.size_ != b.size_) return false;
-  const Recent::Node* x = a.head_.get();
-  const Recent::Node* y = b.head_.get();
-  for (size_t i = 0; i < a.size_; ++i) {
-    if (x == y) return true;  // the same nodes from here on
-    if (!(x->past == y->past)) return false;
-    x = x->older.get();
-    y = y->older.get();
-  }
-  return true;
+  return a.size_ == b.size_ &&
+         (a.items_ == b.items_ ||
+          std::equal(a.items_.get(), a.items_.get() + a.size_, b.items_.get()));
 }
 
 const InputValue* TargetState::FindInput(std::string_view name) const {

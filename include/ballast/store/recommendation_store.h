@@ -65,12 +65,10 @@ struct PastRecommendation {
   bool operator==(const PastRecommendation&) const = default;
 };
 
-// A target's last few recommendations: an immutable list, newest first,
-// shared by every snapshot and record that holds it. Push puts a new head
-// in front of the old one (one allocation) and copies the older entries
-// only once per `limit` pushes, when it starts a fresh chain of the newest
-// `limit` so that the nodes it keeps alive stay under 2 * limit. Copying a
-// Recent is one reference count.
+// A target's last few recommendations: an immutable array, oldest first,
+// shared by every snapshot and record that holds it. Push makes the next
+// array in one allocation (the newest `limit`, 40 bytes each); copying a
+// Recent is one reference count. A snapshot still read keeps its array.
 class Recent {
  public:
   // Adds `past` as the newest and keeps the newest `limit` (at least 1).
@@ -83,13 +81,8 @@ class Recent {
   friend bool operator==(const Recent& a, const Recent& b);
 
  private:
-  struct Node {
-    PastRecommendation past;
-    std::shared_ptr<const Node> older;
-  };
-  std::shared_ptr<const Node> head_;
-  size_t size_ = 0;   // entries listed (at most the limit)
-  size_t chain_ = 0;  // nodes reachable from head_ (below 2 * limit)
+  std::shared_ptr<const PastRecommendation[]> items_;  // size_ of them
+  size_t size_ = 0;
 };
 
 // One target in a snapshot. What does not change from tick to tick is
