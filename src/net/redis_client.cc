@@ -81,25 +81,14 @@ RedisReply ConvertReply(const redisReply& r) {
 }
 
 // Appends the RESP encoding of `argv` to `out`.
-absl::Status AppendCommand(const std::vector<std::string>& argv,
-                           std::string* out) {
-  std::vector<const char*> args;
-  std::vector<size_t> lens;
-  args.reserve(argv.size());
-  lens.reserve(argv.size());
+// (An array of bulk strings: "*<n>\r\n" then "$<len>\r\n<arg>\r\n" per
+// argument; written here, not with hiredis's redisFormatCommandArgv, whose
+// printf of every length was most of a 40,000-command pipeline's cost.)
+void AppendCommand(const std::vector<std::string>& argv, std::string* out) {
+  absl::StrAppend(out, "*", argv.size(), "\r\n");
   for (const std::string& a : argv) {
-    args.push_back(a.data());
-    lens.push_back(a.size());
+    absl::StrAppend(out, "$", a.size(), "\r\n", a, "\r\n");
   }
-  char* cmd = nullptr;
-  const int len = redisFormatCommandArgv(&cmd, static_cast<int>(argv.size()),
-                                         args.data(), lens.data());
-  if (len < 0 || cmd == nullptr) {
-    return absl::ResourceExhaustedError("cannot encode a command");
-  }
-  out->append(cmd, static_cast<size_t>(len));
-  redisFreeCommand(cmd);
-  return absl::OkStatus();
 }
 
 // "LLEN ×3, HLEN": the command names of a pipeline, for messages. Never the
@@ -374,15 +363,12 @@ class RedisClient::Impl : public std::enable_shared_from_this<Impl> {
                                                     Clock::time_point deadline,
                                                     absl::Duration timeout) {
     std::string bytes;
-    for (const auto& argv : commands) {
-      if (absl::Status s = AppendCommand(argv, &bytes); !s.ok()) {
-        co_return absl::Status(s.code(), Prefix() + std::string(s.message()));
-      }
-    }
+    for (const auto& argv : commands) AppendCommand(argv, &bytes);
     // Shutdown() may drop the request, and `commands`, at a co_await.
     const size_t expected = commands.size();
     Connection& conn = *conn_;
     Replies replies;
+    replies.reserve(expected);
     if (absl::Status s = TakeReplies(conn, 0, replies); !s.ok()) co_return s;
     error_code ec;
     conn.Tcp().expires_at(deadline);

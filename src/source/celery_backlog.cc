@@ -134,23 +134,23 @@ absl::StatusOr<Backlog> ParseBacklog(
                                             queues.size() * bands + 1,
                                             " replies, got ", replies.size()));
   }
-  // An integer reply, or the error of `key` naming it.
+  // An integer reply, or the error of `key` (made only then) naming it.
   auto count = [](const net::RedisReply& reply, absl::string_view command,
-                  absl::string_view key) -> absl::StatusOr<int64_t> {
-    const std::string context = absl::StrCat(command, " ", Quote(key));
+                  auto key) -> absl::StatusOr<int64_t> {
+    if (reply.type == net::RedisReply::Type::kInteger) return reply.integer;
+    const std::string context = absl::StrCat(command, " ", Quote(key()));
     if (absl::Status s = reply.ToStatus(context); !s.ok()) return s;
-    if (reply.type != net::RedisReply::Type::kInteger) {
-      return absl::InternalError(
-          absl::StrCat(context, ": not an integer: ", reply.DebugString()));
-    }
-    return reply.integer;
+    return absl::InternalError(
+        absl::StrCat(context, ": not an integer: ", reply.DebugString()));
   };
   Backlog backlog;
   size_t next = 0;
   for (const std::string& queue : queues) {
     absl::StatusOr<int64_t> waiting = 0;
-    for (const std::string& key : BandKeys(queue, options)) {
-      absl::StatusOr<int64_t> n = count(replies[next++], "LLEN", key);
+    for (size_t band = 0; band < bands; ++band) {
+      absl::StatusOr<int64_t> n = count(replies[next++], "LLEN", [&] {
+        return BandKeys(queue, options)[band];
+      });
       if (!waiting.ok()) continue;
       if (n.ok()) {
         *waiting += *n;
@@ -160,9 +160,11 @@ absl::StatusOr<Backlog> ParseBacklog(
             absl::StrCat("queue '", queue, "': ", n.status().message()));
       }
     }
-    backlog.waiting.insert_or_assign(queue, std::move(waiting));
+    backlog.waiting.emplace_hint(backlog.waiting.end(), queue,
+                                 std::move(waiting));
   }
-  backlog.unacked = count(replies[next], "HLEN", UnackedKey(options));
+  backlog.unacked =
+      count(replies[next], "HLEN", [&] { return UnackedKey(options); });
   return backlog;
 }
 

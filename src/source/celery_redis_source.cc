@@ -231,8 +231,9 @@ class CeleryRedisSource::State {
     CeleryPollResult result;
     for (const CeleryInputSpec& in : poll_inputs_)
       result.inputs.push_back(Value(in));
-    result.waiting = backlog_.waiting;
-    result.unacked = backlog_.unacked;
+    // The next poll parses a new backlog: this one is given away.
+    result.waiting = std::move(backlog_.waiting);
+    result.unacked = std::move(backlog_.unacked);
     return result;
   }
 
