@@ -147,6 +147,7 @@ class Daemon::Impl {
                 .after_tick =
                     [this] {
                       if (replication_) replication_->AfterTick();
+                      MaybeReturnFreedMemory();
                     }},
             store_, observer_)) {}
 
@@ -459,6 +460,20 @@ class Daemon::Impl {
            a.telemetry == b.telemetry;
   }
 
+  // After a tick has replaced the snapshot, the previous one's memory is
+  // free, but glibc keeps most of it mapped (it trims only the top of each
+  // heap): hand the free pages back, so that RSS follows the live heap (at
+  // 10,000 targets 63 MiB instead of 141-176). At most every 5 s: a trim
+  // walks the heap, 13 ms at 10,000 targets (bench/README.md "Scale").
+  void MaybeReturnFreedMemory() {
+#if defined(__GLIBC__)
+    const absl::Time now = options_.clock();
+    if (now - last_trim_ < absl::Seconds(5)) return;
+    last_trim_ = now;
+    malloc_trim(0);
+#endif
+  }
+
   // On the strand, every pollIntervalSeconds at a fixed rate.
   void Tick() {
     if (stopping_) return;
@@ -498,6 +513,7 @@ class Daemon::Impl {
   std::optional<net::FileStamp> config_stamp_;
   bool stopping_ = false;
   std::vector<StopFn> stops_;
+  absl::Time last_trim_ = absl::InfinitePast();
 
   std::optional<config::StateConfig> started_state_;
   std::unique_ptr<Replication> replication_;
