@@ -166,7 +166,7 @@ class Redis:
         self.proc.wait()
 
 
-def write_config(path, n, redis_port, certs, poll, ports):
+def write_config(path, n, redis_port, certs, poll, ports, max_connections=None):
     lines = [
         "sources:",
         "  redis:",
@@ -181,7 +181,7 @@ def write_config(path, n, redis_port, certs, poll, ports):
         "    requestheaderAllowedNames: [front-proxy-client]",
         "    authentication: {mode: Files}",
         "    authorization: {mode: AlwaysAllow}",
-        "    maxConnections: 20000",
+    ] + ([f"    maxConnections: {max_connections}"] if max_connections else []) + [
         "  grpc:",
         f"    listen: \"127.0.0.1:{ports['grpc']}\"",
         "  telemetry:",
@@ -250,13 +250,14 @@ class Scenario:
     certs, redis, work."""
 
     def __init__(self, binary, n=10000, poll=1, tasks=3, io_threads=None,
-                 work=None, redis=None, certs=None, extra_args=()):
+                 work=None, redis=None, certs=None, extra_args=(), max_connections=None):
         self.binary = binary
         self.n = n
         self.poll = poll
         self.tasks = tasks
         self.io_threads = io_threads
         self.extra_args = list(extra_args)
+        self.max_connections = max_connections
         self.own_work = work is None
         self.work = work or tempfile.mkdtemp(prefix="ballast-scale-")
         self.redis = redis
@@ -282,7 +283,8 @@ class Scenario:
                 f"{time.monotonic() - started:.1f}s")
         self.ports = {"https": free_port(), "grpc": free_port(), "telemetry": free_port()}
         self.config = os.path.join(self.work, "ballast.yaml")
-        write_config(self.config, self.n, self.redis.port, self.certs, self.poll, self.ports)
+        write_config(self.config, self.n, self.redis.port, self.certs, self.poll, self.ports,
+                     self.max_connections)
         args = [self.binary, "serve", "--config", self.config, "--log-format", "logfmt",
                 *self.extra_args]
         if self.io_threads:
