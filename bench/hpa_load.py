@@ -34,6 +34,7 @@ import fcntl
 import hashlib
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -263,6 +264,10 @@ def main():
             sys.exit(f"missing {tool}: apt-get install -y redis-server openssl")
     if not (shutil.which("nginx") or os.access("/usr/sbin/nginx", os.X_OK)):
         sys.exit("missing nginx: apt-get install -y nginx")
+    # vegeta opens a connection per request in flight: give it (and nginx)
+    # every descriptor the hard limit allows.
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     tools = build_tools()
     work = tempfile.mkdtemp(prefix="ballast-hpa-load-")
     try:
