@@ -80,7 +80,7 @@ def build_tools():
 
 
 class Nginx:
-    def __init__(self, work, certs, body, workers):
+    def __init__(self, work, certs, body, workers, long_timeouts=False):
         self.work = os.path.join(work, "nginx")
         os.makedirs(os.path.join(self.work, "www"), exist_ok=True)
         os.makedirs(os.path.join(self.work, "tmp"), exist_ok=True)
@@ -92,7 +92,9 @@ class Nginx:
         for k, v in {"@WORK@": self.work, "@PORT@": str(self.port),
                      "@CERT@": certs["server.crt"], "@KEY@": certs["server.key"],
                      "@CLIENT_CA@": certs["proxy-ca.crt"],
-                     "@WORKERS@": str(workers)}.items():
+                     "@WORKERS@": str(workers),
+                     "@KEEPALIVE@": "600s" if long_timeouts else "90s",
+                     "@HEADER_TIMEOUT@": "600s" if long_timeouts else "60s"}.items():
             conf = conf.replace(k, v)
         path = os.path.join(self.work, "nginx.conf")
         with open(path, "w") as f:

@@ -166,7 +166,8 @@ class Redis:
         self.proc.wait()
 
 
-def write_config(path, n, redis_port, certs, poll, ports, max_connections=None):
+def write_config(path, n, redis_port, certs, poll, ports, max_connections=None,
+                 request_timeout_ms=None):
     lines = [
         "sources:",
         "  redis:",
@@ -181,7 +182,8 @@ def write_config(path, n, redis_port, certs, poll, ports, max_connections=None):
         "    requestheaderAllowedNames: [front-proxy-client]",
         "    authentication: {mode: Files}",
         "    authorization: {mode: AlwaysAllow}",
-    ] + ([f"    maxConnections: {max_connections}"] if max_connections else []) + [
+    ] + ([f"    maxConnections: {max_connections}"] if max_connections else []) + (
+        [f"    requestTimeoutMs: {request_timeout_ms}"] if request_timeout_ms else []) + [
         "  grpc:",
         f"    listen: \"127.0.0.1:{ports['grpc']}\"",
         "  telemetry:",
@@ -250,7 +252,8 @@ class Scenario:
     certs, redis, work."""
 
     def __init__(self, binary, n=10000, poll=1, tasks=3, io_threads=None,
-                 work=None, redis=None, certs=None, extra_args=(), max_connections=None):
+                 work=None, redis=None, certs=None, extra_args=(), max_connections=None,
+                 request_timeout_ms=None):
         self.binary = binary
         self.n = n
         self.poll = poll
@@ -258,6 +261,7 @@ class Scenario:
         self.io_threads = io_threads
         self.extra_args = list(extra_args)
         self.max_connections = max_connections
+        self.request_timeout_ms = request_timeout_ms
         self.own_work = work is None
         self.work = work or tempfile.mkdtemp(prefix="ballast-scale-")
         self.redis = redis
@@ -284,7 +288,7 @@ class Scenario:
         self.ports = {"https": free_port(), "grpc": free_port(), "telemetry": free_port()}
         self.config = os.path.join(self.work, "ballast.yaml")
         write_config(self.config, self.n, self.redis.port, self.certs, self.poll, self.ports,
-                     self.max_connections)
+                     self.max_connections, self.request_timeout_ms)
         args = [self.binary, "serve", "--config", self.config, "--log-format", "logfmt",
                 *self.extra_args]
         if self.io_threads:
