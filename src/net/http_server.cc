@@ -45,6 +45,7 @@
 #include "absl/synchronization/notification.h"
 #include "await.h"
 #include "ballast/net/asio_time.h"
+#include "server_tls_stream.h"
 
 namespace ballast::net {
 
@@ -525,8 +526,8 @@ namespace {
 
 using Core = HttpServer::Core;
 
-// A TLS session builds its stream (Asio's engine: ~70 KiB of buffers, and
-// OpenSSL's SSL object) only once the client's first byte has arrived: until
+// A TLS session builds its stream (OpenSSL's SSL object; see
+// server_tls_stream.h) only once the client's first byte has arrived: until
 // then a connection holds a socket and this object. A plain session has its
 // stream from the start.
 template <class Stream>
@@ -830,8 +831,8 @@ asio::awaitable<void> HttpServer::Core::AcceptLoop() {
     socket.set_option(tcp::no_delay(true), ec);
     if (options.tls) {
       std::shared_ptr<ssl::context> ctx = options.tls->Current();
-      StartSession<beast::ssl_stream<beast::tcp_stream>>(
-          self, std::move(ctx), beast::tcp_stream(std::move(socket)));
+      StartSession<ServerTlsStream>(self, std::move(ctx),
+                                    beast::tcp_stream(std::move(socket)));
     } else {
       StartSession<beast::tcp_stream>(self, nullptr,
                                       beast::tcp_stream(std::move(socket)));
