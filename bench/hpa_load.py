@@ -10,8 +10,8 @@ One run, for each binary (the baseline first):
    per target, `ballast serve` ticking every --poll seconds, external
    metrics over TLS (authentication mode Files: the front-proxy CA and
    allowed name front-proxy-client; authorization AlwaysAllow, so no
-   kube-apiserver is needed: see bench/README.md), maxConnections at its
-   default;
+   kube-apiserver is needed: see bench/README.md), maxConnections 20000
+   (nginx's worker_connections);
 2. nginx (worker_processes = ballast's --io-threads, 2) serving ballast's
    answer for one target as a static file with the same serving
    certificate and `ssl_verify_client on` against the same CA;
@@ -21,6 +21,7 @@ One run, for each binary (the baseline first):
    p50/p99/p99.9/max of every request (failures included);
 4. the maximum throughput: vegeta closed loop (-rate=0, -max-workers 64) for
    --max-seconds;
+   (before each run, until the servers are idle: at most 60 s)
 5. grpcload (tools/bench/grpcload) against KEDA's GetMetrics, a random
    target per call, at the same rates, then closed loop with 32 callers.
 
@@ -216,11 +217,23 @@ def print_rows(title, rows):
     sys.stdout.flush()
 
 
+def wait_quiet(pids, limit=0.5, timeout=60):
+    """Waits (up to `timeout` s) until `pids` use less than `limit` of a core
+    over a second: a server still working off the last run's backlog would
+    slow the next one down."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        before = sum(scale.proc_cpu_seconds(p) for p in pids)
+        time.sleep(1)
+        if sum(scale.proc_cpu_seconds(p) for p in pids) - before < limit:
+            return
+
+
 def run_binary(label, binary, a, tools, work, certs, redis):
     rows = []
     io_threads = a.io_threads or 2
     with scale.Scenario(binary, a.targets, a.poll, work=work, redis=redis, certs=certs,
-                        io_threads=a.io_threads) as s:
+                        io_threads=a.io_threads, max_connections=20000) as s:
         port = s.ports["https"]
         req = urllib.request.Request(
             f"https://127.0.0.1:{port}{metric_path(scale.target_name(0))}",
@@ -229,22 +242,23 @@ def run_binary(label, binary, a, tools, work, certs, redis):
             body = r.read()
         nginx = Nginx(work, certs, body, io_threads)
         try:
+            pids = [s.proc.pid] + nginx.pids()
             for rate in a.rates:
-                rows.append(vegeta(tools, work, certs, nginx.port, a.targets, rate,
-                                   a.duration, "nginx"))
-                rows.append(vegeta(tools, work, certs, port, a.targets, rate, a.duration,
-                                   label))
+                for server, p in (("nginx", nginx.port), (label, port)):
+                    wait_quiet(pids)
+                    rows.append(vegeta(tools, work, certs, p, a.targets, rate, a.duration,
+                                       server))
                 print_rows(f"(so far, {label})", rows[-2:])
-            rows.append(vegeta(tools, work, certs, nginx.port, a.targets, 0, a.max_seconds,
-                               "nginx"))
-            rows.append(vegeta(tools, work, certs, port, a.targets, 0, a.max_seconds, label))
+            for server, p in (("nginx", nginx.port), (label, port)):
+                wait_quiet(pids)
+                rows.append(vegeta(tools, work, certs, p, a.targets, 0, a.max_seconds, server))
         finally:
             nginx.stop()
-        for rate in a.rates:
-            rows.append(grpcload(tools, s.ports["grpc"], a.targets, rate, a.duration))
+        for rate in a.rates + [0]:
+            wait_quiet([s.proc.pid])
+            rows.append(grpcload(tools, s.ports["grpc"], a.targets, rate,
+                                 a.duration if rate else a.max_seconds))
             rows[-1]["name"] = f"{label} GetMetrics"
-        rows.append(grpcload(tools, s.ports["grpc"], a.targets, 0, a.max_seconds))
-        rows[-1]["name"] = f"{label} GetMetrics"
     return rows
 
 

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -35,6 +36,7 @@
 #include <exception>
 #include <limits>
 #include <set>
+#include <thread>
 #include <type_traits>
 
 #include "absl/strings/ascii.h"
@@ -749,10 +751,20 @@ class Session : public Connection,
       asio::steady_timer timer;
       std::optional<HttpResponse> response;
       bool replied = false;
+      // Set while the handler runs on this strand's thread: a reply made
+      // inside the call (an answer that waits on nothing) is taken as is,
+      // without a timer or a trip through the queue.
+      std::atomic<std::thread::id> calling{};
     };
     auto pending = std::make_shared<Pending>(executor_);
-    pending->timer.expires_after(ToChrono(core_->options.request_timeout));
+    pending->calling = std::this_thread::get_id();
     core_->CallAsyncHandler(request, peer, [pending](HttpResponse r) {
+      if (pending->calling.load() == std::this_thread::get_id()) {
+        if (pending->replied) return;  // repeated
+        pending->replied = true;
+        pending->response = std::move(r);
+        return;
+      }
       asio::post(pending->timer.get_executor(),
                  [pending, r = std::move(r)]() mutable {
                    if (pending->replied) return;  // late or repeated
@@ -761,6 +773,9 @@ class Session : public Connection,
                    pending->timer.cancel();
                  });
     });
+    pending->calling = std::thread::id();
+    if (pending->response) co_return std::move(*pending->response);
+    pending->timer.expires_after(ToChrono(core_->options.request_timeout));
     error_code ec;
     co_await pending->timer.async_wait(Await(ec));
     pending->replied = true;  // from now on, a reply is dropped

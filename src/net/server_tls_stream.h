@@ -35,6 +35,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/ssl/stream_base.hpp>
@@ -76,8 +77,10 @@ class ServerTlsStream {
   template <class Token>
   auto async_handshake(ssl::stream_base::handshake_type, Token&& token) {
     return Start<void(error_code)>(
-        std::forward<Token>(token), [this](error_code& ec) -> asio::awaitable<void> {
-          co_await Drive([this](size_t*) { return SSL_do_handshake(ssl_); }, ec);
+        std::forward<Token>(token),
+        [this](error_code& ec) -> asio::awaitable<void> {
+          co_await Drive([this](size_t*) { return SSL_do_handshake(ssl_); },
+                         ec);
         });
   }
 
@@ -86,7 +89,8 @@ class ServerTlsStream {
     // Sends close_notify; does not wait for the peer's (nginx does not
     // either): the connection is closed next.
     return Start<void(error_code)>(
-        std::forward<Token>(token), [this](error_code& ec) -> asio::awaitable<void> {
+        std::forward<Token>(token),
+        [this](error_code& ec) -> asio::awaitable<void> {
           SSL_shutdown(ssl_);
           co_await Flush(ec);
         });
@@ -117,7 +121,8 @@ class ServerTlsStream {
     std::string data = beast::buffers_to_string(buffers);
     return Start<void(error_code, size_t)>(
         std::forward<Token>(token),
-        [this, data = std::move(data)](error_code& ec) -> asio::awaitable<size_t> {
+        [this,
+         data = std::move(data)](error_code& ec) -> asio::awaitable<size_t> {
           size_t n = 0;
           if (data.empty()) co_return 0;
           co_await Drive(
@@ -132,7 +137,8 @@ class ServerTlsStream {
  private:
   // Runs `body` (a coroutine filling an error_code, returning R) on the
   // stream's executor and completes `token` with (ec) or (ec, R) on the
-  // handler's executor, never inside the initiating call.
+  // handler's executor (at once when that is the stream's strand), never
+  // inside the initiating call: co_spawn posts the coroutine's start.
   template <class Signature, class Token, class Body>
   auto Start(Token&& token, Body body) {
     return asio::async_initiate<Token, Signature>(
@@ -142,16 +148,15 @@ class ServerTlsStream {
               [this, handler = std::move(handler),
                body = std::move(op)]() mutable -> asio::awaitable<void> {
                 error_code ec;
-                auto ex = asio::get_associated_executor(handler,
-                                                        tcp_.get_executor());
+                auto ex =
+                    asio::get_associated_executor(handler, tcp_.get_executor());
                 if constexpr (std::is_same_v<Signature, void(error_code)>) {
                   co_await body(ec);
-                  asio::post(ex, [h = std::move(handler), ec]() mutable {
-                    h(ec);
-                  });
+                  asio::dispatch(
+                      ex, [h = std::move(handler), ec]() mutable { h(ec); });
                 } else {
                   const size_t n = co_await body(ec);
-                  asio::post(ex, [h = std::move(handler), ec, n]() mutable {
+                  asio::dispatch(ex, [h = std::move(handler), ec, n]() mutable {
                     h(ec, n);
                   });
                 }
@@ -187,10 +192,9 @@ class ServerTlsStream {
           ec = asio::error::eof;  // the peer's close_notify
           co_return r;
         default:
-          ec = queued != 0
-                   ? error_code(static_cast<int>(queued),
-                                asio::error::get_ssl_category())
-                   : error_code(ssl::error::stream_truncated);
+          ec = queued != 0 ? error_code(static_cast<int>(queued),
+                                        asio::error::get_ssl_category())
+                           : error_code(ssl::error::stream_truncated);
           co_return r;
       }
     }
@@ -209,8 +213,8 @@ class ServerTlsStream {
   asio::awaitable<void> Fill(error_code& ec) {
     const size_t want = std::max<size_t>(wanted_, 1);
     in_.resize(want);
-    const size_t got =
-        co_await tcp_.async_read_some(asio::buffer(in_.data(), want), Await(ec));
+    const size_t got = co_await tcp_.async_read_some(
+        asio::buffer(in_.data(), want), Await(ec));
     in_.resize(ec ? 0 : got);
     in_pos_ = 0;
     if (ec == asio::error::eof) ec = ssl::error::stream_truncated;
@@ -257,7 +261,7 @@ class ServerTlsStream {
 
   beast::tcp_stream tcp_;
   SSL* ssl_;
-  std::string in_;   // read from the socket, not yet taken by OpenSSL
+  std::string in_;  // read from the socket, not yet taken by OpenSSL
   size_t in_pos_ = 0;
   std::string out_;  // written by OpenSSL, not yet sent
   size_t wanted_ = 5;
