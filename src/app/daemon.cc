@@ -209,7 +209,14 @@ class Daemon::Impl {
     for (int i = 1; i < options_.io_threads; ++i) {
       threads.emplace_back([this] { io_.run(); });
     }
+    // Without an external metrics server there is nothing to run: these
+    // return at once.
+    for (int i = 0; i < options_.serve_threads; ++i) {
+      threads.emplace_back([this] { serve_io_.run(); });
+    }
     io_.run();
+    // Every stop has run, the external metrics server's included.
+    serve_io_.stop();
     for (std::thread& t : threads) t.join();
     // Releases the poller.
     loop_.reset();
@@ -290,8 +297,10 @@ class Daemon::Impl {
                 {{"port", absl::StrCat(telemetry_->port())}});
     }
     if (s.external_metrics) {
+      // On its own io_context and threads: requests never queue behind a
+      // tick (the control loop's strand), a source's replies or a scrape.
       auto server = server::ExternalMetricsServer::Start(
-          io_, store_, *registry_,
+          serve_io_, store_, *registry_,
           {.config = *s.external_metrics,
            .poll_interval_seconds = s.poll_interval_seconds,
            .kubernetes = loop_->config().kubernetes,
@@ -496,6 +505,8 @@ class Daemon::Impl {
   const DaemonOptions options_;
   Logger& log_;
   asio::io_context io_;
+  // The external metrics API's (see StartServers).
+  asio::io_context serve_io_;
   asio::strand<asio::io_context::executor_type> strand_;
   asio::steady_timer tick_timer_;
   asio::steady_timer config_timer_;

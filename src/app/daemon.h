@@ -24,7 +24,12 @@ namespace ballast::app {
 
 struct DaemonOptions {
   std::string config_path;
+  // Threads running the control loop, the sources' clients, telemetry and
+  // the signal handlers.
   int io_threads = 2;
+  // Threads of the external metrics API's own io_context: a tick or a
+  // /metrics scrape never holds a thread a request needs.
+  int serve_threads = 2;
   // How often the config file is checked for changes (mtime, size, inode).
   int config_check_seconds = 2;
   // The last N recommendations kept per target for `ballast explain`.

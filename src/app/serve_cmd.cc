@@ -14,12 +14,14 @@ struct ServeFlags {
   std::string log_level = "info";
   std::string log_format = "json";
   std::optional<int32_t> io_threads;
+  std::optional<int32_t> serve_threads;
 };
 
 int Serve(const ServeFlags& flags, const Invocation& call) {
   DaemonOptions options;
   options.config_path = flags.config;
   options.io_threads = flags.io_threads.value_or(2);
+  options.serve_threads = flags.serve_threads.value_or(2);
   // The choices were checked when parsing.
   Logger log(*ParseLogLevel(flags.log_level), *ParseLogFormat(flags.log_format),
              &call.err);
@@ -45,7 +47,11 @@ config stays); SIGTERM or SIGINT stops it.)",
   AddChoice(cmd, "--log-format", &flags->log_format, {"json", "logfmt"},
             "default json; logs go to stderr");
   AddWholeNumber(cmd, "--io-threads", &flags->io_threads, 1,
-                 "threads running the I/O loop (default 2)");
+                 "threads running the control loop, the sources and "
+                 "telemetry (default 2)");
+  AddWholeNumber(cmd, "--serve-threads", &flags->serve_threads, 1,
+                 "threads serving the external metrics API, apart from the "
+                 "control loop's (default 2)");
 }
 
 }  // namespace ballast::app

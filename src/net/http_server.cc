@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -35,6 +36,7 @@
 #include <exception>
 #include <limits>
 #include <set>
+#include <thread>
 #include <type_traits>
 
 #include "absl/strings/ascii.h"
@@ -45,6 +47,7 @@
 #include "absl/synchronization/notification.h"
 #include "await.h"
 #include "ballast/net/asio_time.h"
+#include "server_tls_stream.h"
 
 namespace ballast::net {
 
@@ -130,6 +133,9 @@ absl::StatusOr<std::shared_ptr<ssl::context>> BuildTlsContext(
   SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION |
                                   SSL_OP_CIPHER_SERVER_PREFERENCE |
                                   SSL_OP_NO_RENEGOTIATION);
+  // OpenSSL frees a connection's record buffers while it has nothing
+  // buffered: an idle keep-alive connection holds none.
+  SSL_CTX_set_mode(native, SSL_MODE_RELEASE_BUFFERS);
   auto fail = [](absl::string_view what, absl::string_view file) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, " ", file, ": ", OpenSslErrors()));
@@ -522,30 +528,41 @@ namespace {
 
 using Core = HttpServer::Core;
 
+// A TLS session builds its stream (OpenSSL's SSL object; see
+// server_tls_stream.h) only once the client's first byte has arrived: until
+// then a connection holds a socket and this object. A plain session has its
+// stream from the start.
 template <class Stream>
 class Session : public Connection,
                 public std::enable_shared_from_this<Session<Stream>> {
  public:
   static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+  using Executor = beast::tcp_stream::executor_type;
 
-  Session(std::shared_ptr<Core> core, Stream stream,
+  Session(std::shared_ptr<Core> core, beast::tcp_stream tcp,
           std::shared_ptr<ssl::context> tls_context)
       : core_(std::move(core)),
         tls_context_(std::move(tls_context)),
-        stream_(std::move(stream)) {}
+        executor_(tcp.get_executor()) {
+    if constexpr (kTls) {
+      tcp_.emplace(std::move(tcp));
+    } else {
+      stream_.emplace(std::move(tcp));
+    }
+  }
 
   void BeginStop() override {
-    asio::post(stream_.get_executor(), [self = this->shared_from_this()] {
+    asio::post(executor_, [self = this->shared_from_this()] {
       self->stopping_ = true;
       if (self->idle_) self->Lowest().close();
     });
   }
   void ForceClose() override {
-    asio::post(stream_.get_executor(),
+    asio::post(executor_,
                [self = this->shared_from_this()] { self->Lowest().close(); });
   }
 
-  auto executor() { return stream_.get_executor(); }
+  const Executor& executor() const { return executor_; }
 
   // `self` keeps the session alive until the coroutine ends.
   asio::awaitable<void> Run(std::shared_ptr<Session> self) {
@@ -560,7 +577,39 @@ class Session : public Connection,
   }
 
  private:
-  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+  // The TCP stream, inside the TLS stream once that is built.
+  beast::tcp_stream& Lowest() {
+    return stream_ ? beast::get_lowest_layer(*stream_) : *tcp_;
+  }
+
+  // Waits, up to the request timeout, for the first byte of a new TLS
+  // connection; false (the failure counted) when none came.
+  asio::awaitable<bool> AwaitFirstByte() {
+    struct Wait {
+      explicit Wait(const Executor& executor) : timer(executor) {}
+      asio::steady_timer timer;
+      bool done = false;
+      bool timed_out = false;
+    };
+    auto wait = std::make_shared<Wait>(executor_);
+    wait->timer.expires_after(ToChrono(core_->options.request_timeout));
+    wait->timer.async_wait(
+        [self = this->shared_from_this(), wait](const error_code& ec) {
+          if (ec || wait->done) return;
+          wait->timed_out = true;
+          self->Lowest().close();
+        });
+    idle_ = true;  // Stop closes a connection that has sent nothing
+    error_code ec;
+    co_await tcp_->socket().async_wait(tcp::socket::wait_read, Await(ec));
+    idle_ = false;
+    wait->done = true;
+    wait->timer.cancel();
+    if (wait->timed_out) ec = beast::error::timeout;
+    if (!ec && !stopping_) co_return true;
+    if (!stopping_) core_->HandshakeFailed(ec);
+    co_return false;
+  }
 
   asio::awaitable<void> Serve() {
     const HttpServerOptions& options = core_->options;
@@ -571,13 +620,16 @@ class Session : public Connection,
            : absl::StrCat(remote.address().to_string(), ":", remote.port());
     PeerInfo peer{.remote_address = remote_address};
     if constexpr (kTls) {
+      if (!co_await AwaitFirstByte()) co_return;
+      stream_.emplace(std::move(*tcp_), *tls_context_);
+      tcp_.reset();
       Lowest().expires_after(ToChrono(options.request_timeout));
-      co_await stream_.async_handshake(ssl::stream_base::server, Await(ec));
+      co_await stream_->async_handshake(ssl::stream_base::server, Await(ec));
       if (ec) {
         core_->HandshakeFailed(ec);
         co_return;
       }
-      peer = TlsPeer(stream_.native_handle(), std::move(remote_address));
+      peer = TlsPeer(stream_->native_handle(), std::move(remote_address));
     }
     beast::flat_buffer buffer;
     bool first = true;
@@ -590,7 +642,7 @@ class Session : public Connection,
         Lowest().expires_after(
             ToChrono(first ? options.request_timeout : options.idle_timeout));
         const size_t n =
-            co_await stream_.async_read_some(buffer.prepare(4096), Await(ec));
+            co_await stream_->async_read_some(buffer.prepare(4096), Await(ec));
         idle_ = false;
         if (ec) break;
         buffer.commit(n);
@@ -602,12 +654,14 @@ class Session : public Connection,
       if (!response) break;  // the client went away or timed out
       keep_alive = response->keep_alive() && !stopping_;
       response->keep_alive(keep_alive);
-      co_await http::async_write(stream_, *response, Await(ec));
+      co_await http::async_write(*stream_, *response, Await(ec));
       if (ec) co_return;
+      // Nothing of the next request yet: give the buffer back while idle.
+      if (buffer.size() == 0) buffer.shrink_to_fit();
     }
     if constexpr (kTls) {
       Lowest().expires_after(ToChrono(kTlsShutdownTimeout));
-      co_await stream_.async_shutdown(Await(ec));
+      co_await stream_->async_shutdown(Await(ec));
     } else {
       Lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
     }
@@ -626,14 +680,14 @@ class Session : public Connection,
     parser.body_limit(limit);
     error_code ec;
     const size_t header_bytes =
-        co_await http::async_read_header(stream_, buffer, parser, Await(ec));
+        co_await http::async_read_header(*stream_, buffer, parser, Await(ec));
     if (!ec) {
       // Beast ignores body_limit for a body that arrived with the headers.
       const boost::optional<uint64_t> length = parser.content_length();
       if (length && header_bytes + *length > limit) {
         ec = http::error::body_limit;
       } else if (!parser.is_done()) {
-        co_await http::async_read(stream_, buffer, parser, Await(ec));
+        co_await http::async_read(*stream_, buffer, parser, Await(ec));
       }
     }
     if (!ec && header_bytes + parser.get().body().size() > limit) {
@@ -693,15 +747,24 @@ class Session : public Connection,
   asio::awaitable<HttpResponse> AwaitReply(const HttpRequest& request,
                                            const PeerInfo& peer) {
     struct Pending {
-      explicit Pending(const typename Stream::executor_type& executor)
-          : timer(executor) {}
+      explicit Pending(const Executor& executor) : timer(executor) {}
       asio::steady_timer timer;
       std::optional<HttpResponse> response;
       bool replied = false;
+      // Set while the handler runs on this strand's thread: a reply made
+      // inside the call (an answer that waits on nothing) is taken as is,
+      // without a timer or a trip through the queue.
+      std::atomic<std::thread::id> calling{};
     };
-    auto pending = std::make_shared<Pending>(stream_.get_executor());
-    pending->timer.expires_after(ToChrono(core_->options.request_timeout));
+    auto pending = std::make_shared<Pending>(executor_);
+    pending->calling = std::this_thread::get_id();
     core_->CallAsyncHandler(request, peer, [pending](HttpResponse r) {
+      if (pending->calling.load() == std::this_thread::get_id()) {
+        if (pending->replied) return;  // repeated
+        pending->replied = true;
+        pending->response = std::move(r);
+        return;
+      }
       asio::post(pending->timer.get_executor(),
                  [pending, r = std::move(r)]() mutable {
                    if (pending->replied) return;  // late or repeated
@@ -710,6 +773,9 @@ class Session : public Connection,
                    pending->timer.cancel();
                  });
     });
+    pending->calling = std::thread::id();
+    if (pending->response) co_return std::move(*pending->response);
+    pending->timer.expires_after(ToChrono(core_->options.request_timeout));
     error_code ec;
     co_await pending->timer.async_wait(Await(ec));
     pending->replied = true;  // from now on, a reply is dropped
@@ -733,16 +799,19 @@ class Session : public Connection,
 
   std::shared_ptr<Core> core_;
   std::shared_ptr<ssl::context> tls_context_;  // outlives stream_
-  Stream stream_;
+  Executor executor_;                          // the connection's strand
+  std::optional<beast::tcp_stream> tcp_;       // TLS: until the first byte
+  std::optional<Stream> stream_;
   bool idle_ = false;      // on the strand
   bool stopping_ = false;  // on the strand
 };
 
-template <class Stream, class... Args>
+template <class Stream>
 void StartSession(const std::shared_ptr<Core>& core,
-                  std::shared_ptr<ssl::context> tls_context, Args&&... args) {
-  auto session = std::make_shared<Session<Stream>>(
-      core, Stream(std::forward<Args>(args)...), std::move(tls_context));
+                  std::shared_ptr<ssl::context> tls_context,
+                  beast::tcp_stream tcp) {
+  auto session = std::make_shared<Session<Stream>>(core, std::move(tcp),
+                                                   std::move(tls_context));
   if (!core->Add(session.get())) return;
   asio::co_spawn(session->executor(), session->Run(session), asio::detached);
 }
@@ -777,10 +846,11 @@ asio::awaitable<void> HttpServer::Core::AcceptLoop() {
     socket.set_option(tcp::no_delay(true), ec);
     if (options.tls) {
       std::shared_ptr<ssl::context> ctx = options.tls->Current();
-      StartSession<beast::ssl_stream<beast::tcp_stream>>(
-          self, ctx, beast::tcp_stream(std::move(socket)), *ctx);
+      StartSession<ServerTlsStream>(self, std::move(ctx),
+                                    beast::tcp_stream(std::move(socket)));
     } else {
-      StartSession<beast::tcp_stream>(self, nullptr, std::move(socket));
+      StartSession<beast::tcp_stream>(self, nullptr,
+                                      beast::tcp_stream(std::move(socket)));
     }
   }
 }

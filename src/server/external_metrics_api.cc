@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -73,37 +75,56 @@ struct Item {
   std::string missing;  // why there is no value (for the 503)
 };
 
-std::vector<Item> RecommendationItems(const store::Snapshot& snapshot) {
-  std::vector<Item> items;
-  for (const auto& [name, target] : snapshot.targets) {
-    Item item{.labels = {{"target", name}}};
-    if (target.latest) {
-      item.value = target.latest->replicas;
-      item.timestamp = target.latest->time;
-    } else {
-      item.missing =
-          absl::StrCat("target \"", name, "\" has no recommendation yet");
-    }
-    items.push_back(std::move(item));
+void AddRecommendationItem(const std::string& name,
+                           const store::TargetState& target,
+                           std::vector<Item>* items) {
+  Item item{.labels = {{"target", name}}};
+  if (target.latest) {
+    item.value = target.latest->replicas;
+    item.timestamp = target.latest->time;
+  } else {
+    item.missing =
+        absl::StrCat("target \"", name, "\" has no recommendation yet");
   }
-  return items;
+  items->push_back(std::move(item));
 }
 
-std::vector<Item> InputItems(const store::Snapshot& snapshot) {
+void AddInputItems(const std::string& name, const store::TargetState& target,
+                   std::vector<Item>* items) {
+  for (const store::InputValue& input : target.inputs) {
+    Item item{.labels = {{"input", input.name}, {"target", name}}};
+    if (input.value && std::isfinite(*input.value)) {
+      item.value = input.value;
+      item.timestamp = input.sampled_at;
+    } else {
+      item.missing = absl::StrCat(
+          "input \"", input.name, "\" of target \"", name,
+          "\" has no value yet",
+          input.error.empty() ? "" : absl::StrCat(": ", input.error));
+    }
+    items->push_back(std::move(item));
+  }
+}
+
+// The items of `metric` (every series carries a `target` label), in target
+// order: of every target, or of those named in `only` (a name the snapshot
+// does not hold is skipped).
+std::vector<Item> Items(
+    const store::Snapshot& snapshot, absl::string_view metric,
+    const std::optional<std::set<std::string, std::less<>>>& only) {
+  const auto add = metric == kRecommendedReplicasMetric ? AddRecommendationItem
+                                                        : AddInputItems;
   std::vector<Item> items;
-  for (const auto& [name, target] : snapshot.targets) {
-    for (const store::InputValue& input : target.inputs) {
-      Item item{.labels = {{"input", input.name}, {"target", name}}};
-      if (input.value && std::isfinite(*input.value)) {
-        item.value = input.value;
-        item.timestamp = input.sampled_at;
-      } else {
-        item.missing = absl::StrCat(
-            "input \"", input.name, "\" of target \"", name,
-            "\" has no value yet",
-            input.error.empty() ? "" : absl::StrCat(": ", input.error));
-      }
-      items.push_back(std::move(item));
+  if (!only) {
+    for (const auto& [name, target] : snapshot.targets) {
+      add(name, target, &items);
+    }
+    return items;
+  }
+  for (const std::string& name : *only) {
+    if (const auto it = snapshot.targets.find(name);
+        it != snapshot.targets.end()) {
+      add(it->first, it->second, &items);
     }
   }
   return items;
@@ -343,17 +364,21 @@ net::HttpResponse ExternalMetricsApi::Metric(absl::string_view metric,
     return StatusResponse(
         absl::UnavailableError("no recommendations have been computed yet"));
   }
-  const std::vector<Item> all = name == kRecommendedReplicasMetric
-                                    ? RecommendationItems(*snapshot)
-                                    : InputItems(*snapshot);
+  // A selector that names its targets (`target=asr`, `target in (a,b)`: what
+  // the HPA sends for a metric selector with matchLabels on target) is
+  // answered from those targets alone, looked up by name; any other from
+  // every target. The same series either way: an item outside the named
+  // targets cannot match, and every candidate still passes Matches.
+  const std::vector<Item> candidates =
+      Items(*snapshot, name, selector.RequiredValues("target"));
   std::vector<const Item*> matched;
-  for (const Item& item : all) {
+  for (const Item& item : candidates) {
     if (selector.Matches(item.labels)) matched.push_back(&item);
   }
   if (matched.empty()) {
-    return StatusResponse(absl::NotFoundError(
-        absl::StrCat("no series of ", name, " matches labelSelector \"",
-                     selector.ToString(), "\"; known: ", DescribeLabels(all))));
+    return StatusResponse(absl::NotFoundError(absl::StrCat(
+        "no series of ", name, " matches labelSelector \"", selector.ToString(),
+        "\"; known: ", DescribeLabels(Items(*snapshot, name, std::nullopt)))));
   }
   std::vector<std::string> missing;
   JsonWriter w;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <iterator>
 #include <utility>
 
 #include "absl/status/status.h"
@@ -328,6 +329,26 @@ bool LabelSelector::Matches(const Labels& labels) const {
   return std::all_of(
       requirements_.begin(), requirements_.end(),
       [&](const LabelRequirement& r) { return r.Matches(labels); });
+}
+
+std::optional<std::set<std::string, std::less<>>> LabelSelector::RequiredValues(
+    absl::string_view key) const {
+  std::optional<std::set<std::string, std::less<>>> allowed;
+  for (const LabelRequirement& r : requirements_) {
+    if (r.key != key || (r.op != LabelRequirement::Op::kEquals &&
+                         r.op != LabelRequirement::Op::kIn)) {
+      continue;
+    }
+    std::set<std::string, std::less<>> these(r.values.begin(), r.values.end());
+    if (!allowed) {
+      allowed = std::move(these);
+      continue;
+    }
+    for (auto it = allowed->begin(); it != allowed->end();) {
+      it = these.contains(*it) ? std::next(it) : allowed->erase(it);
+    }
+  }
+  return allowed;
 }
 
 std::string LabelSelector::ToString() const {

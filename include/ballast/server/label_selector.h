@@ -21,6 +21,8 @@
 #define BALLAST_SERVER_LABEL_SELECTOR_H_
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,6 +59,15 @@ class LabelSelector {
 
   // True when every requirement matches.
   bool Matches(const Labels& labels) const;
+
+  // The values label `key` must take for Matches to be true: nullopt when
+  // no `=`, `==` or `in` requirement names `key` (any value, or none, may
+  // match); else the values every such requirement allows (possibly none).
+  // Necessary, not sufficient: a set of labels whose `key` is outside it
+  // never matches, one inside it must still pass Matches. Lets a caller
+  // look up the few candidates by `key` instead of testing every one.
+  std::optional<std::set<std::string, std::less<>>> RequiredValues(
+      absl::string_view key) const;
 
   bool empty() const { return requirements_.empty(); }
   const std::vector<LabelRequirement>& requirements() const {

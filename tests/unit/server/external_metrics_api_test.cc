@@ -2,8 +2,11 @@
 // and every JSON document, checked field by field.
 #include <string>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "ballast/core/json.h"
 #include "ballast/server/external_metrics_server.h"
+#include "ballast/server/label_selector.h"
 #include "ballast/server/telemetry_server.h"
 #include "rapidjson/document.h"
 // Shared with the HTTPS integration tests.
@@ -24,6 +27,37 @@ store::TargetState Target(const std::string& name,
   store::TargetState t = testing::MetricTarget(name, replicas, 1.5);
   t.inputs.push_back({.name = "latency", .error = "connection refused"});
   return t;
+}
+
+// {"input":"x","target":"y"}: keys in order, as the API writes them.
+std::string LabelsJson(const Labels& labels) {
+  JsonWriter w;
+  w.StartObject();
+  for (const auto& [key, value] : labels) w.Key(key).String(value);
+  w.EndObject();
+  return w.Take();
+}
+
+std::string LabelsJsonOf(const rapidjson::Value& object) {
+  Labels labels;
+  for (const auto& m : object.GetObject()) {
+    labels[m.name.GetString()] = m.value.GetString();
+  }
+  return LabelsJson(labels);
+}
+
+// Percent-escapes every byte but [A-Za-z0-9-_.~].
+std::string UrlEscape(absl::string_view text) {
+  std::string out;
+  for (unsigned char c : text) {
+    if (absl::ascii_isalnum(c) || c == '-' || c == '_' || c == '.' ||
+        c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      absl::StrAppend(&out, "%", absl::Hex(c, absl::kZeroPad2));
+    }
+  }
+  return out;
 }
 
 class ExternalMetricsApiTest : public ::testing::Test {
@@ -161,6 +195,103 @@ TEST_F(ExternalMetricsApiTest, SelectorFormsChooseTargets) {
           JsonText(*JsonFind(*JsonFind(item, "metricLabels"), "target")));
     }
     EXPECT_EQ(got, c.targets) << c.query;
+  }
+}
+
+// Selectors that name their targets are answered by looking the targets up;
+// every other selector by testing every target. Both must serve exactly the
+// series that LabelSelector::Matches picks out of all of them, in target
+// order, with the same errors.
+TEST_F(ExternalMetricsApiTest, NamedTargetsServeWhatMatchingEveryTargetDoes) {
+  // Series without a value (no recommendation yet, an input never read)
+  // make a 503 where they match.
+  struct Served {
+    std::string name;
+    bool has_recommendation;
+    std::vector<std::pair<std::string, bool>> inputs;  // name, has a value
+  };
+  const std::vector<Served> served = {
+      {"asr", true, {{"backlog", true}, {"latency", true}}},
+      {"no-rec", false, {{"backlog", true}, {"latency", false}}},
+      {"tts", true, {{"backlog", true}, {"latency", true}}},
+      {"vad", true, {{"backlog", true}, {"latency", true}}},
+      {"zz-last", true, {{"backlog", true}, {"latency", true}}},
+  };
+  std::vector<store::TargetState> targets;
+  for (const Served& s : served) {
+    store::TargetState t =
+        Target(s.name, s.has_recommendation ? std::optional(4) : std::nullopt);
+    if (s.inputs[1].second) t.inputs[1].value = 2.0;
+    targets.push_back(std::move(t));
+  }
+  Publish(std::move(targets));
+  const char* selectors[] = {
+      "target=tts",
+      "target==vad",
+      "target=nope",
+      "target=",
+      "target in (vad,asr)",
+      "target in (asr,asr,nope)",
+      "target in (asr,tts),target=tts",
+      "target=asr,target=tts",
+      "target in (asr,vad),target!=vad",
+      "target in (asr,vad),target notin (asr)",
+      "target=asr,!target",
+      "target=asr,input=backlog",
+      "target=asr,input in (latency)",
+      "target in (asr,tts),input!=latency",
+      "target=asr,!input",
+      "target=asr,input",
+      "target=no-rec",
+      "target in (no-rec,asr)",
+      "target!=tts",
+      "input=backlog",
+  };
+  for (const char* metric : {"ballast_recommended_replicas", "ballast_input"}) {
+    const bool inputs = std::string(metric) == "ballast_input";
+    for (const char* text : selectors) {
+      absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(text);
+      ASSERT_TRUE(selector.ok()) << text;
+      // The reference: every series of every target through Matches.
+      std::vector<std::string> want;
+      bool want_missing = false;
+      for (const Served& t : served) {
+        std::vector<std::pair<Labels, bool>> series;  // labels, has a value
+        if (inputs) {
+          for (const auto& [input, has_value] : t.inputs) {
+            series.push_back(
+                {{{"input", input}, {"target", t.name}}, has_value});
+          }
+        } else {
+          series.push_back({{{"target", t.name}}, t.has_recommendation});
+        }
+        for (const auto& [labels, has_value] : series) {
+          if (!selector->Matches(labels)) continue;
+          want.push_back(LabelsJson(labels));
+          want_missing |= !has_value;
+        }
+      }
+      const net::HttpResponse r =
+          Get(absl::StrCat(kBase, metric, "?labelSelector=", UrlEscape(text)));
+      const std::string where = absl::StrCat(metric, " ", text);
+      if (want.empty()) {
+        const std::string message = ExpectStatus(r, 404, "NotFound");
+        // Names every known series, not only the looked-up ones.
+        EXPECT_THAT(message, HasSubstr(R"("target":"zz-last")")) << where;
+        continue;
+      }
+      if (want_missing) {
+        ExpectStatus(r, 503, "ServiceUnavailable");
+        continue;
+      }
+      ASSERT_EQ(r.status, 200) << where << ": " << r.body;
+      std::vector<std::string> got;
+      const rapidjson::Document doc = Parse(r);
+      for (const rapidjson::Value& item : JsonFind(doc, "items")->GetArray()) {
+        got.push_back(LabelsJsonOf(*JsonFind(item, "metricLabels")));
+      }
+      EXPECT_EQ(got, want) << where;
+    }
   }
 }
 

@@ -1,5 +1,9 @@
 #include "ballast/server/label_selector.h"
 
+#include <optional>
+#include <set>
+#include <string>
+
 #include "ballast/net/http_server.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -91,6 +95,64 @@ TEST(LabelSelector, Matches) {
     absl::StatusOr<LabelSelector> s = LabelSelector::Parse(c.selector);
     ASSERT_TRUE(s.ok()) << c.selector << ": " << s.status();
     EXPECT_EQ(s->Matches(c.labels), c.want) << c.selector;
+  }
+}
+
+TEST(LabelSelector, RequiredValuesAreWhatEqualsAndInAllow) {
+  using Values = std::set<std::string, std::less<>>;
+  struct Case {
+    const char* selector;
+    std::optional<Values> want;
+  };
+  const Case cases[] = {
+      {"", std::nullopt},
+      {"target", std::nullopt},
+      {"!target", std::nullopt},
+      {"target!=asr", std::nullopt},
+      {"target notin (asr,tts)", std::nullopt},
+      {"input=backlog", std::nullopt},
+      {"target=asr", Values{"asr"}},
+      {"target==asr", Values{"asr"}},
+      {"target=", Values{""}},
+      {"target in (tts,asr,tts)", Values{"asr", "tts"}},
+      {"target in (asr,tts),target=tts", Values{"tts"}},
+      {"target=asr,target=tts", Values{}},
+      {"target in (asr,tts),target in (tts,vad)", Values{"tts"}},
+      {"target=asr,target!=asr", Values{"asr"}},  // necessary, not sufficient
+      {"input=backlog,target=asr,!canary", Values{"asr"}},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<LabelSelector> s = LabelSelector::Parse(c.selector);
+    ASSERT_TRUE(s.ok()) << c.selector << ": " << s.status();
+    EXPECT_EQ(s->RequiredValues("target"), c.want) << c.selector;
+  }
+}
+
+// Whatever the selector, labels whose `target` is outside RequiredValues
+// never match: the guarantee the external metrics API's lookup rests on.
+TEST(LabelSelector, NothingOutsideRequiredValuesMatches) {
+  const char* selectors[] = {
+      "target=asr",
+      "target in (asr,tts)",
+      "target=asr,input=x",
+      "target=asr,target=tts",
+      "target in (asr,vad),target!=vad",
+      "target in (asr),!input",
+  };
+  const char* values[] = {"asr", "tts", "vad", "", "as"};
+  for (const char* text : selectors) {
+    absl::StatusOr<LabelSelector> s = LabelSelector::Parse(text);
+    ASSERT_TRUE(s.ok()) << text;
+    const auto required = s->RequiredValues("target");
+    ASSERT_TRUE(required.has_value()) << text;
+    for (const char* v : values) {
+      for (const Labels& labels :
+           {Labels{{"target", v}}, Labels{{"target", v}, {"input", "x"}}}) {
+        if (!required->contains(v)) {
+          EXPECT_FALSE(s->Matches(labels)) << text << " on target " << v;
+        }
+      }
+    }
   }
 }
 
