@@ -46,7 +46,8 @@ const InputValue* TargetState::FindInput(std::string_view name) const {
 
 bool Snapshot::Add(TargetState state) {
   std::string name = state.spec->name;
-  return targets.try_emplace(std::move(name), std::move(state)).second;
+  auto [it, added] = targets.emplace(std::move(name), std::move(state));
+  return added;
 }
 
 const TargetState* Snapshot::Find(std::string_view name) const {
