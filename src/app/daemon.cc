@@ -23,7 +23,6 @@
 #include "ballast/config/config.h"
 #include "ballast/control/control_loop.h"
 #include "ballast/control/poller.h"
-#include "ballast/control/poller_source.h"
 #include "ballast/net/asio_time.h"
 #include "ballast/net/file_stamp.h"
 #include "ballast/server/external_metrics_server.h"
@@ -447,8 +446,8 @@ class Daemon::Impl {
   // Swaps in a new config: a new poller for the control loop, which keeps
   // its runtimes; servers' settings left as started.
   absl::Status Apply(std::shared_ptr<const config::Config> config) {
-    absl::StatusOr<std::shared_ptr<control::Source>> source =
-        control::PollerSource::Create(io_, config);
+    absl::StatusOr<std::unique_ptr<control::Poller>> source =
+        control::Poller::Create(io_, config);
     if (!source.ok()) return source.status();
     // Against what the servers were started with, not the last config: a
     // change that is then reverted leaves nothing pending.

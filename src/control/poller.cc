@@ -372,8 +372,8 @@ absl::StatusOr<std::unique_ptr<Poller>> Poller::Create(
   return std::unique_ptr<Poller>(new Poller(std::move(impl)));
 }
 
-void Poller::Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done,
-                  absl::Duration budget) {
+void Poller::Poll(absl::Time now, absl::Duration budget,
+                  absl::AnyInvocable<void(PollResult)> done) {
   impl_->Poll(now, std::move(done), budget);
 }
 
@@ -382,9 +382,8 @@ absl::StatusOr<PollResult> Poller::PollOnce(const config::Config& config) {
   absl::StatusOr<std::unique_ptr<Poller>> poller = Create(io, config);
   if (!poller.ok()) return poller.status();
   std::optional<PollResult> result;
-  (*poller)->Poll(
-      absl::Now(), [&](PollResult r) { result = std::move(r); },
-      absl::InfiniteDuration());
+  (*poller)->Poll(absl::Now(), absl::InfiniteDuration(),
+                  [&](PollResult r) { result = std::move(r); });
   // Run until the poll is done, not until the clients' idle connections
   // and timers are gone.
   while (!result && io.run_one() > 0) {

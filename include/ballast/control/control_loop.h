@@ -15,7 +15,7 @@
 //   loop.Tick();                 // every pollIntervalSeconds
 //   loop.Stop();                 // later poll results are dropped
 //
-// The daemon runs it on a strand with a PollerSource (poller_source.h);
+// The daemon runs it on a strand with the Poller (poller.h) as its Source;
 // tests run it inline with a fake Source and a fake clock.
 //
 // Thread-safety: every method must be called on the loop's serial executor
@@ -39,25 +39,13 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
-#include "ballast/control/poller.h"
+#include "ballast/control/readings.h"
 #include "ballast/core/clock.h"
 #include "ballast/engine/engine.h"
 #include "ballast/state/record.h"
 #include "ballast/store/recommendation_store.h"
 
 namespace ballast::control {
-
-// What the loop reads each tick: every input and currentReplicas of every
-// target of the config it was made for.
-class Source {
- public:
-  virtual ~Source() = default;
-  // Reads everything once at `now`; `done` runs once (on any thread), within
-  // about `budget`, with one TargetReadings per target in config order. A
-  // failed read is an error, never a zero.
-  virtual void Poll(absl::Time now, absl::Duration budget,
-                    absl::AnyInvocable<void(control::PollResult)> done) = 0;
-};
 
 enum class Severity { kInfo, kWarn };
 using LogFields = std::vector<std::pair<std::string, std::string>>;

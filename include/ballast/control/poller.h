@@ -8,7 +8,7 @@
 // tick ends when the slowest source answers or times out.
 //
 //   ASSIGN_OR_RETURN(auto poller, Poller::Create(io, config));
-//   poller->Poll(absl::Now(), [](PollResult r) {
+//   poller->Poll(absl::Now(), absl::Seconds(9), [](PollResult r) {
 //     for (const TargetReadings& t : r.targets) { t.inputs[0]; ... }
 //   });
 //
@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "ballast/config/config.h"
+#include "ballast/control/readings.h"
 #include "ballast/source/celery_options.h"
 #include "ballast/source/prometheus_options.h"
 
@@ -40,33 +41,6 @@ class io_context;
 }  // namespace boost::asio
 
 namespace ballast::control {
-
-struct TargetReadings {
-  std::string target;
-  // One per spec.inputs, same order.
-  std::vector<absl::StatusOr<double>> inputs;
-  // nullopt: `currentReplicas` is static or absent, so the engine assumes
-  // the workload follows ballast. Otherwise the count read, or why not.
-  std::optional<absl::StatusOr<int32_t>> current_replicas;
-};
-
-// How one source fared this tick (for telemetry).
-struct SourcePoll {
-  std::string kind;  // "redis", "prometheus", "kubernetes"
-  std::string name;  // the config's source name ("" for kubernetes)
-  absl::Duration duration;
-  int32_t reads = 0;
-  int32_t errors = 0;
-  // The status code name of each error ("unavailable", "deadline_exceeded",
-  // ...), for counting errors by kind.
-  std::vector<std::string> error_kinds;
-};
-
-struct PollResult {
-  absl::Time time;                      // the `now` given to Poll
-  std::vector<TargetReadings> targets;  // config order
-  std::vector<SourcePoll> sources;
-};
 
 // Where a reading goes: a target (config order) and its input (-1: the
 // target's currentReplicas).
@@ -117,7 +91,8 @@ absl::StatusOr<source::CeleryRedisSourceOptions> RedisSourceOptions(
 // The plan of `config`; InvalidArgument if a secret cannot be read.
 absl::StatusOr<SourcePlan> PlanSources(const config::Config& config);
 
-class Poller {
+// The loop's Source in production.
+class Poller : public Source {
  public:
   // Builds the clients of every source the targets use. InvalidArgument if a
   // secret (password env var or file) cannot be read.
@@ -128,7 +103,7 @@ class Poller {
       std::shared_ptr<const config::Config> config);
   static absl::StatusOr<std::unique_ptr<Poller>> Create(
       boost::asio::io_context& io, const config::Config& config);
-  ~Poller();
+  ~Poller() override;
   Poller(const Poller&) = delete;
   Poller& operator=(const Poller&) = delete;
 
@@ -137,9 +112,10 @@ class Poller {
   // slower than the budget (a Kubernetes API that takes seconds) then
   // stalls only its own readings, which are DeadlineExceeded for this tick,
   // not every other source's. Its late answers are dropped. Evaluates PromQL
-  // at `now`.
-  void Poll(absl::Time now, absl::AnyInvocable<void(PollResult)> done,
-            absl::Duration budget = absl::InfiniteDuration());
+  // at `now`. absl::InfiniteDuration(): no budget, every source's own
+  // timeout.
+  void Poll(absl::Time now, absl::Duration budget,
+            absl::AnyInvocable<void(PollResult)> done) override;
 
   // One poll on a private io_context, for the CLI.
   static absl::StatusOr<PollResult> PollOnce(const config::Config& config);
