@@ -63,6 +63,17 @@ void CheckRecommendation(const v1::Recommendation& got,
   GRPC_FUZZ_CHECK(got.inputs_size() == static_cast<int>(want.inputs.size()));
 }
 
+// A past decision: the recommendation without its inputs.
+void CheckPast(const v1::Recommendation& got, const std::string& target,
+               const store::PastRecommendation& want) {
+  GRPC_FUZZ_CHECK(got.target() == target);
+  GRPC_FUZZ_CHECK(got.replicas() == want.replicas);
+  GRPC_FUZZ_CHECK(got.desired_replicas() == want.desired);
+  GRPC_FUZZ_CHECK(got.current_replicas() == want.current_replicas);
+  GRPC_FUZZ_CHECK(got.time().seconds() == Seconds(want.time));
+  GRPC_FUZZ_CHECK(got.inputs_size() == 0);
+}
+
 void ListTargets(World& world, server::BallastApiService& service) {
   v1::ListTargetsRequest request;
   v1::ListTargetsResponse r;
@@ -80,11 +91,11 @@ void ListTargets(World& world, server::BallastApiService& service) {
   for (const auto& [name, state] : now.targets) {
     const v1::Target& t = r.targets(i++);
     GRPC_FUZZ_CHECK(t.name() == name);
-    GRPC_FUZZ_CHECK(t.min_replicas() == state.spec.min_replicas);
-    GRPC_FUZZ_CHECK(t.max_replicas() == state.spec.max_replicas);
+    GRPC_FUZZ_CHECK(t.min_replicas() == state.spec->min_replicas);
+    GRPC_FUZZ_CHECK(t.max_replicas() == state.spec->max_replicas);
     GRPC_FUZZ_CHECK(t.inputs_size() ==
-                    static_cast<int>(state.spec.inputs.size()));
-    GRPC_FUZZ_CHECK(t.has_latest() == state.latest.has_value());
+                    static_cast<int>(state.spec->inputs.size()));
+    GRPC_FUZZ_CHECK(t.has_latest() == (state.latest != nullptr));
     if (t.has_latest()) {
       GRPC_FUZZ_CHECK(t.latest().target() == name);
       GRPC_FUZZ_CHECK(t.latest().replicas() == state.latest->replicas);
@@ -107,7 +118,7 @@ void GetRecommendation(World& world, server::BallastApiService& service,
     want = grpc::StatusCode::UNAVAILABLE;
   } else if (state == nullptr) {
     want = grpc::StatusCode::NOT_FOUND;
-  } else if (!state->latest.has_value()) {
+  } else if (!state->latest) {
     want = grpc::StatusCode::UNAVAILABLE;
   }
   GRPC_FUZZ_CHECK(s.error_code() == want);
@@ -137,11 +148,12 @@ void GetRecommendation(World& world, server::BallastApiService& service,
   }
   const size_t history =
       request.history() == 0 ? server::kDefaultHistory : request.history();
-  const size_t n = std::min(history, state->recent.size());
+  const std::vector<store::PastRecommendation> recent =
+      state->recent.OldestFirst();
+  const size_t n = std::min(history, recent.size());
   GRPC_FUZZ_CHECK(r.recent_size() == static_cast<int>(n));
   for (size_t i = 0; i < n; ++i) {
-    CheckRecommendation(r.recent(i), request.target(),
-                        state->recent[state->recent.size() - n + i]);
+    CheckPast(r.recent(i), request.target(), recent[recent.size() - n + i]);
   }
 }
 
@@ -184,7 +196,7 @@ void Watch(World& world, FuzzedDataProvider& in, bool stall,
           std::find(named.begin(), named.end(), name) == named.end()) {
         continue;
       }
-      if (!state.latest.has_value()) continue;
+      if (!(state.latest != nullptr)) continue;
       auto it = last.find(name);
       if (it != last.end() && it->second == state.latest->time) continue;
       last[name] = state.latest->time;

@@ -77,11 +77,13 @@ inline engine::Recommendation Rec(absl::Time time, int32_t replicas,
 
 inline store::TargetState NewTarget(const std::string& name) {
   store::TargetState t;
-  t.spec.name = name;
-  t.spec.min_replicas = 0;
-  t.spec.max_replicas = 300;
-  t.spec.inputs.push_back({.name = "backlog"});
-  t.spec.inputs.push_back({.name = "latency"});
+  auto spec = std::make_shared<TargetSpec>();
+  spec->name = name;
+  spec->min_replicas = 0;
+  spec->max_replicas = 300;
+  spec->inputs.push_back({.name = "backlog"});
+  spec->inputs.push_back({.name = "latency"});
+  t.spec = std::move(spec);
   t.inputs.push_back({.name = "backlog",
                       .value = 42.5,
                       .sampled_at = absl::FromUnixSeconds(1790000000)});
@@ -99,8 +101,10 @@ class World {
     for (int i = 0; i < 12; ++i) {
       Tick(asr, 5 + i % 3, /*advance=*/true);
     }
-    asr.latest = Rec(now_, 7, true);
-    asr.recent.back() = *asr.latest;
+    // The latest (with its explanation) as the newest past decision.
+    asr.latest =
+        std::make_shared<const engine::Recommendation>(Rec(now_, 7, true));
+    asr.recent.Push(store::PastRecommendation::Of(*asr.latest), kRecent);
     model_.emplace("asr", std::move(asr));
     model_.emplace("tts", NewTarget("tts"));
     store::TargetState idle = NewTarget("idle");
@@ -166,9 +170,9 @@ class World {
  private:
   void Tick(store::TargetState& t, int32_t replicas, bool advance) {
     if (advance) now_ += absl::Seconds(15);
-    t.latest = Rec(now_, replicas, true);
-    t.recent.push_back(Rec(now_, replicas, false));
-    while (t.recent.size() > kRecent) t.recent.pop_front();
+    t.latest = std::make_shared<const engine::Recommendation>(
+        Rec(now_, replicas, true));
+    t.recent.Push(store::PastRecommendation::Of(*t.latest), kRecent);
     ++t.replicas_version;
   }
 

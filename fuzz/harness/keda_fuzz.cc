@@ -76,7 +76,7 @@ Lookup Expect(const externalscaler::ScaledObjectRef& ref,
   l.state = snapshot->Find(l.name);
   if (l.state == nullptr) {
     l.code = grpc::StatusCode::NOT_FOUND;
-  } else if (needs_value && !l.state->latest.has_value()) {
+  } else if (needs_value && !l.state->latest) {
     l.code = grpc::StatusCode::UNAVAILABLE;
   }
   return l;
