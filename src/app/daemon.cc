@@ -73,7 +73,8 @@ void RaiseOpenFileLimit(Logger& log) {
 // glibc gives each thread that allocates its own arena, up to 8 per core,
 // and an arena keeps the pages it has freed: the tick's thread and each
 // serving thread each hold a heap's worth of churn (at 10,000 targets
-// about 50 MiB of the 194 MiB RSS, bench/README.md "Scale"). Two arenas
+// MALLOC_ARENA_MAX=1 took RSS from 194 to 142 MiB in one bench/scale.sh
+// run). Two arenas
 // keep lock contention off the serving path and the RSS near the live
 // heap. MALLOC_ARENA_MAX in the environment still decides when set.
 void LimitMallocArenas(Logger& log) {

@@ -284,7 +284,7 @@ absl::StatusOr<engine::HpaScaleEvent> Get(const pb::HpaScaleEvent& in) {
                                .outdated = in.outdated()};
 }
 
-// Appends each of `in`, decoded, to `out` (a std::vector or std::deque).
+// Appends each of `in`, decoded, to `out` (a std::vector or core::RingDeque).
 template <typename PbMessage, typename Container>
 absl::Status GetEach(absl::string_view field,
                      const google::protobuf::RepeatedPtrField<PbMessage>& in,
